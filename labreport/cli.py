@@ -1,0 +1,213 @@
+"""Command line: parses arguments and hands each command to its stage.
+
+Heavy modules (TensorFlow, matplotlib, WeasyPrint) are imported inside the command that needs them,
+so `labreport --help` answers at once and `labreport render` never loads TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from labreport import LabreportError, __version__
+
+DEFAULT_OUT = "output"
+
+HYPERPARAMETER_FLAGS = [
+    # flag, section, field, type, help
+    ("--vocab-size", "data", "vocab_size", int, "vocabulary size, padding and unknown-word indices included (10000)"),
+    ("--max-length", "data", "max_length", int, "tokens per review after padding/truncation (300)"),
+    ("--embedding-dim", "model", "embedding_dim", int, "width of each word vector (128)"),
+    ("--hidden-units", "model", "hidden_units", int, "recurrent units per direction (64)"),
+    ("--dropout", "model", "dropout", float, "dropout rate before the output layer (0.5)"),
+    ("--batch-size", "train", "batch_size", int, "reviews per training step (64)"),
+    ("--epochs", "train", "epochs", int, "maximum epochs (10)"),
+    ("--patience", "train", "patience", int, "epochs without a lower val_loss before stopping (4)"),
+    ("--validation-split", "train", "validation_split", float, "share of the training split held out (0.2)"),
+    ("--learning-rate", "train", "learning_rate", float, "Adam's learning rate (0.001)"),
+]
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (override labreport.toml, which overrides the lab's defaults)")
+    group.add_argument("--config", metavar="FILE", help="TOML config file (default: ./labreport.toml if present)")
+    group.add_argument("--seed", type=int, help="random seed (42)")
+    group.add_argument("--models", metavar="LIST", help="comma-separated models among rnn,gru,lstm (gru,lstm)")
+    for flag, _section, _field, kind, text in HYPERPARAMETER_FLAGS:
+        group.add_argument(flag, type=kind, metavar="N" if kind is int else "X", help=text)
+    group.add_argument("--no-gru-reset-after", action="store_true",
+                       help="build the textbook GRU (reset_after=False, one bias per gate) instead of Keras' default")
+    group.add_argument("--no-bucketing", action="store_true",
+                       help="pad every batch to --max-length exactly as the lab does (slower; default: length buckets)")
+
+
+def _add_data_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", metavar="PATH",
+                       help="IMDB archive aclImdb_v1.tar.gz or its aclImdb/ folder (default: tensorflow-datasets imdb_reviews)")
+    group.add_argument("--quick", action="store_true",
+                       help="train small models on the IMDB sample shipped with labreport (offline, about a minute)")
+
+
+def _add_out(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT}/)")
+
+
+def _add_render_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("report")
+    group.add_argument("--lang", default="ko,en", metavar="LIST", help="report languages among ko,en (ko,en)")
+    group.add_argument("--format", default="html,pdf", metavar="LIST", help="formats among html,pdf (html,pdf)")
+    group.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labreport",
+        description="Run the IMDB BiGRU/BiLSTM lab and write its report in Korean and English (HTML and PDF).",
+        epilog="Start with `labreport build --quick` (offline, about a minute), then "
+               "`labreport build --data aclImdb_v1.tar.gz` for the full lab.",
+    )
+    parser.add_argument("--version", action="version", version=f"labreport {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    build = commands.add_parser("build", help="train, then render the report (the whole lab in one command)",
+                                description="Train every model, write OUT/results.json, then render the report.")
+    _add_out(build)
+    _add_data_flags(build)
+    _add_config_flags(build)
+    _add_render_flags(build)
+
+    train = commands.add_parser("train", help="train the models and write OUT/results.json",
+                                description="Train every model of the lab and write the results record OUT/results.json.")
+    _add_out(train)
+    _add_data_flags(train)
+    _add_config_flags(train)
+
+    render = commands.add_parser("render", help="turn OUT/results.json into the report (no training)",
+                                 description="Render OUT/results.json into OUT/report.<lang>.html and .pdf. Never trains.")
+    _add_out(render)
+    _add_render_flags(render)
+
+    params = commands.add_parser("params", help="derive every layer's parameter count and check it against Keras",
+                                 description="Build the models (untrained), derive each layer's parameter formula, "
+                                             "and compare it with Keras' count_params(). Exit status 1 on any mismatch.")
+    _add_config_flags(params)
+    params.add_argument("--quick", action="store_true", help="use the --quick sizes")
+    params.add_argument("--json", action="store_true", help="print the derivation as JSON")
+    return parser
+
+
+def config_flags(args: argparse.Namespace) -> dict[str, dict]:
+    """The settings given on the command line, as {section: {field: value}}."""
+    flags: dict[str, dict] = {"data": {}, "model": {}, "train": {}}
+    for flag, section, field, _kind, _text in HYPERPARAMETER_FLAGS:
+        value = getattr(args, field)
+        if value is not None:
+            flags[section][field] = value
+    if args.seed is not None:
+        flags["train"]["seed"] = args.seed
+    if args.models is not None:
+        flags["model"]["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.no_gru_reset_after:
+        flags["model"]["gru_reset_after"] = False
+    if args.no_bucketing:
+        flags["train"]["bucketing"] = False
+    return flags
+
+
+def _load_config(args: argparse.Namespace):
+    from labreport.config import load_config
+
+    return load_config(args.config, config_flags(args), quick=getattr(args, "quick", False))
+
+
+def _split_list(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    for item in items:
+        if item not in allowed:
+            raise LabreportError(f"unknown {what} {item!r}: choose among {', '.join(allowed)}")
+    if not items:
+        raise LabreportError(f"no {what} given: choose among {', '.join(allowed)}")
+    return items
+
+
+def command_train(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from labreport import fileio
+
+    fileio.check_writable(args.out)
+    from labreport import data, train
+
+    corpus = data.load_corpus(args.data, args.quick)
+    train.run(config, corpus, args.out)
+    return 0
+
+
+def command_render(args: argparse.Namespace) -> int:
+    from labreport import render
+
+    languages = _split_list(args.lang, render.LANGUAGES, "language")
+    formats = _split_list(args.format, render.FORMATS, "format")
+    written = render.render_all(args.out, languages, formats, args.templates)
+    for path in written:
+        print(path)
+    return 0
+
+
+def command_build(args: argparse.Namespace) -> int:
+    from labreport import render
+
+    # Check the report options before a long training run, not after it.
+    _split_list(args.lang, render.LANGUAGES, "language")
+    _split_list(args.format, render.FORMATS, "format")
+    command_train(args)
+    return command_render(args)
+
+
+def command_params(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from labreport import models, params
+
+    derivations = []
+    for name in config.model.models:
+        model = models.build_model(name, config, sequence_length=config.data.max_length)
+        derivations.append(params.derive_model(model, name))
+    if args.json:
+        keys = ("name", "type", "output_shape", "formula", "formula_with_values", "derived", "keras", "ok")
+        print(json.dumps({
+            "models": [
+                {"name": d["name"], "layers": [{k: row[k] for k in keys} for row in d["layers"]], "total": d["total"]}
+                for d in derivations
+            ]
+        }, ensure_ascii=False, indent=2))
+    else:
+        print("\n\n".join(params.format_table(d) for d in derivations))
+    return 0 if params.all_agree(derivations) else 1
+
+
+COMMANDS = {"train": command_train, "render": command_render, "build": command_build, "params": command_params}
+
+
+def main(argv: list[str] | None = None) -> int:
+    # TensorFlow's C++ start-up chatter (CUDA probing, CPU features) is noise for a report tool.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except LabreportError as error:
+        print(f"labreport: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("labreport: interrupted; files already written are complete and were kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,279 @@
+"""The run's settings: one frozen, typed configuration, checked before any work starts.
+
+Precedence: command-line flags override the TOML file, which overrides the defaults below. The
+defaults are the lab's own settings, so a plain `labreport train` reproduces the lab.
+
+A TOML file has one table per section (the `[data]`, `[model]`, `[train]` and `[report]` tables
+below) with the same field names, e.g.::
+
+    [model]
+    hidden_units = 32
+
+    [report]
+    name = "홍길동"
+    course = "AI Programming"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from labreport import LabreportError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+MODEL_NAMES = ("rnn", "gru", "lstm")
+"""Recurrent cells labreport can train; each is wrapped in a Bidirectional layer."""
+
+DEFAULT_CONFIG_FILE = "labreport.toml"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    vocab_size: int = 10_000
+    """Vocabulary size including the padding (0) and out-of-vocabulary (1) indices."""
+    max_length: int = 300
+    """Tokens per review after padding and truncation."""
+    padding: str = "pre"
+    """Side that padding and truncation apply to: "pre" (the lab's `pad_sequences` default) or "post"."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    models: tuple[str, ...] = ("gru", "lstm")
+    """Which models to train, in order; each is Bidirectional(<cell>) of the sizes below."""
+    embedding_dim: int = 128
+    """Width of each word vector."""
+    hidden_units: int = 64
+    """Units of the recurrent layer, per direction."""
+    dropout: float = 0.5
+    """Dropout rate between the recurrent layer and the output, in [0, 1)."""
+    gru_reset_after: bool = True
+    """Keras' default GRU (two bias vectors per gate, cuDNN-compatible). False gives the textbook GRU."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 64
+    """Reviews per training step."""
+    epochs: int = 10
+    """Maximum number of epochs."""
+    patience: int = 4
+    """Epochs without a lower val_loss before early stopping."""
+    validation_split: float = 0.2
+    """Share of the (shuffled) training split held out for validation, in (0, 1)."""
+    learning_rate: float = 0.001
+    """Adam's learning rate (Keras' default)."""
+    seed: int = 42
+    """Seed for shuffling, weight initialisation, dropout and the sample reviews."""
+    bucketing: bool = True
+    """Batch reviews of similar length and pad each batch only to its own longest review.
+
+    False pads every batch to max_length, exactly as the lab's notebook does.
+    """
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Cover-page fields; any left empty is left off the cover."""
+
+    name: str = ""
+    student_id: str = ""
+    affiliation: str = ""
+    course: str = ""
+    lab_title: str = "Lab 05: IMDB sentiment classification with BiGRU and BiLSTM"
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain JSON-ready data, section by section."""
+        data = dataclasses.asdict(self)
+        data["model"]["models"] = list(self.model.models)
+        return data
+
+    def experiment_hash(self) -> str:
+        """A short hash of every setting that changes the trained models (not the cover page)."""
+        data = self.to_dict()
+        data.pop("report")
+        payload = json.dumps(data, sort_keys=True).encode("utf-8")
+        return hashlib.sha256(payload).hexdigest()[:16]
+
+
+QUICK_OVERRIDES: dict[str, dict[str, Any]] = {
+    # Small enough that `labreport build --quick` writes a whole report in about a minute on two cores.
+    "data": {"vocab_size": 5_000, "max_length": 200},
+    "model": {"embedding_dim": 32, "hidden_units": 16},
+    "train": {"epochs": 4, "patience": 2},
+}
+"""Settings `--quick` applies under the user's file and flags."""
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "report": ReportConfig,
+}
+
+
+def _closest(name: str, choices: list[str]) -> str:
+    match = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean `{match[0]}`?)" if match else ""
+
+
+def _check_type(section: str, name: str, value: Any, expected: Any) -> Any:
+    where = f"`{section}.{name}`"
+    if expected == "tuple[str, ...]":
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise LabreportError(f"{where} must be a list of model names, received: {value!r}")
+        return tuple(value)
+    if expected == "bool":
+        if not isinstance(value, bool):
+            raise LabreportError(f"{where} must be true or false, received: {value!r}")
+        return value
+    if expected == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise LabreportError(f"{where} must be a whole number, received: {value!r}")
+        return value
+    if expected == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise LabreportError(f"{where} must be a number, received: {value!r}")
+        return float(value)
+    if expected == "str":
+        if not isinstance(value, str):
+            raise LabreportError(f"{where} must be text, received: {value!r}")
+        return value
+    raise AssertionError(f"unhandled type {expected}")  # pragma: no cover
+
+
+def _merge(base: Config, overrides: Mapping[str, Mapping[str, Any]], origin: str) -> Config:
+    """Returns `base` with `overrides` ({section: {field: value}}) applied, type-checked."""
+    sections = {}
+    for section, values in overrides.items():
+        if section not in SECTIONS:
+            raise LabreportError(
+                f"unknown section [{section}] in {origin}{_closest(section, list(SECTIONS))}"
+            )
+        if not isinstance(values, Mapping):
+            raise LabreportError(f"[{section}] in {origin} must be a table of settings")
+        cls = SECTIONS[section]
+        fields = {f.name: f.type for f in dataclasses.fields(cls)}
+        checked = {}
+        for name, value in values.items():
+            if name not in fields:
+                raise LabreportError(
+                    f"unknown setting `{section}.{name}` in {origin}{_closest(name, list(fields))}"
+                )
+            checked[name] = _check_type(section, name, value, fields[name])
+        sections[section] = dataclasses.replace(getattr(base, section), **checked)
+    return dataclasses.replace(base, **sections)
+
+
+def validate(config: Config) -> Config:
+    """Checks every value's range; raises LabreportError naming the setting and the value."""
+
+    def fail(name: str, value: Any, expected: str) -> None:
+        raise LabreportError(
+            f"invalid value for `{name}`: expected {expected}, received: {name.split('.')[-1]}={value!r}"
+        )
+
+    d, m, t = config.data, config.model, config.train
+    if d.vocab_size < 2:
+        fail("data.vocab_size", d.vocab_size, "at least 2 (padding and unknown-word indices)")
+    if d.max_length < 1:
+        fail("data.max_length", d.max_length, "a positive whole number")
+    if d.padding not in ("pre", "post"):
+        fail("data.padding", d.padding, '"pre" or "post"')
+    if not m.models:
+        fail("model.models", list(m.models), f"one or more of {', '.join(MODEL_NAMES)}")
+    for name in m.models:
+        if name not in MODEL_NAMES:
+            fail("model.models", name, f"one of {', '.join(MODEL_NAMES)}")
+    if len(set(m.models)) != len(m.models):
+        fail("model.models", list(m.models), "each model at most once")
+    if m.embedding_dim < 1:
+        fail("model.embedding_dim", m.embedding_dim, "a positive whole number")
+    if m.hidden_units < 1:
+        fail("model.hidden_units", m.hidden_units, "a positive whole number")
+    if not 0 <= m.dropout < 1:
+        fail("model.dropout", m.dropout, "a rate in [0, 1)")
+    if t.batch_size < 1:
+        fail("train.batch_size", t.batch_size, "a positive whole number")
+    if t.epochs < 1:
+        fail("train.epochs", t.epochs, "a positive whole number")
+    if t.patience < 0:
+        fail("train.patience", t.patience, "zero or a positive whole number")
+    if not 0 < t.validation_split < 1:
+        fail("train.validation_split", t.validation_split, "a share in (0, 1)")
+    if not t.learning_rate > 0:
+        fail("train.learning_rate", t.learning_rate, "a positive number")
+    if t.seed < 0:
+        fail("train.seed", t.seed, "zero or a positive whole number")
+    return config
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parses a TOML config file; syntax errors name the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise LabreportError(f"config file not found: {path}") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise LabreportError(f"cannot read config file {path}: {error}") from error
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise LabreportError(f"TOML syntax error in {path}: {error}") from error
+
+
+def load_config(
+    path: str | Path | None = None,
+    flags: Mapping[str, Mapping[str, Any]] | None = None,
+    quick: bool = False,
+    cwd: Path | None = None,
+) -> Config:
+    """Builds the run's configuration.
+
+    Args:
+        path: a TOML file; when None, `labreport.toml` in `cwd` is read if it exists.
+        flags: command-line values as {section: {field: value}}; they win over the file.
+        quick: apply QUICK_OVERRIDES (the small settings for the shipped sample) under file and flags.
+        cwd: the folder searched for `labreport.toml` (the current folder when None).
+
+    Returns:
+        The validated, frozen Config.
+    """
+    config = Config()
+    if quick:
+        config = _merge(config, QUICK_OVERRIDES, "--quick")
+    if path is None:
+        candidate = (cwd or Path.cwd()) / DEFAULT_CONFIG_FILE
+        path = candidate if candidate.is_file() else None
+    if path is not None:
+        path = Path(path)
+        config = _merge(config, read_toml(path), str(path))
+    if flags:
+        config = _merge(config, {s: v for s, v in flags.items() if v}, "the command line")
+    return validate(config)
+
+
+def config_from_dict(data: Mapping[str, Any]) -> Config:
+    """Rebuilds a Config from `Config.to_dict()` output (as stored in the record)."""
+    return validate(_merge(Config(), data, "the record"))

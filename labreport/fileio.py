@@ -1,0 +1,67 @@
+"""Atomic writes: a file is either the old one or the new one, never half of one.
+
+Every output of labreport goes through these functions. Each writes to a temporary file in the
+destination folder (same file system, so the rename is atomic), flushes it to disk, and renames it
+into place. An interruption or a full disk leaves the previous file untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from labreport import LabreportError
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Writes `data` to `path` atomically and returns the path."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise LabreportError(f"cannot write to {path.parent}: {error.strerror or error}") from error
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException as error:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        if isinstance(error, OSError):
+            raise LabreportError(f"cannot write {path}: {error.strerror or error}") from error
+        raise
+    return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Writes UTF-8 `text` to `path` atomically."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, data: Any) -> Path:
+    """Writes `data` as indented, key-sorted UTF-8 JSON atomically (stable bytes for equal data)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
+    return write_text(path, text + "\n")
+
+
+def check_writable(folder: str | os.PathLike) -> Path:
+    """Fails early, before any long work, when `folder` cannot be created or written."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".labreport-probe-"):
+            pass
+    except OSError as error:
+        raise LabreportError(
+            f"output folder {folder} is not writable: {error.strerror or error}; "
+            "choose another with --out"
+        ) from error
+    return folder

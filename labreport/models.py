@@ -1,0 +1,98 @@
+"""The lab's classifier: Embedding → Bidirectional(RNN cell) → Dropout → Dense(1, sigmoid).
+
+One builder serves every cell. The recurrent layers keep Keras' defaults (tanh/sigmoid activations,
+no recurrent dropout, `unroll=False`), which is what keeps them eligible for the cuDNN kernels on a GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import keras
+from keras import layers
+
+from labreport.config import Config
+
+DISPLAY_NAMES = {"rnn": "BiRNN", "gru": "BiGRU", "lstm": "BiLSTM"}
+CELL_CLASSES = {"rnn": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
+
+
+def recurrent_layer(cell: str, units: int, gru_reset_after: bool = True) -> layers.Layer:
+    """The recurrent layer for `cell` ("rnn", "gru" or "lstm"), returning the last state only."""
+    if cell == "gru":
+        return layers.GRU(units, reset_after=gru_reset_after)
+    if cell == "lstm":
+        return layers.LSTM(units)
+    if cell == "rnn":
+        return layers.SimpleRNN(units)
+    raise ValueError(f"Received an invalid value for argument `cell`. Expected one of rnn, gru, lstm, received: cell={cell!r}")
+
+
+def build_model(cell: str, config: Config, sequence_length: int | None = None) -> keras.Model:
+    """Builds and compiles the lab's model for one recurrent cell.
+
+    Args:
+        cell: "rnn", "gru" or "lstm".
+        config: sizes from `config.data` and `config.model`, optimizer settings from `config.train`.
+        sequence_length: the input's time dimension; None accepts batches of any length (used when
+            batches are bucketed by length), an int fixes it (the summary then shows it, as in the lab).
+
+    Returns:
+        A compiled `keras.Model` named after the cell ("gru", "lstm", ...).
+    """
+    m = config.model
+    inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="review")
+    x = layers.Embedding(config.data.vocab_size, m.embedding_dim, name="embedding")(inputs)
+    x = layers.Bidirectional(recurrent_layer(cell, m.hidden_units, m.gru_reset_after), name="bidirectional")(x)
+    x = layers.Dropout(m.dropout, name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="dense")(x)
+    model = keras.Model(inputs, outputs, name=cell)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.train.learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def summary_text(model: keras.Model) -> str:
+    """`model.summary()` as plain text (no terminal colours), exactly as Keras prints it."""
+    lines: list[str] = []
+    # Keras draws the table with rich, which takes its width from the terminal (80 columns when
+    # there is none) and would cut the parameter column; COLUMNS fixes the width for this call.
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"
+    try:
+        model.summary(print_fn=lambda line, **_: lines.append(line), line_length=88)
+    finally:
+        if saved is None:
+            os.environ.pop("COLUMNS")
+        else:
+            os.environ["COLUMNS"] = saved
+    text = "\n".join(lines)
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def summary_rows(model: keras.Model) -> list[dict]:
+    """One row per layer, as in `model.summary()`: name, type, output shape, parameter count."""
+    return [
+        {
+            "name": layer.name,
+            "type": type(layer).__name__,
+            "output_shape": shape_text(layer.output.shape),
+            "params": int(layer.count_params()),
+        }
+        for layer in model.layers
+    ]
+
+
+def shape_text(shape) -> str:
+    """A shape as Keras prints it: `(None, 300, 128)`."""
+    return "(" + ", ".join("None" if d is None else str(int(d)) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def weight_bytes(model: keras.Model) -> int:
+    """Bytes the model's weights take, as Keras' summary counts them."""
+    return int(sum(w.numpy().nbytes for w in model.weights))
+

@@ -1,0 +1,140 @@
+"""The results record, `OUT/results.json`: everything a report needs, and nothing that needs TensorFlow.
+
+`labreport train` writes it; `labreport render` and `labreport params --record` read it. Fields
+(schema version 1; all numbers are plain JSON numbers, fractions in [0, 1], times in seconds):
+
+- `schema_version` (int), `labreport_version` (str)
+- `config`: the full configuration, section by section (see `labreport.config`)
+- `config_hash`: 16 hex digits over every setting that changes the trained models
+- `environment`: `python`, `tensorflow`, `keras`, `tensorflow_datasets`, `numpy`, `platform`,
+  `cpu`, `cpu_count`, `gpus` (list of names), `started_at` (UTC ISO 8601), `wall_seconds`, `command`
+- `dataset`:
+  - `source` ("tfds" | "archive" | "folder" | "sample"), `location`, `undecodable_reviews`
+  - `splits`: `train`, `validation`, `test` → {`total`, `positive`, `negative`}
+  - `preprocessing`: `max_length`, `padding`, `truncating`, `padding_reason`, `line_breaks_removed`,
+    `vocabulary_from`, `validation`
+  - `vocabulary`: {`size`, `words_in_training`, `coverage_train`, `coverage_test`, `oov_token`}
+  - `lengths`: `train` and `test` → {`mean`, `median`, `min`, `max`, `percentiles` {"25".."99"},
+    `truncated_share`, `mean_after_truncation`, `histogram` {`edges`, `counts`}}
+- `models`: {name ("gru", "lstm", "rnn") → model entry}, in training order, each with
+  - `name`, `display_name` ("BiGRU"), `cell` ("GRU")
+  - `summary_text` (Keras' `model.summary()`, captured before training), `summary_rows`
+    [{`name`, `type`, `output_shape`, `params`}], `total_params`
+  - `params`: the derivation of every layer (see `labreport.params.derive_model`)
+  - `history`: {`loss`, `accuracy`, `val_loss`, `val_accuracy`}, one value per epoch run
+  - `epoch_seconds`: wall seconds per epoch (training and validation)
+  - `epochs_run`, `stopped_early` (bool)
+  - `best_epoch` (1-based), `best_criterion` {`monitor`, `mode`, `value`}
+  - `test`: metrics of the best checkpoint, {`weights` ("best_checkpoint"), `epoch`, `loss`,
+    `accuracy`, `precision`, `recall`, `f1`, `confusion_matrix` [[TN, FP], [FN, TP]], `reviews`}
+  - `test_last_epoch`: the same for the weights after the last epoch (what the lab reported)
+  - `inference`: {`seconds`, `reviews_per_second`} for one pass over the test split
+  - `samples`: [{`index`, `text`, `label`, `probability`, `decision`}], the same reviews for each model
+  - `model_file`: path of the saved best checkpoint, relative to the output folder
+- `predictions_file`: "predictions.npz" beside the record: `labels`, `lengths`, and for each model
+  `<name>` (best checkpoint) and `<name>_last` (last epoch) positive-class probabilities, float32,
+  in test-split order.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from labreport import LabreportError
+
+SCHEMA_VERSION = 1
+RECORD_FILE = "results.json"
+PREDICTIONS_FILE = "predictions.npz"
+
+# Fields render depends on: dotted path → expected JSON type(s).
+REQUIRED: dict[str, tuple[type, ...]] = {
+    "schema_version": (int,),
+    "config": (dict,),
+    "config_hash": (str,),
+    "environment": (dict,),
+    "dataset": (dict,),
+    "dataset.splits": (dict,),
+    "dataset.lengths": (dict,),
+    "dataset.vocabulary": (dict,),
+    "models": (dict,),
+}
+REQUIRED_PER_MODEL: dict[str, tuple[type, ...]] = {
+    "display_name": (str,),
+    "summary_rows": (list,),
+    "params": (dict,),
+    "params.layers": (list,),
+    "history": (dict,),
+    "history.loss": (list,),
+    "history.accuracy": (list,),
+    "history.val_loss": (list,),
+    "history.val_accuracy": (list,),
+    "epoch_seconds": (list,),
+    "best_epoch": (int,),
+    "test": (dict,),
+    "test.accuracy": (int, float),
+    "test.loss": (int, float),
+    "test.confusion_matrix": (list,),
+    "test_last_epoch": (dict,),
+    "samples": (list,),
+}
+
+
+def _lookup(data: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(data, dict) or part not in data:
+            raise KeyError(dotted)
+        data = data[part]
+    return data
+
+
+def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
+    """Checks that `record` has the schema render needs; names the first field that is wrong."""
+    if not isinstance(record, dict):
+        raise LabreportError(f"{origin} is not a results record (expected a JSON object)")
+    version = record.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise LabreportError(
+            f"{origin} has schema_version {version!r}; this labreport reads version {SCHEMA_VERSION}: "
+            "run `labreport train` again to write a current record"
+        )
+
+    def check(data: Any, fields: dict, prefix: str) -> None:
+        for dotted, types in fields.items():
+            try:
+                value = _lookup(data, dotted)
+            except KeyError:
+                raise LabreportError(f"{origin} is missing the field `{prefix}{dotted}`") from None
+            if isinstance(value, bool) or not isinstance(value, types):
+                names = " or ".join(t.__name__ for t in types)
+                raise LabreportError(
+                    f"{origin}: field `{prefix}{dotted}` should be {names}, found {type(value).__name__}"
+                )
+
+    check(record, REQUIRED, "")
+    if not record["models"]:
+        raise LabreportError(f"{origin}: `models` is empty")
+    for name, entry in record["models"].items():
+        check(entry, REQUIRED_PER_MODEL, f"models.{name}.")
+        epochs = len(entry["history"]["loss"])
+        for key in ("accuracy", "val_loss", "val_accuracy"):
+            if len(entry["history"][key]) != epochs:
+                raise LabreportError(f"{origin}: `models.{name}.history.{key}` has a different length than loss")
+        if not 1 <= entry["best_epoch"] <= epochs:
+            raise LabreportError(f"{origin}: `models.{name}.best_epoch` is outside the epochs run")
+    return record
+
+
+def load_record(out: str | Path) -> dict:
+    """Reads and validates `OUT/results.json`."""
+    path = Path(out) / RECORD_FILE
+    if not path.is_file():
+        raise LabreportError(
+            f"no results record at {path}: run `labreport train` (or `labreport build`) first"
+        )
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise LabreportError(f"{path} is not valid JSON ({error})") from error
+    return validate_record(record, str(path))

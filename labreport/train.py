@@ -1,0 +1,474 @@
+"""Train every model of the lab and write the results record (`OUT/results.json`).
+
+The steps, in order: read the corpus, shuffle the training split and hold out its tail for
+validation, learn the vocabulary from the training reviews only, encode and pad every split, then
+for each model: build, capture the summary and parameter derivation, fit with early stopping, keep
+the best epoch's weights, evaluate both the best and the last weights on the test split in one pass
+each, save the best checkpoint. Everything the report needs goes into one record.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from labreport import LabreportError, __version__, data, fileio, record
+from labreport.config import Config
+
+SAMPLE_COUNT = 4
+SAMPLE_MAX_WORDS = 150
+SHAPE_STEP = 8
+"""Bucketed batches are padded to a multiple of this many tokens, which bounds the distinct shapes."""
+EVAL_BATCH = 256
+POOL_BATCHES = 32
+"""Bucketing sorts reviews by length within pools of this many batches, so batches stay random."""
+
+Progress = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Prepared:
+    """The encoded splits, the vocabulary, and the dataset section of the record."""
+
+    train: data.Encoded
+    validation: data.Encoded
+    test: data.Encoded
+    vocabulary: data.Vocabulary
+    stats: dict
+
+
+def prepare(corpus: data.Corpus, config: Config) -> Prepared:
+    """Splits, learns the vocabulary from the training reviews, encodes and describes the data."""
+    train_all = data.shuffle_split(corpus.train, config.train.seed)
+    n_val = int(round(len(train_all) * config.train.validation_split))
+    n_fit = len(train_all) - n_val
+    if n_fit < 1 or n_val < 1:
+        raise LabreportError(
+            f"{len(train_all)} training reviews cannot be split {1 - config.train.validation_split:.0%}/"
+            f"{config.train.validation_split:.0%} into training and validation"
+        )
+    if n_fit < config.train.batch_size:
+        raise LabreportError(
+            f"only {n_fit} training reviews after the validation split, fewer than one batch "
+            f"(batch_size={config.train.batch_size}); lower --batch-size or give more data"
+        )
+    fit = data.Split(train_all.texts[:n_fit], train_all.labels[:n_fit])
+    val = data.Split(train_all.texts[n_fit:], train_all.labels[n_fit:])
+
+    fit_tokens = (data.tokenize(t) for t in fit.texts)
+    vocabulary = data.build_vocabulary(fit_tokens, config.data.vocab_size)
+    length, side = config.data.max_length, config.data.padding
+    encoded_fit = data.encode_split(fit, vocabulary, length, side)
+    encoded_val = data.encode_split(val, vocabulary, length, side)
+    encoded_test = data.encode_split(corpus.test, vocabulary, length, side)
+
+    all_train_lengths = np.concatenate([encoded_fit.lengths, encoded_val.lengths])
+    stats = {
+        "source": corpus.source,
+        "location": corpus.location,
+        "undecodable_reviews": corpus.undecodable,
+        "splits": {
+            "train": data.class_counts(encoded_fit.y),
+            "validation": data.class_counts(encoded_val.y),
+            "test": data.class_counts(encoded_test.y),
+        },
+        "preprocessing": {
+            "max_length": length,
+            "padding": side,
+            "truncating": side,
+            "padding_reason": "keras_default_keeps_review_end" if side == "pre" else "keeps_review_start",
+            "line_breaks_removed": True,
+            "vocabulary_from": "train",
+            "validation": "seeded_shuffle_then_tail",
+        },
+        "vocabulary": {
+            "size": vocabulary.size,
+            "distinct_words_in_training": vocabulary.distinct_words,
+            "coverage_train": data.coverage(encoded_fit),
+            "coverage_test": data.coverage(encoded_test),
+            "oov_token": data.OOV_TOKEN,
+        },
+        "lengths": {
+            "train": data.length_statistics(all_train_lengths, length),
+            "test": data.length_statistics(encoded_test.lengths, length),
+        },
+    }
+    return Prepared(encoded_fit, encoded_val, encoded_test, vocabulary, stats)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching
+
+
+def _width(longest: int, max_length: int, bucketing: bool) -> int:
+    if not bucketing:
+        return max_length
+    return min(max_length, max(SHAPE_STEP, int(math.ceil(longest / SHAPE_STEP)) * SHAPE_STEP))
+
+
+def _cut(x: np.ndarray, width: int, side: str) -> np.ndarray:
+    """The `width` columns that hold a batch's words (padding is on `side`)."""
+    return x[:, x.shape[1] - width:] if side == "pre" else x[:, :width]
+
+
+def training_batches(split: data.Encoded, config: Config, epoch: int):
+    """One epoch of (x, y) batches in a seeded order.
+
+    With bucketing, reviews are sorted by length within pools of POOL_BATCHES batches and each batch
+    is cut to its longest review; the batch order is then shuffled, so each epoch still mixes
+    lengths and classes. Without it, batches are random and full width, as in the lab.
+    """
+    t = config.train
+    rng = np.random.default_rng([t.seed, epoch])
+    order = rng.permutation(len(split.y))
+    batches = []
+    if t.bucketing:
+        pool = t.batch_size * POOL_BATCHES
+        for start in range(0, len(order), pool):
+            chunk = order[start:start + pool]
+            chunk = chunk[np.argsort(split.lengths[chunk], kind="stable")]
+            batches += [chunk[i:i + t.batch_size] for i in range(0, len(chunk), t.batch_size)]
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    else:
+        batches = [order[i:i + t.batch_size] for i in range(0, len(order), t.batch_size)]
+    for idx in batches:
+        width = _width(int(split.lengths[idx].max()), config.data.max_length, t.bucketing)
+        yield _cut(split.x[idx], width, config.data.padding), split.y[idx].astype(np.float32)
+
+
+def evaluation_batches(split: data.Encoded, config: Config):
+    """Batches sorted by length (bucketing) or in order; yields (indices, x)."""
+    order = np.argsort(split.lengths, kind="stable") if config.train.bucketing else np.arange(len(split.y))
+    for start in range(0, len(order), EVAL_BATCH):
+        idx = order[start:start + EVAL_BATCH]
+        width = _width(int(split.lengths[idx].max()), config.data.max_length, config.train.bucketing)
+        yield idx, _cut(split.x[idx], width, config.data.padding)
+
+
+def inference_function(model):
+    """The model's forward pass as one tf.function traced once for batches of any shape."""
+    import tensorflow as tf
+
+    return tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec(shape=(None, None), dtype=tf.int32)],
+    )
+
+
+def predict(infer, split: data.Encoded, config: Config) -> np.ndarray:
+    """Positive-class probability of every review of `split`, in the split's order."""
+    out = np.empty(len(split.y), dtype=np.float32)
+    for idx, x in evaluation_batches(split, config):
+        out[idx] = np.asarray(infer(x)).reshape(-1)
+    return out
+
+
+def count_training_batches(split: data.Encoded, config: Config) -> int:
+    """How many batches `training_batches` yields per epoch (the same every epoch)."""
+    n, size = len(split.y), config.train.batch_size
+    if not config.train.bucketing:
+        return math.ceil(n / size)
+    pool = size * POOL_BATCHES
+    return sum(math.ceil(min(pool, n - start) / size) for start in range(0, n, pool))
+
+
+def metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict:
+    """Loss, accuracy, precision, recall, F1 and confusion matrix from probabilities.
+
+    Decisions use p > 0.5 and the loss clips p to [1e-7, 1 - 1e-7], as Keras' binary accuracy and
+    binary cross-entropy do.
+    """
+    labels = labels.astype(np.int64)
+    p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
+    decisions = (probabilities > 0.5).astype(np.int64)
+    tp = int(np.sum((decisions == 1) & (labels == 1)))
+    tn = int(np.sum((decisions == 0) & (labels == 0)))
+    fp = int(np.sum((decisions == 1) & (labels == 0)))
+    fn = int(np.sum((decisions == 0) & (labels == 1)))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    loss = float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+    return {
+        "loss": round(loss, 6),
+        "accuracy": round((tp + tn) / len(labels), 6),
+        "precision": round(precision, 6),
+        "recall": round(recall, 6),
+        "f1": round(f1, 6),
+        "confusion_matrix": [[tn, fp], [fn, tp]],
+        "reviews": int(len(labels)),
+    }
+
+
+def choose_samples(test: data.Encoded, seed: int, count: int = SAMPLE_COUNT) -> list[int]:
+    """A seeded choice of test reviews short enough to print, half positive and half negative."""
+    rng = np.random.default_rng([seed, 7])
+    chosen = []
+    for label in (1, 0):
+        pool = np.flatnonzero((test.y == label) & (test.lengths <= SAMPLE_MAX_WORDS))
+        if len(pool) == 0:
+            pool = np.flatnonzero(test.y == label)
+        take = min(len(pool), (count + 1) // 2 if label == 1 else count // 2)
+        chosen += [int(i) for i in rng.choice(pool, size=take, replace=False)]
+    return sorted(chosen)
+
+
+# ---------------------------------------------------------------------------------------------
+# One model
+
+
+def _make_callbacks(keras, name: str, config: Config, progress: Progress):
+    class EpochLog(keras.callbacks.Callback):
+        """Times each epoch, keeps the best weights (lab: val_accuracy, max) and prints progress."""
+
+        def __init__(self):
+            super().__init__()
+            self.seconds: list[float] = []
+            self.best_value = -math.inf
+            self.best_epoch = 0
+            self.best_weights = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
+            logs = logs or {}
+            value = float(logs["val_accuracy"])
+            marker = ""
+            if value > self.best_value:
+                self.best_value, self.best_epoch = value, epoch + 1
+                self.best_weights = [w.copy() for w in self.model.get_weights()]
+                marker = "  (best val_accuracy so far)"
+            progress(
+                f"  {name} epoch {epoch + 1}/{config.train.epochs}: loss {logs['loss']:.4f}, "
+                f"accuracy {logs['accuracy']:.4f}, val_loss {logs['val_loss']:.4f}, "
+                f"val_accuracy {value:.4f}, {self.seconds[-1]:.1f} s{marker}"
+            )
+
+    log = EpochLog()
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.train.patience)
+    return log, stop
+
+
+def _save_model(model, path: Path) -> None:
+    """Saves in the native `.keras` format, atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def train_model(name: str, prepared: Prepared, config: Config, out: Path, samples: list[int],
+                progress: Progress = _stderr) -> tuple[dict, dict[str, np.ndarray]]:
+    """Trains one model and returns its record entry and its test probabilities.
+
+    Returns:
+        (entry, predictions): the `models.<name>` entry of the record, and {"<name>": best
+        checkpoint probabilities, "<name>_last": last-epoch probabilities} over the test split.
+    """
+    import keras
+    import tensorflow as tf
+
+    from labreport import models, params
+
+    keras.utils.set_random_seed(config.train.seed)
+    # The fixed-length twin exists only to show the lab's summary, `(None, 300, 128)`; it has the
+    # same layers and counts as the model that trains, which accepts batches of any length.
+    shown = models.build_model(name, config, sequence_length=config.data.max_length)
+    summary_text, summary_rows = models.summary_text(shown), models.summary_rows(shown)
+    derivation = params.derive_model(shown, name)
+    total_params = int(shown.count_params())
+    del shown
+
+    keras.utils.set_random_seed(config.train.seed)
+    model = models.build_model(name, config, sequence_length=None)
+
+    signature = (
+        tf.TensorSpec(shape=(None, None), dtype=tf.int32),
+        tf.TensorSpec(shape=(None,), dtype=tf.float32),
+    )
+    epoch_counter = iter(range(10**9))
+    train_ds = tf.data.Dataset.from_generator(
+        lambda: training_batches(prepared.train, config, next(epoch_counter)), output_signature=signature
+    ).apply(tf.data.experimental.assert_cardinality(count_training_batches(prepared.train, config))).prefetch(2)
+    val_batches = [(x, prepared.validation.y[idx].astype(np.float32))
+                   for idx, x in evaluation_batches(prepared.validation, config)]
+    val_ds = tf.data.Dataset.from_generator(lambda: iter(val_batches), output_signature=signature).apply(
+        tf.data.experimental.assert_cardinality(len(val_batches)))
+
+    log, stop = _make_callbacks(keras, name, config, progress)
+    progress(f"training {models.DISPLAY_NAMES[name]} ({total_params:,} parameters) on "
+             f"{len(prepared.train.y):,} reviews, validating on {len(prepared.validation.y):,}")
+    history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
+                        callbacks=[log, stop], verbose=0, shuffle=False)
+    hist = {key: [round(float(v), 6) for v in history.history[key]]
+            for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    epochs_run = len(hist["loss"])
+
+    infer = inference_function(model)
+    start = time.perf_counter()
+    last_probabilities = predict(infer, prepared.test, config)
+    inference_seconds = time.perf_counter() - start
+    if log.best_epoch != epochs_run:
+        model.set_weights(log.best_weights)
+        best_probabilities = predict(infer, prepared.test, config)
+    else:
+        best_probabilities = last_probabilities
+    model_file = Path("models") / f"{name}.keras"
+    _save_model(model, out / model_file)
+
+    test = {"weights": "best_checkpoint", "epoch": log.best_epoch,
+            **metrics(prepared.test.y, best_probabilities)}
+    test_last = {"weights": "last_epoch", "epoch": epochs_run,
+                 **metrics(prepared.test.y, last_probabilities)}
+    progress(f"  {name} test accuracy {test['accuracy']:.4f} (best epoch {log.best_epoch}), "
+             f"last epoch {test_last['accuracy']:.4f}")
+    entry = {
+        "name": name,
+        "display_name": models.DISPLAY_NAMES[name],
+        "cell": models.CELL_CLASSES[name],
+        "summary_text": summary_text,
+        "summary_rows": summary_rows,
+        "total_params": total_params,
+        "params": derivation,
+        "history": hist,
+        "epoch_seconds": [round(s, 3) for s in log.seconds],
+        "epochs_run": epochs_run,
+        "stopped_early": epochs_run < config.train.epochs,
+        "best_epoch": log.best_epoch,
+        "best_criterion": {"monitor": "val_accuracy", "mode": "max", "value": round(log.best_value, 6)},
+        "early_stopping": {"monitor": "val_loss", "patience": config.train.patience},
+        "test": test,
+        "test_last_epoch": test_last,
+        "inference": {"seconds": round(inference_seconds, 3),
+                      "reviews_per_second": round(len(prepared.test.y) / inference_seconds, 1)},
+        "samples": [
+            {
+                "index": i,
+                "text": data.clean(prepared.test.texts[i]).strip(),
+                "label": int(prepared.test.y[i]),
+                "probability": round(float(best_probabilities[i]), 6),
+                "decision": int(best_probabilities[i] > 0.5),
+            }
+            for i in samples
+        ],
+        "model_file": model_file.as_posix(),
+    }
+    keras.backend.clear_session()
+    return entry, {name: best_probabilities, f"{name}_last": last_probabilities}
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole run
+
+
+def environment(started_at: str, wall_seconds: float) -> dict:
+    import keras
+    import tensorflow as tf
+
+    try:
+        import tensorflow_datasets as tfds
+
+        tfds_version = tfds.__version__
+    except Exception:  # tfds is optional for reading a local archive
+        tfds_version = None
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "tensorflow_datasets": tfds_version,
+        "numpy": np.__version__,
+        "labreport": __version__,
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "started_at": started_at,
+        "wall_seconds": round(wall_seconds, 2),
+        "command": "labreport " + " ".join(sys.argv[1:]) if sys.argv and "labreport" in sys.argv[0] else " ".join(sys.argv),
+    }
+
+
+def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress = _stderr) -> dict:
+    """Trains every configured model and writes `OUT/results.json`, `OUT/predictions.npz`, models.
+
+    Returns:
+        The record, as written.
+    """
+    out = fileio.check_writable(out)
+    started = time.perf_counter()
+    started_at = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+    progress(f"preparing {len(corpus.train):,} training and {len(corpus.test):,} test reviews "
+             f"from {corpus.location}")
+    prepared = prepare(corpus, config)
+    samples = choose_samples(prepared.test, config.train.seed)
+
+    entries: dict[str, dict] = {}
+    arrays: dict[str, np.ndarray] = {"labels": prepared.test.y, "lengths": prepared.test.lengths}
+    for name in config.model.models:
+        entry, probabilities = train_model(name, prepared, config, out, samples, progress)
+        entries[name] = entry
+        arrays.update(probabilities)
+
+    fileio.write_json(out / "models" / "vocabulary.json", {
+        **prepared.vocabulary.to_json(),
+        "max_length": config.data.max_length,
+        "padding": config.data.padding,
+        "config_hash": config.experiment_hash(),
+    })
+    buffer = _npz_bytes(arrays)
+    fileio.write_bytes(out / record.PREDICTIONS_FILE, buffer)
+    result = {
+        "schema_version": record.SCHEMA_VERSION,
+        "labreport_version": __version__,
+        "config": config.to_dict(),
+        "config_hash": config.experiment_hash(),
+        "dataset": prepared.stats,
+        "models": entries,
+        "predictions_file": record.PREDICTIONS_FILE,
+        "environment": environment(started_at, time.perf_counter() - started),
+    }
+    record.validate_record(result)
+    fileio.write_json(out / record.RECORD_FILE, result)
+    progress(f"wrote {out / record.RECORD_FILE}")
+    return result
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
