@@ -25,6 +25,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     except OSError as error:
         raise LabreportError(f"cannot write to {path.parent}: {error.strerror or error}") from error
     try:
+        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -39,6 +40,12 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             raise LabreportError(f"cannot write {path}: {error.strerror or error}") from error
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

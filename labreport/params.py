@@ -98,7 +98,7 @@ def derive_layer(layer_type: str, config: dict, input_shape: list[int | None]) -
         return {"kind": "input", "formula": "0", "formula_with_values": "0", "derived": 0,
                 "output_shape": _shape(list(input_shape))}
     if layer_type == "Dropout":
-        return {"kind": "dropout", "formula": "0", "formula_with_values": "0", "derived": 0,
+        return {"kind": "dropout", "symbols": {"rate": float(config["rate"])}, "formula": "0", "formula_with_values": "0", "derived": 0,
                 "output_shape": _shape(list(input_shape))}
     if layer_type == "Embedding":
         v, e = int(config["input_dim"]), int(config["output_dim"])

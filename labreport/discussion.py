@@ -1,0 +1,98 @@
+"""The comparison the data supports, as facts the templates turn into sentences.
+
+Every sentence of the report's discussion is chosen by one of these facts: which model scored
+higher and by how much, whether loss agrees with accuracy, where each model started to overfit,
+what the early-stopping and checkpoint choices changed, and what training cost. Nothing here says
+"GRU was better" unless the numbers do. Pure Python over the record; no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+TIE_POINTS = 0.05
+"""Accuracy differences below this many percentage points are called a tie."""
+SPEED_TIE = 0.05
+"""Relative differences in seconds per epoch below this share are called equal cost."""
+
+
+def overfitting(entry: dict) -> dict:
+    """Where validation loss bottomed out, how far it rose after, and the final accuracy gap."""
+    val_loss = entry["history"]["val_loss"]
+    best = min(range(len(val_loss)), key=val_loss.__getitem__)
+    rise = (val_loss[-1] - val_loss[best]) / val_loss[best] if val_loss[best] else 0.0
+    gap = entry["history"]["accuracy"][-1] - entry["history"]["val_accuracy"][-1]
+    return {
+        "min_val_loss_epoch": best + 1,
+        "min_val_loss": val_loss[best],
+        "final_val_loss": val_loss[-1],
+        "val_loss_rise": rise,
+        "rose": best + 1 < len(val_loss) and rise > 0.02,
+        "final_gap_points": gap * 100,
+        "epochs_run": len(val_loss),
+    }
+
+
+def seconds_per_epoch(entry: dict) -> float:
+    """Median seconds per epoch after the first (the first also traces the graph)."""
+    seconds = entry["epoch_seconds"]
+    return statistics.median(seconds[1:] if len(seconds) > 1 else seconds)
+
+
+def pairwise(a: dict, b: dict) -> dict:
+    """Facts comparing models `a` and `b` (record entries)."""
+    diff = (a["test"]["accuracy"] - b["test"]["accuracy"]) * 100
+    if abs(diff) < TIE_POINTS:
+        winner = None
+    else:
+        winner = a["name"] if diff > 0 else b["name"]
+    lower_loss = a["name"] if a["test"]["loss"] < b["test"]["loss"] else b["name"]
+    speed_a, speed_b = seconds_per_epoch(a), seconds_per_epoch(b)
+    ratio = speed_a / speed_b if speed_b else 1.0
+    if abs(ratio - 1) < SPEED_TIE:
+        faster = None
+    else:
+        faster = a["name"] if speed_a < speed_b else b["name"]
+    return {
+        "a": a["name"],
+        "b": b["name"],
+        "winner": winner,
+        "loser": None if winner is None else (b["name"] if winner == a["name"] else a["name"]),
+        "accuracy_diff_points": abs(diff),
+        "lower_loss": lower_loss,
+        "loss_agrees": winner is None or winner == lower_loss,
+        "faster": faster,
+        "slower": None if faster is None else (b["name"] if faster == a["name"] else a["name"]),
+        "speed_ratio": max(ratio, 1 / ratio) if ratio else 1.0,
+        "fewer_params": a["name"] if a["total_params"] < b["total_params"] else b["name"],
+        "params_diff": abs(a["total_params"] - b["total_params"]),
+    }
+
+
+def checkpoint_effect(entry: dict) -> dict:
+    """How the best checkpoint compares with the last epoch's weights on the test split."""
+    diff = (entry["test"]["accuracy"] - entry["test_last_epoch"]["accuracy"]) * 100
+    return {
+        "same_weights": entry["best_epoch"] == entry["epochs_run"],
+        "diff_points": diff,
+        "best_better": diff > 0,
+    }
+
+
+def facts(record: dict) -> dict:
+    """All facts the discussion uses, keyed for the templates."""
+    models = record["models"]
+    names = list(models)
+    ranked = sorted(names, key=lambda n: models[n]["test"]["accuracy"], reverse=True)
+    result = {
+        "ranked": ranked,
+        "overfitting": {n: overfitting(models[n]) for n in names},
+        "seconds_per_epoch": {n: seconds_per_epoch(models[n]) for n in names},
+        "checkpoint": {n: checkpoint_effect(models[n]) for n in names},
+        "pairs": [],
+        "any_stopped_early": any(models[n]["stopped_early"] for n in names),
+    }
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            result["pairs"].append(pairwise(models[a], models[b]))
+    return result

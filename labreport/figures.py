@@ -1,0 +1,204 @@
+"""The report's figures, drawn with matplotlib from the record alone, as SVG text.
+
+Text in the SVG is drawn as paths, so Korean labels look the same in every browser and in the PDF
+without the reader having a Korean font. The font itself is NanumGothic from the
+`koreanize-matplotlib` package, which `pip install` brings, so no system font is needed.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from importlib import util as importlib_util
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.patches import FancyBboxPatch  # noqa: E402
+
+COLORS = {"rnn": "#8c6d31", "gru": "#1f77b4", "lstm": "#d62728"}
+TRAIN_STYLE = {"linestyle": "-", "marker": "o", "markersize": 4}
+VAL_STYLE = {"linestyle": "--", "marker": "s", "markersize": 4}
+
+
+@lru_cache(maxsize=None)
+def font_files() -> dict[str, Path]:
+    """Paths of the NanumGothic regular and bold files shipped by koreanize-matplotlib."""
+    spec = importlib_util.find_spec("koreanize_matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("koreanize-matplotlib is not installed; it provides the Korean font")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "fonts"
+    return {"regular": folder / "NanumGothic.ttf", "bold": folder / "NanumGothicBold.ttf"}
+
+
+@lru_cache(maxsize=None)
+def _setup_fonts() -> str:
+    for path in font_files().values():
+        font_manager.fontManager.addfont(str(path))
+    name = font_manager.FontProperties(fname=str(font_files()["regular"])).get_name()
+    plt.rcParams.update({
+        "font.family": [name, "DejaVu Sans"],
+        "axes.unicode_minus": False,  # NanumGothic has no U+2212 minus sign
+        "svg.fonttype": "path",
+        "svg.hashsalt": "labreport",  # stable ids: the same record gives the same SVG bytes
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "font.size": 10,
+    })
+    return name
+
+
+def _svg(fig) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined in HTML
+
+
+def _epochs(n: int) -> list[int]:
+    return list(range(1, n + 1))
+
+
+def convergence(entry: dict, labels: dict) -> str:
+    """Loss and accuracy per epoch, training and validation, best epoch marked, for one model."""
+    _setup_fonts()
+    history, color = entry["history"], COLORS.get(entry["name"], "#333333")
+    epochs = _epochs(len(history["loss"]))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, key, title in ((axes[0], "loss", labels["loss"]), (axes[1], "accuracy", labels["accuracy"])):
+        ax.plot(epochs, history[key], color=color, label=labels["train"], **TRAIN_STYLE)
+        ax.plot(epochs, history[f"val_{key}"], color=color, alpha=0.7, label=labels["validation"], **VAL_STYLE)
+        ax.axvline(entry["best_epoch"], color="#555555", linestyle=":", linewidth=1, label=labels["best_epoch"])
+        ax.set_title(f"{entry['display_name']} — {title}")
+        ax.set_xlabel(labels["epoch"])
+        ax.set_xticks(epochs)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def comparison(models: dict, labels: dict) -> str:
+    """Validation loss and accuracy of every model on shared axes."""
+    _setup_fonts()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for entry in models.values():
+        history, color = entry["history"], COLORS.get(entry["name"], "#333333")
+        epochs = _epochs(len(history["loss"]))
+        axes[0].plot(epochs, history["val_loss"], color=color, label=entry["display_name"], **VAL_STYLE)
+        axes[1].plot(epochs, history["val_accuracy"], color=color, label=entry["display_name"], **VAL_STYLE)
+    longest = max(len(e["history"]["loss"]) for e in models.values())
+    for ax, title in ((axes[0], labels["val_loss"]), (axes[1], labels["val_accuracy"])):
+        ax.set_title(title)
+        ax.set_xlabel(labels["epoch"])
+        ax.set_xticks(_epochs(longest))
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def length_histogram(dataset: dict, labels: dict) -> str:
+    """Training review lengths in words, with the truncation point."""
+    _setup_fonts()
+    stats = dataset["lengths"]["train"]
+    edges, counts = stats["histogram"]["edges"], stats["histogram"]["counts"]
+    max_length = dataset["preprocessing"]["max_length"]
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
+    ax.bar(edges[:-1], counts, width=widths, align="edge", color="#7f9fbf", edgecolor="white", linewidth=0.5)
+    ax.axvline(max_length, color="#d62728", linewidth=1.5,
+               label=labels["truncation"].format(length=max_length, share=stats["truncated_share"] * 100))
+    ax.axvline(stats["median"], color="#333333", linestyle=":", linewidth=1,
+               label=labels["median"].format(value=stats["median"]))
+    ax.set_xlabel(labels["words_per_review"])
+    ax.set_ylabel(labels["reviews"])
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def confusion_matrices(models: dict, labels: dict) -> str:
+    """One confusion matrix per model (best checkpoint, test split), counts and shares."""
+    _setup_fonts()
+    fig, axes = plt.subplots(1, len(models), figsize=(3.3 * len(models), 3.1), squeeze=False)
+    names = [labels["negative"], labels["positive"]]
+    for ax, entry in zip(axes[0], models.values()):
+        matrix = entry["test"]["confusion_matrix"]
+        total = sum(sum(row) for row in matrix)
+        ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(max(row) for row in matrix))
+        for i in range(2):
+            for j in range(2):
+                value = matrix[i][j]
+                dark = value > 0.6 * max(max(row) for row in matrix)
+                ax.text(j, i, f"{value:,}\n{value / total:.1%}", ha="center", va="center",
+                        color="white" if dark else "black", fontsize=9)
+        ax.set_xticks([0, 1], names)
+        ax.set_yticks([0, 1], names)
+        ax.set_xlabel(labels["predicted"])
+        ax.set_ylabel(labels["actual"])
+        ax.set_title(entry["display_name"])
+        ax.grid(False)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def program_flow(record: dict, labels: dict) -> str:
+    """The pipeline from raw review to decision, with this run's sizes in each box."""
+    _setup_fonts()
+    config = record["config"]
+    cells = "/".join(e["display_name"] for e in record["models"].values())
+    steps = [
+        (labels["flow_reviews"], labels["flow_reviews_detail"].format(
+            train=record["dataset"]["splits"]["train"]["total"] + record["dataset"]["splits"]["validation"]["total"],
+            test=record["dataset"]["splits"]["test"]["total"])),
+        (labels["flow_clean"], labels["flow_clean_detail"]),
+        (labels["flow_vocab"], labels["flow_vocab_detail"].format(size=config["data"]["vocab_size"])),
+        (labels["flow_pad"], labels["flow_pad_detail"].format(length=config["data"]["max_length"],
+                                                              side=config["data"]["padding"])),
+        ("Embedding", f"{config['data']['vocab_size']:,} → {config['model']['embedding_dim']}"),
+        (cells, f"2 × {config['model']['hidden_units']}"),
+        ("Dropout", f"{config['model']['dropout']}"),
+        ("Dense (sigmoid)", labels["flow_decision_detail"]),
+    ]
+    fig, ax = plt.subplots(figsize=(9, 2.6))
+    ax.set_xlim(0, 4)
+    ax.set_ylim(0, 2)
+    ax.axis("off")
+    positions = [(i % 4, 1 - i // 4) for i in range(len(steps))]
+    for i, ((title, detail), (col, row)) in enumerate(zip(steps, positions)):
+        x, y = col + 0.08, row + 0.18
+        face = "#e8f0f8" if i < 4 else "#fdecea"
+        ax.add_patch(FancyBboxPatch((x, y), 0.78, 0.62, boxstyle="round,pad=0.02", facecolor=face,
+                                    edgecolor="#5a6f86", linewidth=1))
+        ax.text(x + 0.39, y + 0.42, title, ha="center", va="center", fontsize=9, fontweight="bold")
+        ax.text(x + 0.39, y + 0.18, detail, ha="center", va="center", fontsize=7.5)
+        if i + 1 < len(steps):
+            next_col, next_row = positions[i + 1]
+            if next_row == row:
+                ax.annotate("", xy=(next_col + 0.08, y + 0.31), xytext=(x + 0.80, y + 0.31),
+                            arrowprops={"arrowstyle": "->", "color": "#5a6f86"})
+            else:
+                ax.annotate("", xy=(0.47, next_row + 0.80), xytext=(x + 0.39, y),
+                            arrowprops={"arrowstyle": "->", "color": "#5a6f86",
+                                        "connectionstyle": "angle,angleA=-90,angleB=0,rad=0"})
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def all_figures(record: dict, labels: dict) -> dict[str, str]:
+    """Every figure of the report, by name, as inline SVG text."""
+    figures = {
+        "flow": program_flow(record, labels),
+        "lengths": length_histogram(record["dataset"], labels),
+        "comparison": comparison(record["models"], labels),
+        "confusion": confusion_matrices(record["models"], labels),
+    }
+    for name, entry in record["models"].items():
+        figures[f"convergence_{name}"] = convergence(entry, labels)
+    return figures

@@ -1,0 +1,78 @@
+"""Shared fixtures: a tiny IMDB-shaped archive built on the fly, and the checked-in record."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DATA = Path(__file__).parent / "data"
+
+POSITIVE = [
+    "A wonderful film.<br /><br />The acting was superb and the story moved me.",
+    "Great fun, I loved every minute of it.",
+    "Brilliant direction and a touching score.",
+]
+NEGATIVE = [
+    "Dull and far too long.<br />I nearly fell asleep.",
+    "The worst script I have seen this year.",
+    "Boring characters, terrible ending.",
+]
+
+
+def add_file(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    archive.addfile(info, io.BytesIO(data))
+
+
+def make_archive(path: Path, splits=("train", "test"), extra: bool = True, bad_utf8: bool = False) -> Path:
+    """Writes an archive laid out like aclImdb_v1.tar.gz, with noise the reader must skip."""
+    with tarfile.open(path, "w:gz") as archive:
+        for split in splits:
+            for polarity, texts in (("pos", POSITIVE), ("neg", NEGATIVE)):
+                for i, text in enumerate(texts):
+                    add_file(archive, f"aclImdb/{split}/{polarity}/{i}_{8 if polarity == 'pos' else 2}.txt",
+                             text.encode("utf-8"))
+        if extra:
+            add_file(archive, "aclImdb/README", b"readme")
+            add_file(archive, "aclImdb/train/unsup/0_0.txt", b"unlabeled review, must be ignored")
+            add_file(archive, "aclImdb/train/labeledBow.feat", b"0 0:1")
+            add_file(archive, "aclImdb/train/urls_pos.txt", b"http://example.invalid")
+        if bad_utf8:
+            add_file(archive, "aclImdb/train/pos/99_9.txt", b"caf\xe9 au lait, \xff great")
+    return path
+
+
+@pytest.fixture
+def tiny_archive(tmp_path: Path) -> Path:
+    return make_archive(tmp_path / "aclImdb_v1.tar.gz")
+
+
+@pytest.fixture(scope="session")
+def checked_in_record() -> dict:
+    """A real record from `labreport train --quick --epochs 4`, checked in under tests/data."""
+    return json.loads((DATA / "results.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def record(checked_in_record) -> dict:
+    return copy.deepcopy(checked_in_record)
+
+
+@pytest.fixture
+def record_dir(tmp_path: Path, record: dict) -> Path:
+    """An output folder holding a copy of the checked-in record, one sample carrying markup."""
+    for entry in record["models"].values():
+        entry["samples"][0]["text"] = 'Loved it <script>alert("x")</script> & more'
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    return out

@@ -1,0 +1,96 @@
+import pytest
+
+from labreport import LabreportError
+from labreport.config import Config, config_from_dict, load_config
+
+
+def test_defaults_are_the_lab_settings(tmp_path):
+    config = load_config(cwd=tmp_path)
+    assert config.data.vocab_size == 10_000
+    assert config.data.max_length == 300
+    assert config.model.embedding_dim == 128
+    assert config.model.hidden_units == 64
+    assert config.model.dropout == 0.5
+    assert config.model.models == ("gru", "lstm")
+    assert config.train.batch_size == 64
+    assert config.train.epochs == 10
+    assert config.train.patience == 4
+    assert config.train.validation_split == 0.2
+    assert config.train.seed == 42
+
+
+def test_file_overrides_defaults_and_flags_override_file(tmp_path):
+    (tmp_path / "labreport.toml").write_text(
+        '[model]\nhidden_units = 32\nembedding_dim = 16\n[report]\nname = "홍길동"\n', encoding="utf-8"
+    )
+    config = load_config(flags={"model": {"hidden_units": 8}}, cwd=tmp_path)
+    assert config.model.hidden_units == 8
+    assert config.model.embedding_dim == 16
+    assert config.report.name == "홍길동"
+
+
+def test_quick_applies_under_file_and_flags(tmp_path):
+    config = load_config(quick=True, flags={"train": {"epochs": 1}}, cwd=tmp_path)
+    assert config.data.max_length == 200
+    assert config.train.epochs == 1
+
+
+def test_unknown_key_suggests_the_closest(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[model]\nhiden_units = 3\n")
+    with pytest.raises(LabreportError, match=r"unknown setting `model.hiden_units`.*did you mean `hidden_units`"):
+        load_config(path)
+
+
+def test_unknown_section(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[trian]\nepochs = 3\n")
+    with pytest.raises(LabreportError, match=r"unknown section \[trian\].*train"):
+        load_config(path)
+
+
+def test_wrong_type_names_the_setting(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[train]\nepochs = "ten"\n')
+    with pytest.raises(LabreportError, match=r"`train.epochs` must be a whole number, received: 'ten'"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("model", "hidden_units", 0, "model.hidden_units"),
+        ("model", "dropout", 1.0, "model.dropout"),
+        ("model", "dropout", -0.1, "model.dropout"),
+        ("train", "validation_split", 0.0, "train.validation_split"),
+        ("train", "validation_split", 1.0, "train.validation_split"),
+        ("data", "max_length", 0, "data.max_length"),
+        ("data", "vocab_size", 1, "data.vocab_size"),
+        ("train", "batch_size", 0, "train.batch_size"),
+        ("train", "epochs", 0, "train.epochs"),
+        ("model", "models", ["gru", "transformer"], "model.models"),
+    ],
+)
+def test_out_of_range_values_are_refused(tmp_path, section, key, value, message):
+    with pytest.raises(LabreportError, match=rf"invalid value for `{message}`.*received"):
+        load_config(flags={section: {key: value}}, cwd=tmp_path)
+
+
+def test_toml_syntax_error_gives_the_line(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[model]\nhidden_units = 3\nembedding_dim = = 4\n")
+    with pytest.raises(LabreportError, match=r"TOML syntax error in .*line 3"):
+        load_config(path)
+
+
+def test_hash_ignores_the_cover_page_but_not_the_experiment():
+    base = Config()
+    cover = config_from_dict({**base.to_dict(), "report": {**base.to_dict()["report"], "name": "someone"}})
+    assert cover.experiment_hash() == base.experiment_hash()
+    other = config_from_dict({**base.to_dict(), "model": {**base.to_dict()["model"], "hidden_units": 32}})
+    assert other.experiment_hash() != base.experiment_hash()
+
+
+def test_round_trip_through_the_record():
+    config = load_config(flags={"model": {"models": ["rnn", "lstm"]}})
+    assert config_from_dict(config.to_dict()) == config

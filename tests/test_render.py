@@ -1,0 +1,219 @@
+"""Rendering for real: the checked-in record into HTML and PDF in a temporary folder."""
+
+import copy
+import json
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from labreport import LabreportError, discussion, render
+from labreport.render import format_number, format_percent
+
+
+def figure_placeholders(record):
+    names = ["flow", "lengths", "comparison", "confusion"] + [f"convergence_{n}" for n in record["models"]]
+    return {name: f"<svg><!-- {name} --></svg>" for name in names}
+
+
+def quick_html(record, lang):
+    return render.render_html(record, lang, figures=figure_placeholders(record))
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, checked_in_record):
+    """Both languages, both formats, rendered once for the tests that only read them."""
+    record = copy.deepcopy(checked_in_record)
+    for entry in record["models"].values():
+        entry["samples"][0]["text"] = 'Loved it <script>alert("x")</script> & more'
+    out = tmp_path_factory.mktemp("report")
+    (out / "results.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    written = render.render_all(out, ["ko", "en"], ["html", "pdf"])
+    return out, record, written
+
+
+def test_writes_four_files_and_figures(rendered):
+    out, _, written = rendered
+    assert sorted(p.name for p in written) == ["report.en.html", "report.en.pdf", "report.ko.html", "report.ko.pdf"]
+    figures = sorted(p.name for p in (out / "figures").iterdir())
+    assert "convergence_gru.ko.svg" in figures and "confusion.en.svg" in figures
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_html_holds_the_records_numbers_formatted(rendered, lang):
+    out, record, _ = rendered
+    html = (out / f"report.{lang}.html").read_text(encoding="utf-8")
+    assert f'<html lang="{lang}">' in html
+    for entry in record["models"].values():
+        assert format_number(entry["total_params"]) in html
+        assert format_percent(entry["test"]["accuracy"]) in html
+        assert format_percent(entry["test_last_epoch"]["accuracy"]) in html
+        assert format_number(entry["history"]["val_loss"][0], 4) in html
+        for row in entry["params"]["layers"]:
+            assert format_number(row["keras"]) in html
+    assert format_number(record["dataset"]["splits"]["test"]["total"]) in html
+    assert record["config_hash"] in html
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_review_text_is_escaped(rendered, lang):
+    out, _, _ = rendered
+    html = (out / f"report.{lang}.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; more" in html
+    assert "<script>" not in html
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_html_is_self_contained(rendered, lang):
+    out, _, _ = rendered
+    html = (out / f"report.{lang}.html").read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", html)
+    assert "@font-face" in html and "data:font/ttf;base64," in html
+
+
+def test_pdf_text_holds_korean_and_the_numbers(rendered):
+    pypdf = pytest.importorskip("pypdf")
+    out, record, _ = rendered
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(out / "report.ko.pdf").pages)
+    compact = re.sub(r"\s+", "", text)
+    for words in ["실험목적과프로그램흐름", "층별파라미터수설명", "토의"]:
+        assert words in compact
+    gru = record["models"]["gru"]
+    assert format_number(gru["total_params"]) in text
+    assert format_percent(gru["test"]["accuracy"]) in text
+    english = "".join(page.extract_text() for page in pypdf.PdfReader(out / "report.en.pdf").pages)
+    assert "Parameters of each layer" in english
+    assert len(pypdf.PdfReader(out / "report.en.pdf").pages) > 5
+
+
+def test_pdf_embeds_the_korean_font(rendered):
+    pypdf = pytest.importorskip("pypdf")
+    out, _, _ = rendered
+    fonts = set()
+    for page in pypdf.PdfReader(out / "report.ko.pdf").pages:
+        for font in page["/Resources"]["/Font"].values():
+            fonts.add(str(font.get_object()["/BaseFont"]))
+    assert any("NanumGothic" in name for name in fonts)
+
+
+def test_user_templates_folder_is_searched_first(tmp_path, record_dir):
+    custom = tmp_path / "course"
+    custom.mkdir()
+    (custom / "style.css").write_text("body { color: #123456; } /* course-style-marker */")
+    render.render_all(record_dir, ["en"], ["html"], user_templates=custom)
+    html = (record_dir / "report.en.html").read_text(encoding="utf-8")
+    assert "course-style-marker" in html
+    assert "Parameters of each layer" in html  # the rest still comes from the built-in templates
+
+
+def test_user_template_can_override_a_block(tmp_path, record):
+    custom = tmp_path / "course"
+    custom.mkdir()
+    (custom / "report.html").write_text(textwrap.dedent("""\
+        {% extends "base.html" %}
+        {% block title %}Custom{% endblock %}
+        {% block content %}<p>accuracy {{ r.models.gru.test.accuracy | pct }}</p>{% endblock %}
+    """))
+    html = render.render_html(record, "en", render.make_environment(custom), figures={})
+    assert "<title>Custom</title>" in html
+    assert f"accuracy {format_percent(record['models']['gru']['test']['accuracy'])}" in html
+
+
+def test_template_error_names_file_and_line(tmp_path, record_dir):
+    custom = tmp_path / "course"
+    (custom / "lang").mkdir(parents=True)
+    (custom / "lang" / "en.html").write_text("{% set labels = {} %}\n\n{% if %}\n")
+    with pytest.raises(LabreportError, match=r"template error in .*en\.html, line 3"):
+        render.render_all(record_dir, ["en"], ["html"], user_templates=custom)
+    assert not (record_dir / "report.en.html").exists()
+
+
+def test_sandbox_blocks_python_internals(tmp_path, record):
+    custom = tmp_path / "course"
+    custom.mkdir()
+    (custom / "report.html").write_text("{{ r.__class__.__mro__[1].__subclasses__() }}")
+    with pytest.raises(LabreportError, match="template error"):
+        render.render_html(record, "en", render.make_environment(custom), figures={})
+
+
+def test_missing_record_says_what_to_run(tmp_path):
+    with pytest.raises(LabreportError, match="run `labreport train`"):
+        render.render_all(tmp_path, ["en"], ["html"])
+
+
+def test_invalid_record_names_the_field(tmp_path, record):
+    del record["models"]["gru"]["history"]["val_loss"]
+    (tmp_path / "results.json").write_text(json.dumps(record))
+    with pytest.raises(LabreportError, match=r"models\.gru\.history\.val_loss"):
+        render.render_all(tmp_path, ["en"], ["html"])
+
+
+def test_other_schema_version(tmp_path, record):
+    record["schema_version"] = 99
+    (tmp_path / "results.json").write_text(json.dumps(record))
+    with pytest.raises(LabreportError, match="schema_version 99"):
+        render.render_all(tmp_path, ["en"], ["html"])
+
+
+def swap_results(record):
+    """The same record with the two models' test results exchanged."""
+    swapped = copy.deepcopy(record)
+    gru, lstm = swapped["models"]["gru"], swapped["models"]["lstm"]
+    gru["test"], lstm["test"] = lstm["test"], gru["test"]
+    return swapped
+
+
+@pytest.mark.parametrize("lang, sentence", [
+    ("en", "On the test split {winner} scored higher"),
+    ("ko", "테스트 데이터에서는 {winner}의 정확도가"),
+])
+def test_discussion_follows_the_numbers(record, lang, sentence):
+    facts = discussion.facts(record)["pairs"][0]
+    assert facts["winner"] is not None
+    winner = record["models"][facts["winner"]]["display_name"]
+    loser = record["models"][facts["loser"]]["display_name"]
+    assert sentence.format(winner=winner) in quick_html(record, lang)
+    flipped = quick_html(swap_results(record), lang)
+    assert sentence.format(winner=loser) in flipped
+    assert sentence.format(winner=winner) not in flipped
+
+
+def test_discussion_calls_a_tie_a_tie(record):
+    record["models"]["lstm"]["test"]["accuracy"] = record["models"]["gru"]["test"]["accuracy"]
+    assert "the two models are tied" in quick_html(record, "en")
+    assert "사실상 같은 성능" in quick_html(record, "ko")
+
+
+def test_discussion_notes_when_loss_disagrees_with_accuracy(record):
+    winner = discussion.facts(record)["pairs"][0]["winner"]
+    loser = "lstm" if winner == "gru" else "gru"
+    record["models"][winner]["test"]["loss"] = record["models"][loser]["test"]["loss"] + 0.1
+    assert "The test loss points the other way" in quick_html(record, "en")
+
+
+def test_render_never_imports_tensorflow(record_dir):
+    script = textwrap.dedent(f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("tensorflow", "keras", "tensorflow_datasets"):
+                    raise ImportError("blocked: " + name)
+        sys.meta_path.insert(0, Block())
+        from labreport.cli import main
+        code = main(["render", "--out", {str(record_dir)!r}, "--format", "html"])
+        assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+        sys.exit(code)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (record_dir / "report.ko.html").exists()
+
+
+def test_pdf_fetches_nothing_from_the_network():
+    from labreport import pdf
+
+    data = pdf.html_to_pdf('<html><body><img src="http://192.0.2.1/x.png"><p>offline</p></body></html>')
+    assert data.startswith(b"%PDF")
