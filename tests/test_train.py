@@ -1,0 +1,125 @@
+"""`labreport train --quick` for real: a small run on the shipped sample, checked for consistency."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.training
+
+ARGS = ["--quick", "--epochs", "2", "--max-length", "120"]
+
+
+def run_cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "labreport", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two runs with the same settings and seed, in separate processes."""
+    outs = []
+    for i in range(2):
+        out = tmp_path_factory.mktemp(f"run{i}")
+        result = run_cli("train", "--out", str(out), *ARGS)
+        assert result.returncode == 0, result.stderr[-3000:]
+        outs.append(out)
+    return outs
+
+
+def load(out):
+    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+def test_record_is_complete_and_consistent(runs):
+    record = load(runs[0])
+    assert record["schema_version"] == 1
+    assert list(record["models"]) == ["gru", "lstm"]
+    assert record["dataset"]["splits"]["train"]["total"] == 1600
+    assert record["dataset"]["splits"]["validation"]["total"] == 400
+    assert record["dataset"]["splits"]["test"]["total"] == 1000
+    for name, entry in record["models"].items():
+        history = entry["history"]
+        assert len(history["loss"]) == len(history["val_accuracy"]) == entry["epochs_run"] == len(entry["epoch_seconds"])
+        assert entry["best_epoch"] == int(np.argmax(history["val_accuracy"])) + 1
+        assert entry["best_criterion"]["value"] == pytest.approx(max(history["val_accuracy"]), abs=1e-6)
+        for key in ("test", "test_last_epoch"):
+            test = entry[key]
+            (tn, fp), (fn, tp) = test["confusion_matrix"]
+            assert tn + fp + fn + tp == test["reviews"] == 1000
+            assert test["accuracy"] == pytest.approx((tn + tp) / 1000, abs=1e-6)
+        assert entry["summary_rows"][1]["output_shape"] == "(None, 120, 32)"
+        assert "Total params" in entry["summary_text"]
+        assert entry["params"]["total"]["ok"] is True
+        assert entry["total_params"] == entry["params"]["total"]["keras"]
+        assert (runs[0] / entry["model_file"]).is_file()
+
+
+def test_both_models_get_the_same_sample_reviews(runs):
+    record = load(runs[0])
+    gru, lstm = record["models"]["gru"]["samples"], record["models"]["lstm"]["samples"]
+    assert [s["index"] for s in gru] == [s["index"] for s in lstm]
+    assert [s["text"] for s in gru] == [s["text"] for s in lstm]
+    assert all("<br" not in s["text"] for s in gru)
+
+
+def test_saved_predictions_match_the_record(runs):
+    record = load(runs[0])
+    predictions = np.load(runs[0] / "predictions.npz")
+    for name, entry in record["models"].items():
+        probabilities = predictions[name]
+        decisions = (probabilities > 0.5).astype(int)
+        labels = predictions["labels"]
+        assert np.mean(decisions == labels) == pytest.approx(entry["test"]["accuracy"], abs=1e-6)
+        for sample in entry["samples"]:
+            assert probabilities[sample["index"]] == pytest.approx(sample["probability"], abs=1e-6)
+
+
+def test_saved_checkpoint_reproduces_the_predictions(runs):
+    keras = pytest.importorskip("keras")
+    from labreport import data
+
+    record = load(runs[0])
+    vocabulary = json.loads((runs[0] / "models" / "vocabulary.json").read_text(encoding="utf-8"))
+    vocab = data.Vocabulary.from_json(vocabulary)
+    entry = record["models"]["lstm"]
+    model = keras.saving.load_model(runs[0] / entry["model_file"], safe_mode=True)
+    texts = [s["text"] for s in entry["samples"]]
+    x = data.pad([vocab.encode(data.tokenize(t)) for t in texts], vocabulary["max_length"], vocabulary["padding"])
+    probabilities = model.predict(x, verbose=0).reshape(-1)
+    # Full-width padding versus the run's length buckets: the leading pad steps change float rounding only.
+    for sample, p in zip(entry["samples"], probabilities):
+        assert p == pytest.approx(sample["probability"], abs=0.02)
+
+
+def strip_timings(record):
+    record = json.loads(json.dumps(record))
+    record.pop("environment")
+    for entry in record["models"].values():
+        entry.pop("epoch_seconds")
+        entry.pop("inference")
+    return record
+
+
+def test_same_seed_gives_the_same_numbers(runs):
+    first, second = load(runs[0]), load(runs[1])
+    assert strip_timings(first) == strip_timings(second)
+    for name in first["models"]:
+        assert np.array_equal(np.load(runs[0] / "predictions.npz")[name], np.load(runs[1] / "predictions.npz")[name])
+
+
+def test_a_different_seed_gives_different_numbers(tmp_path, runs):
+    result = run_cli("train", "--out", str(tmp_path), *ARGS, "--seed", "7", "--models", "gru")
+    assert result.returncode == 0, result.stderr[-3000:]
+    other = load(tmp_path)
+    assert other["config_hash"] != load(runs[0])["config_hash"]
+    assert other["models"]["gru"]["history"] != load(runs[0])["models"]["gru"]["history"]
+
+
+def test_build_quick_writes_the_whole_report(tmp_path):
+    result = run_cli("build", "--quick", "--out", str(tmp_path), "--epochs", "1", "--models", "gru,lstm")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("report.ko.html", "report.en.html", "report.ko.pdf", "report.en.pdf", "results.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert "epoch 1/1" in result.stderr  # progress is reported while training
