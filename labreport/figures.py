@@ -1,8 +1,9 @@
-"""The report's figures, drawn with matplotlib from the record alone, as SVG text.
+"""The report's figures, drawn with matplotlib from the record alone, as PNG images.
 
-Text in the SVG is drawn as paths, so Korean labels look the same in every browser and in the PDF
-without the reader having a Korean font. The font itself is NanumGothic from the
-`koreanize-matplotlib` package, which `pip install` brings, so no system font is needed.
+Korean labels are drawn with NanumGothic from the `koreanize-matplotlib` package, which
+`pip install` brings, so no system font is needed and the reader needs none either. PNG at 160 dpi
+is sharp on paper and on screens, and WeasyPrint places it in the PDF without redrawing it (an SVG
+with its text as paths took most of the PDF's rendering time).
 """
 
 from __future__ import annotations
@@ -43,8 +44,6 @@ def _setup_fonts() -> str:
     plt.rcParams.update({
         "font.family": [name, "DejaVu Sans"],
         "axes.unicode_minus": False,  # NanumGothic has no U+2212 minus sign
-        "svg.fonttype": "path",
-        "svg.hashsalt": "labreport",  # stable ids: the same record gives the same SVG bytes
         "axes.spines.top": False,
         "axes.spines.right": False,
         "axes.grid": True,
@@ -54,19 +53,22 @@ def _setup_fonts() -> str:
     return name
 
 
-def _svg(fig) -> str:
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+DPI = 160
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    # No software tag or date: the same record gives the same bytes.
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    text = buffer.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined in HTML
+    return buffer.getvalue()
 
 
 def _epochs(n: int) -> list[int]:
     return list(range(1, n + 1))
 
 
-def convergence(entry: dict, labels: dict) -> str:
+def convergence(entry: dict, labels: dict) -> bytes:
     """Loss and accuracy per epoch, training and validation, best epoch marked, for one model."""
     _setup_fonts()
     history, color = entry["history"], COLORS.get(entry["name"], "#333333")
@@ -81,10 +83,10 @@ def convergence(entry: dict, labels: dict) -> str:
         ax.set_xticks(epochs)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return _svg(fig)
+    return _png(fig)
 
 
-def comparison(models: dict, labels: dict) -> str:
+def comparison(models: dict, labels: dict) -> bytes:
     """Validation loss and accuracy of every model on shared axes."""
     _setup_fonts()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -100,10 +102,10 @@ def comparison(models: dict, labels: dict) -> str:
         ax.set_xticks(_epochs(longest))
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return _svg(fig)
+    return _png(fig)
 
 
-def length_histogram(dataset: dict, labels: dict) -> str:
+def length_histogram(dataset: dict, labels: dict) -> bytes:
     """Training review lengths in words, with the truncation point."""
     _setup_fonts()
     stats = dataset["lengths"]["train"]
@@ -120,10 +122,10 @@ def length_histogram(dataset: dict, labels: dict) -> str:
     ax.set_ylabel(labels["reviews"])
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _svg(fig)
+    return _png(fig)
 
 
-def confusion_matrices(models: dict, labels: dict) -> str:
+def confusion_matrices(models: dict, labels: dict) -> bytes:
     """One confusion matrix per model (best checkpoint, test split), counts and shares."""
     _setup_fonts()
     fig, axes = plt.subplots(1, len(models), figsize=(3.3 * len(models), 3.1), squeeze=False)
@@ -145,10 +147,10 @@ def confusion_matrices(models: dict, labels: dict) -> str:
         ax.set_title(entry["display_name"])
         ax.grid(False)
     fig.tight_layout()
-    return _svg(fig)
+    return _png(fig)
 
 
-def program_flow(record: dict, labels: dict) -> str:
+def program_flow(record: dict, labels: dict) -> bytes:
     """The pipeline from raw review to decision, with this run's sizes in each box."""
     _setup_fonts()
     config = record["config"]
@@ -188,11 +190,11 @@ def program_flow(record: dict, labels: dict) -> str:
                             arrowprops={"arrowstyle": "->", "color": "#5a6f86",
                                         "connectionstyle": "angle,angleA=-90,angleB=0,rad=0"})
     fig.tight_layout()
-    return _svg(fig)
+    return _png(fig)
 
 
-def all_figures(record: dict, labels: dict) -> dict[str, str]:
-    """Every figure of the report, by name, as inline SVG text."""
+def all_figures(record: dict, labels: dict) -> dict[str, bytes]:
+    """Every figure of the report, by name, as PNG bytes."""
     figures = {
         "flow": program_flow(record, labels),
         "lengths": length_histogram(record["dataset"], labels),

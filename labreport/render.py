@@ -11,15 +11,16 @@ autoescapes, because review texts are data and may hold markup.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as _dt
+import multiprocessing
+import os
 import sys
 from pathlib import Path
 from typing import Iterable
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
-
 from labreport import LabreportError, discussion, fileio, record as record_module
 
 LANGUAGES = ("ko", "en")
@@ -102,9 +103,9 @@ def _template_error(error: Exception) -> LabreportError:
 def embedded_font_css(page: str) -> str:
     """@font-face rules that embed NanumGothic, cut down to the characters `page` uses.
 
-    The HTML then shows Korean the same way on every device without fetching a font, and the PDF,
-    made from the same HTML, embeds the same glyphs. NanumGothic comes from koreanize-matplotlib,
-    cut with fontTools (a matplotlib dependency); the result is the same for the same page.
+    The HTML then shows Korean the same way on every device without fetching a font. NanumGothic
+    comes from koreanize-matplotlib, cut with fontTools (a matplotlib dependency); the result is the
+    same for the same page. (The PDF takes the font files directly: see `pdf.html_to_pdf`.)
     """
     import base64
     import io
@@ -146,89 +147,113 @@ def labels_for(env: jinja2.Environment, lang: str) -> dict:
         raise _template_error(error) from error
 
 
+def figure_sources(figures: dict[str, bytes]) -> dict[str, str]:
+    """PNG bytes → `data:` URIs, so the page carries its figures inside."""
+    import base64
+
+    return {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii") for name, png in figures.items()}
+
+
 def render_html(record: dict, lang: str, env: jinja2.Environment | None = None,
                 figures: dict[str, str] | None = None) -> str:
-    """Renders the report page of one language.
+    """Renders the report page of one language, without fonts (see `with_embedded_font`).
 
     Args:
         record: a validated results record.
         lang: "ko" or "en".
         env: the template environment (built-in templates when None).
-        figures: inline SVG figures by name (drawn from the record when None).
+        figures: `data:` URIs of the figures by name (drawn from the record when None).
 
     Returns:
-        The self-contained HTML page.
+        The HTML page, figures and styles inline.
     """
     if lang not in LANGUAGES:
         raise LabreportError(f"unknown language {lang!r}: choose among {', '.join(LANGUAGES)}")
     env = env or make_environment()
-    labels = labels_for(env, lang)
     if figures is None:
         from labreport import figures as figures_module
 
-        figures = figures_module.all_figures(record, labels)
+        figures = figure_sources(figures_module.all_figures(record, labels_for(env, lang)))
     run_date = _dt.date.fromisoformat(record["environment"]["started_at"][:10])
     context = {
         "lang": lang,
         "r": record,
         "models": list(record["models"].values()),
         "facts": discussion.facts(record),
-        "figures": {name: Markup(svg) for name, svg in figures.items()},
+        "figures": figures,
         "run_date": run_date,
     }
     try:
-        page = env.get_template(REPORT_TEMPLATE).render(context)
+        return env.get_template(REPORT_TEMPLATE).render(context)
     except jinja2.TemplateError as error:
         raise _template_error(error) from error
     except (TypeError, ValueError, KeyError, AttributeError) as error:
         raise _template_error(error) from error
+
+
+def with_embedded_font(page: str) -> str:
+    """The page with NanumGothic embedded before `</head>` (see `embedded_font_css`)."""
     head_end = page.find("</head>")
     if head_end < 0:
         return page  # a user template without <head>: leave the page as written
     return page[:head_end] + embedded_font_css(page) + page[head_end:]
 
 
-def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str],
-               user_templates: str | Path | None = None) -> list[Path]:
-    """Renders `OUT/results.json` into `OUT/report.<lang>.<format>` and `OUT/figures/`.
-
-    Everything is rendered in memory first and written only when it all succeeded, so a template
-    error leaves the previous report as it was. A missing PDF engine skips the PDF with one line
-    on stderr and still writes the HTML.
-
-    Returns:
-        The paths written.
-    """
+def _render_language(record: dict, lang: str, formats: tuple[str, ...],
+                     user_templates: str | Path | None) -> tuple[str, str | None, bytes | None, dict[str, bytes], str | None]:
+    """Everything of one language, in memory: (lang, html, pdf, figures, why no PDF)."""
     from labreport import figures as figures_module
 
-    out = Path(out)
-    record = record_module.load_record(out)
     env = make_environment(user_templates)
-    pages: dict[str, str] = {}
-    figure_files: dict[str, str] = {}
-    for lang in languages:
-        figures = figures_module.all_figures(record, labels_for(env, lang))
-        pages[lang] = render_html(record, lang, env, figures)
-        figure_files.update({f"{name}.{lang}.svg": svg for name, svg in figures.items()})
-
-    pdfs: dict[str, bytes] = {}
+    figures = figures_module.all_figures(record, labels_for(env, lang))
+    page = render_html(record, lang, env, figure_sources(figures))
+    html = with_embedded_font(page) if "html" in formats else None
+    pdf_bytes, no_pdf = None, None
     if "pdf" in formats:
         from labreport import pdf
 
         try:
-            for lang, html in pages.items():
-                pdfs[lang] = pdf.html_to_pdf(html)
+            pdf_bytes = pdf.html_to_pdf(page)
         except pdf.PdfUnavailable as error:
-            print(f"labreport: {error}", file=sys.stderr)
-            pdfs = {}
+            no_pdf = str(error)
+    return lang, html, pdf_bytes, figures, no_pdf
+
+
+def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str],
+               user_templates: str | Path | None = None) -> list[Path]:
+    """Renders `OUT/results.json` into `OUT/report.<lang>.<format>` and `OUT/figures/`.
+
+    Languages render in parallel processes when there are cores for them. Everything is rendered
+    in memory first and written only when it all succeeded, so a template error leaves the previous
+    report as it was. A missing PDF engine skips the PDF with one line on stderr and still writes
+    the HTML.
+
+    Returns:
+        The paths written.
+    """
+    out = Path(out)
+    record = record_module.load_record(out)
+    languages, formats = list(languages), tuple(formats)
+    make_environment(user_templates)  # a missing --templates folder fails here, before any work
+    jobs = [(record, lang, formats, user_templates) for lang in languages]
+    if len(jobs) > 1 and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
+            results = list(pool.map(_render_language, *zip(*jobs)))
+    else:
+        results = [_render_language(*job) for job in jobs]
 
     fileio.check_writable(out)
     written = []
-    for name, svg in figure_files.items():
-        fileio.write_text(out / "figures" / name, svg)
-    for lang, html in pages.items():
-        if "html" in formats:
+    no_pdf_said = False
+    for lang, html, pdf_bytes, figures, no_pdf in results:
+        for name, png in figures.items():
+            fileio.write_bytes(out / "figures" / f"{name}.{lang}.png", png)
+        if html is not None:
             written.append(fileio.write_text(out / f"report.{lang}.html", html))
-    for lang, data in pdfs.items():
-        written.append(fileio.write_bytes(out / f"report.{lang}.pdf", data))
+        if pdf_bytes is not None:
+            written.append(fileio.write_bytes(out / f"report.{lang}.pdf", pdf_bytes))
+        if no_pdf and not no_pdf_said:
+            print(f"labreport: {no_pdf}", file=sys.stderr)
+            no_pdf_said = True
     return written

@@ -15,7 +15,7 @@ from labreport.render import format_number, format_percent
 
 def figure_placeholders(record):
     names = ["flow", "lengths", "comparison", "confusion"] + [f"convergence_{n}" for n in record["models"]]
-    return {name: f"<svg><!-- {name} --></svg>" for name in names}
+    return {name: f"data:image/png;base64,{name}" for name in names}
 
 
 def quick_html(record, lang):
@@ -38,7 +38,8 @@ def test_writes_four_files_and_figures(rendered):
     out, _, written = rendered
     assert sorted(p.name for p in written) == ["report.en.html", "report.en.pdf", "report.ko.html", "report.ko.pdf"]
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert "convergence_gru.ko.svg" in figures and "confusion.en.svg" in figures
+    assert "convergence_gru.ko.png" in figures and "confusion.en.png" in figures
+    assert (out / "figures" / "flow.ko.png").read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
