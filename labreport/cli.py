@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(params)
     params.add_argument("--quick", action="store_true", help="use the --quick sizes")
     params.add_argument("--json", action="store_true", help="print the derivation as JSON")
+
+    predict = commands.add_parser("predict", help="classify your own reviews with a finished run's models",
+                                  description="Print each trained model's probability that each review is positive.")
+    _add_out(predict)
+    predict.add_argument("texts", nargs="*", metavar="TEXT", help="review texts")
+    predict.add_argument("--file", metavar="FILE", help="a UTF-8 file with one review per line")
+    predict.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -188,7 +195,22 @@ def command_params(args: argparse.Namespace) -> int:
     return 0 if params.all_agree(derivations) else 1
 
 
-COMMANDS = {"train": command_train, "render": command_render, "build": command_build, "params": command_params}
+def command_predict(args: argparse.Namespace) -> int:
+    from labreport import predict
+
+    texts = list(args.texts) + (predict.read_review_file(args.file) if args.file else [])
+    result = predict.predict_texts(args.out, texts)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        from labreport.models import DISPLAY_NAMES
+
+        print(predict.format_predictions(result, DISPLAY_NAMES))
+    return 0
+
+
+COMMANDS = {"train": command_train, "render": command_render, "build": command_build, "params": command_params,
+            "predict": command_predict}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,12 @@ each, save the best checkpoint. Everything the report needs goes into one record
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import json
 import math
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -150,13 +153,24 @@ def training_batches(split: data.Encoded, config: Config, epoch: int):
         yield _cut(split.x[idx], width, config.data.padding), split.y[idx].astype(np.float32)
 
 
-def evaluation_batches(split: data.Encoded, config: Config):
-    """Batches sorted by length (bucketing) or in order; yields (indices, x)."""
-    order = np.argsort(split.lengths, kind="stable") if config.train.bucketing else np.arange(len(split.y))
-    for start in range(0, len(order), EVAL_BATCH):
-        idx = order[start:start + EVAL_BATCH]
-        width = _width(int(split.lengths[idx].max()), config.data.max_length, config.train.bucketing)
-        yield idx, _cut(split.x[idx], width, config.data.padding)
+def evaluation_batches(x: np.ndarray, lengths: np.ndarray, config: Config):
+    """Yields (indices, batch) for inference.
+
+    With bucketing, every review is padded to its own length rounded up to SHAPE_STEP, whatever
+    else is in the batch, so a review's probability does not depend on its neighbours (and
+    `labreport predict` gives exactly the probabilities the record holds).
+    """
+    widths = np.array([_width(int(n), config.data.max_length, config.train.bucketing) for n in lengths])
+    order = np.argsort(widths, kind="stable")
+    start = 0
+    while start < len(order):
+        width = widths[order[start]]
+        stop = start
+        while stop < len(order) and stop - start < EVAL_BATCH and widths[order[stop]] == width:
+            stop += 1
+        idx = order[start:stop]
+        yield idx, _cut(x[idx], int(width), config.data.padding)
+        start = stop
 
 
 def inference_function(model):
@@ -166,14 +180,15 @@ def inference_function(model):
     return tf.function(
         lambda x: model(x, training=False),
         input_signature=[tf.TensorSpec(shape=(None, None), dtype=tf.int32)],
+        autograph=False,  # a plain forward pass: nothing for AutoGraph to convert
     )
 
 
-def predict(infer, split: data.Encoded, config: Config) -> np.ndarray:
-    """Positive-class probability of every review of `split`, in the split's order."""
-    out = np.empty(len(split.y), dtype=np.float32)
-    for idx, x in evaluation_batches(split, config):
-        out[idx] = np.asarray(infer(x)).reshape(-1)
+def predict(infer, x: np.ndarray, lengths: np.ndarray, config: Config) -> np.ndarray:
+    """Positive-class probability of every row of `x` (padded reviews with their lengths), in order."""
+    out = np.empty(len(x), dtype=np.float32)
+    for idx, batch in evaluation_batches(x, lengths, config):
+        out[idx] = np.asarray(infer(batch)).reshape(-1)
     return out
 
 
@@ -272,15 +287,16 @@ def _save_model(model, path: Path) -> None:
     os.close(fd)
     try:
         model.save(tmp)
+        os.chmod(tmp, 0o666 & ~fileio._umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def train_model(name: str, prepared: Prepared, config: Config, out: Path, samples: list[int],
+def train_model(name: str, prepared: Prepared, config: Config, work: Path, samples: list[int],
                 progress: Progress = _stderr) -> tuple[dict, dict[str, np.ndarray]]:
-    """Trains one model and returns its record entry and its test probabilities.
+    """Trains one model, saves its best checkpoint as `work/<name>.keras`, returns its results.
 
     Returns:
         (entry, predictions): the `models.<name>` entry of the record, and {"<name>": best
@@ -311,8 +327,9 @@ def train_model(name: str, prepared: Prepared, config: Config, out: Path, sample
     train_ds = tf.data.Dataset.from_generator(
         lambda: training_batches(prepared.train, config, next(epoch_counter)), output_signature=signature
     ).apply(tf.data.experimental.assert_cardinality(count_training_batches(prepared.train, config))).prefetch(2)
-    val_batches = [(x, prepared.validation.y[idx].astype(np.float32))
-                   for idx, x in evaluation_batches(prepared.validation, config)]
+    validation = prepared.validation
+    val_batches = [(x, validation.y[idx].astype(np.float32))
+                   for idx, x in evaluation_batches(validation.x, validation.lengths, config)]
     val_ds = tf.data.Dataset.from_generator(lambda: iter(val_batches), output_signature=signature).apply(
         tf.data.experimental.assert_cardinality(len(val_batches)))
 
@@ -327,15 +344,16 @@ def train_model(name: str, prepared: Prepared, config: Config, out: Path, sample
 
     infer = inference_function(model)
     start = time.perf_counter()
-    last_probabilities = predict(infer, prepared.test, config)
+    test_split = prepared.test
+    last_probabilities = predict(infer, test_split.x, test_split.lengths, config)
     inference_seconds = time.perf_counter() - start
     if log.best_epoch != epochs_run:
         model.set_weights(log.best_weights)
-        best_probabilities = predict(infer, prepared.test, config)
+        best_probabilities = predict(infer, test_split.x, test_split.lengths, config)
     else:
         best_probabilities = last_probabilities
-    model_file = Path("models") / f"{name}.keras"
-    _save_model(model, out / model_file)
+    model_file = Path("models") / f"{name}.keras"  # where `run` moves it once every model is done
+    _save_model(model, work / f"{name}.keras")
 
     test = {"weights": "best_checkpoint", "epoch": log.best_epoch,
             **metrics(prepared.test.y, best_probabilities)}
@@ -417,8 +435,41 @@ def environment(started_at: str, wall_seconds: float) -> dict:
     }
 
 
+def resume_key(config: Config, corpus: data.Corpus) -> str:
+    """Identifies a run's inputs: every model-changing setting, the library versions, the data."""
+    import keras
+    import tensorflow as tf
+
+    digest = hashlib.sha256()
+    digest.update(f"{config.experiment_hash()} {tf.__version__} {keras.__version__} {__version__}".encode())
+    for split in (corpus.train, corpus.test):
+        digest.update(split.labels.tobytes())
+        for text in split.texts:
+            digest.update(text.encode("utf-8", errors="replace"))
+    return digest.hexdigest()[:16]
+
+
+def _load_partial(folder: Path, name: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """A model an interrupted run finished: its entry, predictions and checkpoint, all present."""
+    paths = [folder / f"{name}.json", folder / f"{name}.npz", folder / f"{name}.keras"]
+    if not all(p.is_file() for p in paths):
+        return None
+    try:
+        entry = json.loads(paths[0].read_text(encoding="utf-8"))
+        with np.load(paths[1]) as arrays:
+            probabilities = {key: arrays[key] for key in arrays.files}
+    except (OSError, ValueError):
+        return None  # damaged: train it again
+    return entry, probabilities
+
+
 def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress = _stderr) -> dict:
     """Trains every configured model and writes `OUT/results.json`, `OUT/predictions.npz`, models.
+
+    Each finished model is kept in `OUT/.partial/<key>/` (key: settings, library versions and data),
+    so a run interrupted after one model continues with the next; a changed setting or data set
+    has another key and never reuses a stale result. The previous record, models and report stay
+    in place until the new run has finished, then the new files replace them.
 
     Returns:
         The record, as written.
@@ -434,22 +485,23 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
              f"from {corpus.location}")
     prepared = prepare(corpus, config)
     samples = choose_samples(prepared.test, config.train.seed)
+    partial = out / ".partial" / resume_key(config, corpus)
+    partial.mkdir(parents=True, exist_ok=True)
 
     entries: dict[str, dict] = {}
     arrays: dict[str, np.ndarray] = {"labels": prepared.test.y, "lengths": prepared.test.lengths}
     for name in config.model.models:
-        entry, probabilities = train_model(name, prepared, config, out, samples, progress)
+        finished = _load_partial(partial, name)
+        if finished is not None:
+            progress(f"reusing {finished[0]['display_name']}, finished by an interrupted run with the same settings")
+            entry, probabilities = finished
+        else:
+            entry, probabilities = train_model(name, prepared, config, partial, samples, progress)
+            fileio.write_bytes(partial / f"{name}.npz", _npz_bytes(probabilities))
+            fileio.write_json(partial / f"{name}.json", entry)
         entries[name] = entry
         arrays.update(probabilities)
 
-    fileio.write_json(out / "models" / "vocabulary.json", {
-        **prepared.vocabulary.to_json(),
-        "max_length": config.data.max_length,
-        "padding": config.data.padding,
-        "config_hash": config.experiment_hash(),
-    })
-    buffer = _npz_bytes(arrays)
-    fileio.write_bytes(out / record.PREDICTIONS_FILE, buffer)
     result = {
         "schema_version": record.SCHEMA_VERSION,
         "labreport_version": __version__,
@@ -461,7 +513,19 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
         "environment": environment(started_at, time.perf_counter() - started),
     }
     record.validate_record(result)
+    # Every model is done: put the new files in place, the record last.
+    for name in config.model.models:
+        (out / "models").mkdir(exist_ok=True)
+        os.replace(partial / f"{name}.keras", out / "models" / f"{name}.keras")
+    fileio.write_json(out / "models" / "vocabulary.json", {
+        **prepared.vocabulary.to_json(),
+        "max_length": config.data.max_length,
+        "padding": config.data.padding,
+        "config_hash": config.experiment_hash(),
+    })
+    fileio.write_bytes(out / record.PREDICTIONS_FILE, _npz_bytes(arrays))
     fileio.write_json(out / record.RECORD_FILE, result)
+    shutil.rmtree(out / ".partial", ignore_errors=True)
     progress(f"wrote {out / record.RECORD_FILE}")
     return result
 

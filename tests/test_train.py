@@ -76,21 +76,27 @@ def test_saved_predictions_match_the_record(runs):
             assert probabilities[sample["index"]] == pytest.approx(sample["probability"], abs=1e-6)
 
 
-def test_saved_checkpoint_reproduces_the_predictions(runs):
-    keras = pytest.importorskip("keras")
-    from labreport import data
-
+def test_predict_gives_the_records_probabilities(runs):
     record = load(runs[0])
-    vocabulary = json.loads((runs[0] / "models" / "vocabulary.json").read_text(encoding="utf-8"))
-    vocab = data.Vocabulary.from_json(vocabulary)
-    entry = record["models"]["lstm"]
-    model = keras.saving.load_model(runs[0] / entry["model_file"], safe_mode=True)
-    texts = [s["text"] for s in entry["samples"]]
-    x = data.pad([vocab.encode(data.tokenize(t)) for t in texts], vocabulary["max_length"], vocabulary["padding"])
-    probabilities = model.predict(x, verbose=0).reshape(-1)
-    # Full-width padding versus the run's length buckets: the leading pad steps change float rounding only.
-    for sample, p in zip(entry["samples"], probabilities):
-        assert p == pytest.approx(sample["probability"], abs=0.02)
+    samples = record["models"]["gru"]["samples"]
+    texts = [s["text"] for s in samples]
+    result = run_cli("predict", "--out", str(runs[0]), "--json", *texts)
+    assert result.returncode == 0, result.stderr[-3000:]
+    predicted = json.loads(result.stdout)
+    for name, entry in record["models"].items():
+        for review, sample in zip(predicted["reviews"], entry["samples"]):
+            assert review["predictions"][name]["probability"] == pytest.approx(sample["probability"], abs=1e-5)
+            assert review["predictions"][name]["decision"] == ("positive" if sample["decision"] else "negative")
+
+
+def test_predict_reads_a_file_and_refuses_a_folder_without_models(tmp_path, runs):
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("A wonderful film.\n\nDull, boring, far too long.\n", encoding="utf-8")
+    result = run_cli("predict", "--out", str(runs[0]), "--file", str(reviews))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(result.stdout.strip().splitlines()) == 2
+    empty = run_cli("predict", "--out", str(tmp_path), "good film")
+    assert empty.returncode != 0 and "no finished run" in empty.stderr and "Traceback" not in empty.stderr
 
 
 def strip_timings(record):
@@ -123,3 +129,52 @@ def test_build_quick_writes_the_whole_report(tmp_path):
     for name in ("report.ko.html", "report.en.html", "report.ko.pdf", "report.en.pdf", "results.json"):
         assert (tmp_path / name).stat().st_size > 0
     assert "epoch 1/1" in result.stderr  # progress is reported while training
+
+
+def test_interrupted_build_keeps_the_old_report_and_resumes(tmp_path):
+    """Kill `build` while the second model trains: the previous report survives, the next build
+    reuses the finished model and completes."""
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    out.mkdir()
+    previous = {"results.json": "{}", "report.ko.html": "old ko", "report.en.pdf": "old pdf"}
+    for name, text in previous.items():
+        (out / name).write_text(text)
+    args = [sys.executable, "-m", "labreport", "build", "--quick", "--out", str(out), "--epochs", "1",
+            "--max-length", "120"]
+    process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    seen = []
+    deadline = time.time() + 600
+    for line in process.stderr:
+        seen.append(line)
+        if line.startswith("training BiLSTM"):
+            os.kill(process.pid, signal.SIGKILL)
+            break
+        assert time.time() < deadline
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "".join(seen)[-2000:]
+    for name, text in previous.items():
+        assert (out / name).read_text() == text
+
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "reusing BiGRU" in result.stderr
+    assert "training BiGRU" not in result.stderr and "training BiLSTM" in result.stderr
+    record = load(out)
+    assert list(record["models"]) == ["gru", "lstm"]
+    assert (out / "report.en.pdf").read_bytes().startswith(b"%PDF")
+    assert not (out / ".partial").exists()
+
+
+def test_a_changed_setting_never_reuses_a_stale_model(tmp_path):
+    out = tmp_path / "out"
+    first = run_cli("train", "--out", str(out), *ARGS, "--models", "gru")
+    assert first.returncode == 0
+    # Leave a finished-but-unrecorded model behind, as an interrupted run would.
+    second = run_cli("train", "--out", str(out), *ARGS, "--models", "gru", "--hidden-units", "8")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "reusing" not in second.stderr
+    assert load(out)["config"]["model"]["hidden_units"] == 8
