@@ -12,6 +12,8 @@ import statistics
 
 TIE_POINTS = 0.05
 """Accuracy differences below this many percentage points are called a tie."""
+SIGNIFICANCE = 0.05
+"""Level of McNemar's test."""
 SPEED_TIE = 0.05
 """Relative differences in seconds per epoch below this share are called equal cost."""
 
@@ -92,7 +94,19 @@ def facts(record: dict) -> dict:
         "pairs": [],
         "any_stopped_early": any(models[n]["stopped_early"] for n in names),
     }
+    tests = {(p["a"], p["b"]): p for p in record.get("analysis", {}).get("pairs", [])}
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            result["pairs"].append(pairwise(models[a], models[b]))
+            pair = pairwise(models[a], models[b])
+            test = tests.get((a, b))
+            if test is not None:
+                pair["significance"] = {
+                    **test["mcnemar"],
+                    "discordant": test["mcnemar"]["a_only"] + test["mcnemar"]["b_only"],
+                    "significant": test["mcnemar"]["p_value"] < SIGNIFICANCE,
+                    "low_points": test["bootstrap"]["low"] * 100,
+                    "high_points": test["bootstrap"]["high"] * 100,
+                    "interval_has_zero": test["bootstrap"]["low"] <= 0 <= test["bootstrap"]["high"],
+                }
+            result["pairs"].append(pair)
     return result

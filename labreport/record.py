@@ -31,6 +31,12 @@
   - `inference`: {`seconds`, `reviews_per_second`} for one pass over the test split
   - `samples`: [{`index`, `text`, `label`, `probability`, `decision`}], the same reviews for each model
   - `model_file`: path of the saved best checkpoint, relative to the output folder
+- `analysis` (optional for render): paired comparisons of the best checkpoints on the test split:
+  - `pairs`: [{`a`, `b`, `mcnemar` {`a_only`, `b_only`, `method` ("exact" | "chi2_corrected"),
+    `statistic`, `p_value`}, `bootstrap` {`difference` (accuracy a − b), `low`, `high` (95 %),
+    `resamples`}}]
+  - `length_buckets`: {`edges` (words; last bucket open), `counts`, `accuracy` {model: [per bucket]}}
+  - `disagreements`: [{`index`, `text`, `label`, `probabilities` {model: p}}]
 - `predictions_file`: "predictions.npz" beside the record: `labels`, `lengths`, and for each model
   `<name>` (best checkpoint) and `<name>_last` (last epoch) positive-class probabilities, float32,
   in test-split order.

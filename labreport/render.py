@@ -60,6 +60,11 @@ def format_points(value, decimals: int = 2) -> str:
     return f"{value:.{decimals}f}"
 
 
+def format_p_value(value) -> str:
+    """A p-value with four decimals, or "< 0.0001" below that."""
+    return "< 0.0001" if value < 0.0001 else f"{value:.4f}"
+
+
 def format_seconds(value, decimals: int = 1) -> str:
     return f"{value:,.{decimals}f}"
 
@@ -80,7 +85,8 @@ def make_environment(user_templates: str | Path | None = None) -> SandboxedEnvir
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=format_number, pct=format_percent, pts=format_points, sec=format_seconds)
+    env.filters.update(num=format_number, pct=format_percent, pts=format_points, sec=format_seconds,
+                       pval=format_p_value)
     return env
 
 

@@ -502,6 +502,12 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
         entries[name] = entry
         arrays.update(probabilities)
 
+    from labreport import analysis
+
+    best = {name: arrays[name] for name in config.model.models}
+    findings = analysis.analyse(prepared.test.y, prepared.test.lengths, prepared.test.texts, best, config.train.seed)
+    for review in findings["disagreements"]:
+        review["text"] = data.clean(review["text"]).strip()
     result = {
         "schema_version": record.SCHEMA_VERSION,
         "labreport_version": __version__,
@@ -509,6 +515,7 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
         "config_hash": config.experiment_hash(),
         "dataset": prepared.stats,
         "models": entries,
+        "analysis": findings,
         "predictions_file": record.PREDICTIONS_FILE,
         "environment": environment(started_at, time.perf_counter() - started),
     }

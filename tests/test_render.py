@@ -218,3 +218,13 @@ def test_pdf_fetches_nothing_from_the_network():
 
     data = pdf.html_to_pdf('<html><body><img src="http://192.0.2.1/x.png"><p>offline</p></body></html>')
     assert data.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("p_value, en, ko", [
+    (0.2, "is not significant at the 5 % level", "유의수준 5%에서 유의하지 않다"),
+    (0.001, "is significant at the 5 % level", "유의수준 5%에서 유의하다"),
+])
+def test_significance_sentence_follows_the_p_value(record, p_value, en, ko):
+    record["analysis"]["pairs"][0]["mcnemar"]["p_value"] = p_value
+    assert en in quick_html(record, "en")
+    assert ko in quick_html(record, "ko")

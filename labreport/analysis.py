@@ -1,0 +1,106 @@
+"""What the paired test predictions can and cannot support: significance, intervals, failure modes.
+
+Pure NumPy over the test split's labels, lengths and each model's probabilities; `train` stores the
+results in the record's `analysis` section, so rendering needs no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+EXACT_BELOW = 25
+"""McNemar uses the exact binomial test when fewer reviews than this are discordant."""
+BOOTSTRAP_RESAMPLES = 2000
+LENGTH_EDGES = (0, 100, 200, 300, 500)
+"""Review-length buckets in words; the last bucket is open-ended."""
+
+
+def mcnemar(labels: np.ndarray, probabilities_a: np.ndarray, probabilities_b: np.ndarray) -> dict:
+    """McNemar's test on two classifiers' paired decisions.
+
+    Returns:
+        {"a_only": reviews only A got right, "b_only": only B got right, "method": "exact" |
+        "chi2_corrected", "statistic", "p_value"}. Exact: two-sided binomial with p = 1/2 on the
+        discordant reviews; otherwise chi-square with continuity correction, 1 degree of freedom.
+    """
+    right_a = (probabilities_a > 0.5) == (labels == 1)
+    right_b = (probabilities_b > 0.5) == (labels == 1)
+    a_only = int(np.sum(right_a & ~right_b))
+    b_only = int(np.sum(right_b & ~right_a))
+    n = a_only + b_only
+    if n == 0:
+        return {"a_only": 0, "b_only": 0, "method": "exact", "statistic": 0.0, "p_value": 1.0}
+    if n < EXACT_BELOW:
+        k = min(a_only, b_only)
+        tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+        return {"a_only": a_only, "b_only": b_only, "method": "exact", "statistic": float(k),
+                "p_value": min(1.0, 2 * tail)}
+    statistic = (abs(a_only - b_only) - 1) ** 2 / n
+    return {"a_only": a_only, "b_only": b_only, "method": "chi2_corrected", "statistic": round(statistic, 6),
+            "p_value": math.erfc(math.sqrt(statistic / 2))}
+
+
+def bootstrap_difference(labels: np.ndarray, probabilities_a: np.ndarray, probabilities_b: np.ndarray,
+                         seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
+    """Accuracy of A minus accuracy of B, with a paired percentile bootstrap 95 % interval."""
+    difference = (((probabilities_a > 0.5) == (labels == 1)).astype(np.int8)
+                  - ((probabilities_b > 0.5) == (labels == 1)).astype(np.int8))
+    rng = np.random.default_rng([seed, 11])
+    means = np.empty(resamples)
+    chunk = 100
+    for start in range(0, resamples, chunk):
+        count = min(chunk, resamples - start)
+        picks = rng.integers(0, len(difference), size=(count, len(difference)))
+        means[start:start + count] = difference[picks].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"difference": float(difference.mean()), "low": float(low), "high": float(high), "resamples": resamples}
+
+
+def accuracy_by_length(labels: np.ndarray, lengths: np.ndarray, probabilities: dict[str, np.ndarray]) -> dict:
+    """Test accuracy of each model per review-length bucket (words before truncation)."""
+    edges = list(LENGTH_EDGES)
+    bucket = np.digitize(lengths, edges[1:], right=True)
+    counts = [int(np.sum(bucket == i)) for i in range(len(edges))]
+    accuracy = {}
+    for name, p in probabilities.items():
+        right = (p > 0.5) == (labels == 1)
+        accuracy[name] = [round(float(right[bucket == i].mean()), 6) if counts[i] else None for i in range(len(edges))]
+    return {"edges": edges, "counts": counts, "accuracy": accuracy}
+
+
+def disagreements(labels: np.ndarray, lengths: np.ndarray, texts: list[str], probabilities: dict[str, np.ndarray],
+                  seed: int, count: int = 4, max_words: int = 150) -> list[dict]:
+    """A seeded handful of short test reviews on which the models decide differently."""
+    names = list(probabilities)
+    decisions = np.stack([probabilities[n] > 0.5 for n in names])
+    differ = np.flatnonzero(decisions.any(axis=0) & ~decisions.all(axis=0) & (lengths <= max_words))
+    if len(differ) == 0:
+        return []
+    chosen = np.sort(np.random.default_rng([seed, 13]).choice(differ, size=min(count, len(differ)), replace=False))
+    return [
+        {"index": int(i), "text": texts[i], "label": int(labels[i]),
+         "probabilities": {n: round(float(probabilities[n][i]), 6) for n in names}}
+        for i in chosen
+    ]
+
+
+def analyse(labels: np.ndarray, lengths: np.ndarray, texts: list[str], probabilities: dict[str, np.ndarray],
+            seed: int) -> dict:
+    """The record's `analysis` section for the best checkpoints of every model."""
+    names = list(probabilities)
+    pairs = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            pairs.append({
+                "a": a,
+                "b": b,
+                "mcnemar": mcnemar(labels, probabilities[a], probabilities[b]),
+                "bootstrap": bootstrap_difference(labels, probabilities[a], probabilities[b], seed),
+            })
+    return {
+        "pairs": pairs,
+        "length_buckets": accuracy_by_length(labels, lengths, probabilities),
+        "disagreements": disagreements(labels, lengths, texts, probabilities, seed),
+    }
