@@ -81,6 +81,23 @@ def checkpoint_effect(entry: dict) -> dict:
     }
 
 
+def gradient_reach(entry: dict) -> dict | None:
+    """How much weaker the gradient is in the middle of a review than at its ends.
+
+    A bidirectional layer reads its output at both ends, so vanishing shows up in the middle.
+    """
+    flow = entry.get("gradient_flow")
+    if not flow or len(flow["norms"]) < 3:
+        return None
+    norms = flow["norms"]
+    n = len(norms)
+    edge = max(1, n // 20)
+    ends = (sum(norms[:edge]) + sum(norms[-edge:])) / (2 * edge)
+    middle_slice = norms[n // 3: max(n // 3 + 1, 2 * n // 3)]
+    middle = sum(middle_slice) / len(middle_slice)
+    return {"ends": ends, "middle": middle, "ratio": ends / middle if middle > 0 else float("inf")}
+
+
 def facts(record: dict) -> dict:
     """All facts the discussion uses, keyed for the templates."""
     models = record["models"]
@@ -93,7 +110,10 @@ def facts(record: dict) -> dict:
         "checkpoint": {n: checkpoint_effect(models[n]) for n in names},
         "pairs": [],
         "any_stopped_early": any(models[n]["stopped_early"] for n in names),
+        "gradients": {n: gradient_reach(models[n]) for n in names},
     }
+    reach = {n: g for n, g in result["gradients"].items() if g is not None}
+    result["gradient_order"] = sorted(reach, key=lambda n: reach[n]["ratio"], reverse=True)
     tests = {(p["a"], p["b"]): p for p in record.get("analysis", {}).get("pairs", [])}
     for i, a in enumerate(names):
         for b in names[i + 1:]:

@@ -193,6 +193,22 @@ def program_flow(record: dict, labels: dict) -> bytes:
     return _png(fig)
 
 
+def gradient_flow(models: dict, labels: dict) -> bytes:
+    """Gradient norm per input position, log scale, one line per model."""
+    _setup_fonts()
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for entry in models.values():
+        norms = entry["gradient_flow"]["norms"]
+        ax.plot(range(1, len(norms) + 1), norms, color=COLORS.get(entry["name"], "#333333"),
+                label=entry["display_name"], linewidth=1.4)
+    ax.set_yscale("log")
+    ax.set_xlabel(labels["position"])
+    ax.set_ylabel(labels["gradient_norm"])
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def all_figures(record: dict, labels: dict) -> dict[str, bytes]:
     """Every figure of the report, by name, as PNG bytes."""
     figures = {
@@ -203,4 +219,6 @@ def all_figures(record: dict, labels: dict) -> dict[str, bytes]:
     }
     for name, entry in record["models"].items():
         figures[f"convergence_{name}"] = convergence(entry, labels)
+    if all("gradient_flow" in entry for entry in record["models"].values()):
+        figures["gradients"] = gradient_flow(record["models"], labels)
     return figures

@@ -30,6 +30,8 @@
   - `test_last_epoch`: the same for the weights after the last epoch (what the lab reported)
   - `inference`: {`seconds`, `reviews_per_second`} for one pass over the test split
   - `samples`: [{`index`, `text`, `label`, `probability`, `decision`}], the same reviews for each model
+  - `gradient_flow`: {`reviews`, `norms`}: mean norm of d(loss)/d(embedded input) at each of the
+    max_length positions, over test reviews that fill the whole length (best checkpoint)
   - `model_file`: path of the saved best checkpoint, relative to the output folder
 - `analysis` (optional for render): paired comparisons of the best checkpoints on the test split:
   - `pairs`: [{`a`, `b`, `mcnemar` {`a_only`, `b_only`, `method` ("exact" | "chi2_corrected"),

@@ -192,6 +192,34 @@ def predict(infer, x: np.ndarray, lengths: np.ndarray, config: Config) -> np.nda
     return out
 
 
+GRADIENT_REVIEWS = 64
+
+
+def gradient_flow(model, split: data.Encoded, config: Config) -> dict:
+    """Mean norm of the loss gradient with respect to each time step's embedded input.
+
+    Taken over GRADIENT_REVIEWS test reviews that fill the whole length (no padding), so position
+    t is the t-th of the last max_length words. A recurrent layer whose gradients vanish shows
+    small values far from where it reads its output: for a bidirectional layer, in the middle.
+    """
+    import keras
+    import tensorflow as tf
+
+    length = config.data.max_length
+    order = np.argsort(-split.lengths, kind="stable")[:GRADIENT_REVIEWS]
+    x = tf.constant(split.x[order][:, split.x.shape[1] - length:])
+    y = tf.constant(split.y[order].astype(np.float32)[:, None])
+    embedded = model.get_layer("embedding")(x)
+    with tf.GradientTape() as tape:
+        tape.watch(embedded)
+        h = embedded
+        for name in ("bidirectional", "dropout", "dense"):
+            h = model.get_layer(name)(h, training=False)
+        loss = tf.reduce_mean(keras.losses.binary_crossentropy(y, h))
+    norms = tf.reduce_mean(tf.norm(tape.gradient(loss, embedded), axis=-1), axis=0).numpy()
+    return {"reviews": int(len(order)), "norms": [float(f"{v:.4g}") for v in norms]}
+
+
 def count_training_batches(split: data.Encoded, config: Config) -> int:
     """How many batches `training_batches` yields per epoch (the same every epoch)."""
     n, size = len(split.y), config.train.batch_size
@@ -352,6 +380,7 @@ def train_model(name: str, prepared: Prepared, config: Config, work: Path, sampl
         best_probabilities = predict(infer, test_split.x, test_split.lengths, config)
     else:
         best_probabilities = last_probabilities
+    gradients = gradient_flow(model, test_split, config)
     model_file = Path("models") / f"{name}.keras"  # where `run` moves it once every model is done
     _save_model(model, work / f"{name}.keras")
 
@@ -380,6 +409,7 @@ def train_model(name: str, prepared: Prepared, config: Config, work: Path, sampl
         "test_last_epoch": test_last,
         "inference": {"seconds": round(inference_seconds, 3),
                       "reviews_per_second": round(len(prepared.test.y) / inference_seconds, 1)},
+        "gradient_flow": gradients,
         "samples": [
             {
                 "index": i,

@@ -14,7 +14,7 @@ from labreport.render import format_number, format_percent
 
 
 def figure_placeholders(record):
-    names = ["flow", "lengths", "comparison", "confusion"] + [f"convergence_{n}" for n in record["models"]]
+    names = ["flow", "lengths", "comparison", "confusion", "gradients"] + [f"convergence_{n}" for n in record["models"]]
     return {name: f"data:image/png;base64,{name}" for name in names}
 
 
@@ -228,3 +228,13 @@ def test_significance_sentence_follows_the_p_value(record, p_value, en, ko):
     record["analysis"]["pairs"][0]["mcnemar"]["p_value"] = p_value
     assert en in quick_html(record, "en")
     assert ko in quick_html(record, "ko")
+
+
+def test_gradient_sentences_follow_the_numbers(record):
+    for entry in record["models"].values():
+        n = len(entry["gradient_flow"]["norms"])
+        entry["gradient_flow"]["norms"] = [1.0] * n
+    record["models"]["lstm"]["gradient_flow"]["norms"][n // 3: 2 * n // 3] = [0.001] * (2 * n // 3 - n // 3)
+    html = quick_html(record, "en")
+    assert "reaches training most weakly in BiLSTM and most strongly in BiGRU" in html
+    assert "For BiGRU the gradient at the ends is 1.0 times" in html
