@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 COLORS = {"rnn": "#8c6d31", "gru": "#1f77b4", "lstm": "#d62728"}
 TRAIN_STYLE = {"linestyle": "-", "marker": "o", "markersize": 4}
@@ -178,7 +179,7 @@ def program_flow(record: dict, labels: dict) -> bytes:
         face = "#e8f0f8" if i < 4 else "#fdecea"
         ax.add_patch(FancyBboxPatch((x, y), 0.78, 0.62, boxstyle="round,pad=0.02", facecolor=face,
                                     edgecolor="#5a6f86", linewidth=1))
-        ax.text(x + 0.39, y + 0.42, title, ha="center", va="center", fontsize=9, fontweight="bold")
+        ax.text(x + 0.39, y + 0.42, title, ha="center", va="center", fontsize=9, fontweight="semibold")
         ax.text(x + 0.39, y + 0.18, detail, ha="center", va="center", fontsize=7.5)
         if i + 1 < len(steps):
             next_col, next_row = positions[i + 1]
@@ -202,6 +203,9 @@ def gradient_flow(models: dict, labels: dict) -> bytes:
         ax.plot(range(1, len(norms) + 1), norms, color=COLORS.get(entry["name"], "#333333"),
                 label=entry["display_name"], linewidth=1.4)
     ax.set_yscale("log")
+    # Plain "1e-03" labels: the default 10^{-3} mathtext needs a minus sign NanumGothic lacks.
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0e}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
     ax.set_xlabel(labels["position"])
     ax.set_ylabel(labels["gradient_norm"])
     ax.legend(fontsize=8)
