@@ -9,6 +9,7 @@ with its text as paths took most of the PDF's rendering time).
 from __future__ import annotations
 
 import io
+import logging
 from functools import lru_cache
 from importlib import util as importlib_util
 from pathlib import Path
@@ -39,6 +40,8 @@ def font_files() -> dict[str, Path]:
 
 @lru_cache(maxsize=None)
 def _setup_fonts() -> str:
+    # NanumGothic's bold registers as weight 600; matplotlib would warn about it on every figure.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     for path in font_files().values():
         font_manager.fontManager.addfont(str(path))
     name = font_manager.FontProperties(fname=str(font_files()["regular"])).get_name()
@@ -179,7 +182,7 @@ def program_flow(record: dict, labels: dict) -> bytes:
         face = "#e8f0f8" if i < 4 else "#fdecea"
         ax.add_patch(FancyBboxPatch((x, y), 0.78, 0.62, boxstyle="round,pad=0.02", facecolor=face,
                                     edgecolor="#5a6f86", linewidth=1))
-        ax.text(x + 0.39, y + 0.42, title, ha="center", va="center", fontsize=9, fontweight="semibold")
+        ax.text(x + 0.39, y + 0.42, title, ha="center", va="center", fontsize=9, fontweight="bold")
         ax.text(x + 0.39, y + 0.18, detail, ha="center", va="center", fontsize=7.5)
         if i + 1 < len(steps):
             next_col, next_row = positions[i + 1]
