@@ -65,6 +65,25 @@ def format_p_value(value) -> str:
     return "< 0.0001" if value < 0.0001 else f"{value:.4f}"
 
 
+# How each Latin letter and digit is read in Korean, reduced to: does the reading end in a
+# consonant (받침)? L 엘, M 엠, N 엔, R 알; 0 영, 1 일, 3 삼, 6 육, 7 칠, 8 팔. All others end in a vowel.
+_ENDS_IN_CONSONANT = set("LMNRlmnr013678")
+
+
+def korean_particle(word: str, after_consonant: str, after_vowel: str) -> str:
+    """`word` followed by the particle that fits its last sound: ("BiLSTM", "이", "가") → "BiLSTM이"."""
+    text = str(word).rstrip()
+    last = text[-1:] or " "
+    if "가" <= last <= "힣":
+        final = (ord(last) - ord("가")) % 28
+        consonant = final != 0
+        if after_vowel == "로" and final == 8:  # ㄹ takes 로, not 으로
+            consonant = False
+    else:
+        consonant = last in _ENDS_IN_CONSONANT
+    return text + (after_consonant if consonant else after_vowel)
+
+
 def format_seconds(value, decimals: int = 1) -> str:
     return f"{value:,.{decimals}f}"
 
@@ -86,7 +105,7 @@ def make_environment(user_templates: str | Path | None = None) -> SandboxedEnvir
         lstrip_blocks=True,
     )
     env.filters.update(num=format_number, pct=format_percent, pts=format_points, sec=format_seconds,
-                       pval=format_p_value)
+                       pval=format_p_value, josa=korean_particle)
     return env
 
 

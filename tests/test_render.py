@@ -238,3 +238,17 @@ def test_gradient_sentences_follow_the_numbers(record):
     html = quick_html(record, "en")
     assert "reaches training most weakly in BiLSTM and most strongly in BiGRU" in html
     assert "For BiGRU the gradient at the ends is 1.0 times" in html
+
+
+@pytest.mark.parametrize("word, pair, expected", [
+    ("BiGRU", ("이", "가"), "BiGRU가"),
+    ("BiLSTM", ("이", "가"), "BiLSTM이"),
+    ("BiRNN", ("은", "는"), "BiRNN은"),
+    ("BiGRU, BiLSTM", ("을", "를"), "BiGRU, BiLSTM을"),
+    ("0.6230", ("으로", "로"), "0.6230으로"),
+    ("0.4859", ("으로", "로"), "0.4859로"),
+    ("모델", ("으로", "로"), "모델로"),
+    ("학습", ("이", "가"), "학습이"),
+])
+def test_korean_particles_follow_the_last_sound(word, pair, expected):
+    assert render.korean_particle(word, *pair) == expected
