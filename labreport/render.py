@@ -60,9 +60,14 @@ def format_points(value, decimals: int = 2) -> str:
     return f"{value:.{decimals}f}"
 
 
-def format_p_value(value) -> str:
-    """A p-value with four decimals, or "< 0.0001" below that."""
-    return "< 0.0001" if value < 0.0001 else f"{value:.4f}"
+P_VALUE_FLOOR = 0.0001
+
+
+def format_p_value(value, relation: bool = False) -> str:
+    """A p-value with four decimals, or "< 0.0001" below that; `relation` adds "= " before a value."""
+    if value < P_VALUE_FLOOR:
+        return f"< {P_VALUE_FLOOR}"
+    return ("= " if relation else "") + f"{value:.4f}"
 
 
 # How each Latin letter and digit is read in Korean, reduced to: does the reading end in a
