@@ -252,3 +252,11 @@ def test_gradient_sentences_follow_the_numbers(record):
 ])
 def test_korean_particles_follow_the_last_sound(word, pair, expected):
     assert render.korean_particle(word, *pair) == expected
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_sentences_are_separated(record, lang):
+    html = quick_html(record, lang)
+    body = re.sub(r"<(pre|style)[^>]*>.*?</\1>", "", html[html.index("<body"):], flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", body)
+    assert not re.findall(r"[a-z가-힣)%]\.[A-Z가-힣]", text)
