@@ -260,3 +260,15 @@ def test_sentences_are_separated(record, lang):
     body = re.sub(r"<(pre|style)[^>]*>.*?</\1>", "", html[html.index("<body"):], flags=re.S)
     text = re.sub(r"<[^>]+>", " ", body)
     assert not re.findall(r"[a-z가-힣)%]\.[A-Z가-힣]", text)
+
+
+def test_same_record_gives_the_same_report_bytes(tmp_path, record):
+    """With the determinism of training (test_train), the same run gives the same report."""
+    outputs = []
+    for name in ("one", "two"):
+        out = tmp_path / name
+        out.mkdir()
+        (out / "results.json").write_text(json.dumps(record))
+        render.render_all(out, ["ko"], ["html"])
+        outputs.append(((out / "report.ko.html").read_bytes(), (out / "figures" / "comparison.ko.png").read_bytes()))
+    assert outputs[0] == outputs[1]
