@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -149,7 +150,7 @@ def command_train(args: argparse.Namespace) -> int:
     from labreport import data, train
 
     corpus = data.load_corpus(args.data, args.quick)
-    train.run(config, corpus, args.out)
+    train.run(config, corpus, args.out, command="labreport " + shlex.join(args.argv))
     return 0
 
 
@@ -217,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     # TensorFlow's C++ start-up chatter (CUDA probing, CPU features) is noise for a report tool.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # recorded in the results record as the command that reproduces the run
     if args.command is None:
         parser.print_help()
         return 2

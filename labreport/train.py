@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import shutil
 import sys
 import tempfile
@@ -430,7 +431,7 @@ def train_model(name: str, prepared: Prepared, config: Config, work: Path, sampl
 # The whole run
 
 
-def environment(started_at: str, wall_seconds: float) -> dict:
+def environment(started_at: str, wall_seconds: float, command: str) -> dict:
     import keras
     import tensorflow as tf
 
@@ -461,7 +462,7 @@ def environment(started_at: str, wall_seconds: float) -> dict:
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "started_at": started_at,
         "wall_seconds": round(wall_seconds, 2),
-        "command": "labreport " + " ".join(sys.argv[1:]) if sys.argv and "labreport" in sys.argv[0] else " ".join(sys.argv),
+        "command": command,
     }
 
 
@@ -493,7 +494,8 @@ def _load_partial(folder: Path, name: str) -> tuple[dict, dict[str, np.ndarray]]
     return entry, probabilities
 
 
-def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress = _stderr) -> dict:
+def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress = _stderr,
+        command: str | None = None) -> dict:
     """Trains every configured model and writes `OUT/results.json`, `OUT/predictions.npz`, models.
 
     Each finished model is kept in `OUT/.partial/<key>/` (key: settings, library versions and data),
@@ -547,7 +549,8 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
         "models": entries,
         "analysis": findings,
         "predictions_file": record.PREDICTIONS_FILE,
-        "environment": environment(started_at, time.perf_counter() - started),
+        "environment": environment(started_at, time.perf_counter() - started,
+                                   command or "labreport " + shlex.join(sys.argv[1:])),
     }
     record.validate_record(result)
     # Every model is done: put the new files in place, the record last.

@@ -39,6 +39,8 @@ def test_record_is_complete_and_consistent(runs):
     assert record["dataset"]["splits"]["train"]["total"] == 1600
     assert record["dataset"]["splits"]["validation"]["total"] == 400
     assert record["dataset"]["splits"]["test"]["total"] == 1000
+    assert record["environment"]["command"].startswith("labreport train --out ")
+    assert record["environment"]["command"].endswith(" ".join(ARGS))
     for name, entry in record["models"].items():
         history = entry["history"]
         assert len(history["loss"]) == len(history["val_accuracy"]) == entry["epochs_run"] == len(entry["epoch_seconds"])
