@@ -25,7 +25,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     except OSError as error:
         raise LabreportError(f"cannot write to {path.parent}: {error.strerror or error}") from error
     try:
-        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
+        os.chmod(tmp_name, 0o666 & ~current_umask())  # mkstemp makes 0600; give the file normal permissions
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -42,7 +42,8 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process umask (reading it means setting it, so it is set straight back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -316,7 +316,7 @@ def _save_model(model, path: Path) -> None:
     os.close(fd)
     try:
         model.save(tmp)
-        os.chmod(tmp, 0o666 & ~fileio._umask())
+        os.chmod(tmp, 0o666 & ~fileio.current_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
