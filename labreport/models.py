@@ -13,6 +13,7 @@ import keras
 from keras import layers
 
 from labreport.config import Config
+from labreport.params import shape_text
 
 DISPLAY_NAMES = {"rnn": "BiRNN", "gru": "BiGRU", "lstm": "BiLSTM"}
 CELL_CLASSES = {"rnn": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
@@ -85,14 +86,3 @@ def summary_rows(model: keras.Model) -> list[dict]:
         }
         for layer in model.layers
     ]
-
-
-def shape_text(shape) -> str:
-    """A shape as Keras prints it: `(None, 300, 128)`."""
-    return "(" + ", ".join("None" if d is None else str(int(d)) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def weight_bytes(model: keras.Model) -> int:
-    """Bytes the model's weights take, as Keras' summary counts them."""
-    return int(sum(w.numpy().nbytes for w in model.weights))
-

@@ -30,8 +30,9 @@ def _n(value: int) -> str:
     return f"{value:,}"
 
 
-def _shape(dims: list[int | None]) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
+def shape_text(dims) -> str:
+    """A shape as Keras prints it: `(None, 300, 128)`."""
+    return "(" + ", ".join("None" if d is None else str(int(d)) for d in dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def readable_size(num_bytes: int) -> str:
@@ -96,22 +97,22 @@ def derive_layer(layer_type: str, config: dict, input_shape: list[int | None]) -
     d = input_shape[-1] if input_shape else None
     if layer_type == "InputLayer":
         return {"kind": "input", "formula": "0", "formula_with_values": "0", "derived": 0,
-                "output_shape": _shape(list(input_shape))}
+                "output_shape": shape_text(list(input_shape))}
     if layer_type == "Dropout":
         return {"kind": "dropout", "symbols": {"rate": float(config["rate"])}, "formula": "0", "formula_with_values": "0", "derived": 0,
-                "output_shape": _shape(list(input_shape))}
+                "output_shape": shape_text(list(input_shape))}
     if layer_type == "Embedding":
         v, e = int(config["input_dim"]), int(config["output_dim"])
         return {"kind": "embedding", "symbols": {"V": v, "d": e}, "formula": "V·d",
                 "formula_with_values": f"{_n(v)}·{e}", "derived": v * e,
-                "output_shape": _shape(list(input_shape) + [e])}
+                "output_shape": shape_text(list(input_shape) + [e])}
     if layer_type == "Dense":
         units, bias = int(config["units"]), bool(config.get("use_bias", True))
         return {"kind": "dense", "symbols": {"n_in": d, "n_out": units},
                 "formula": "(n_in + 1)·n_out" if bias else "n_in·n_out",
                 "formula_with_values": f"({d} + 1)·{units}" if bias else f"{d}·{units}",
                 "derived": ((d + 1) if bias else d) * units,
-                "output_shape": _shape(list(input_shape[:-1]) + [units])}
+                "output_shape": shape_text(list(input_shape[:-1]) + [units])}
     if layer_type in RECURRENT_TYPES:
         one = _recurrent(layer_type, config, d)
         return {**one, "derived": one.pop("value"),
@@ -151,7 +152,7 @@ def derive_layer(layer_type: str, config: dict, input_shape: list[int | None]) -
 
 def _recurrent_shape(input_shape: list[int | None], width: int, return_sequences: bool) -> str:
     batch = input_shape[0] if input_shape else None
-    return _shape([batch, input_shape[1], width] if return_sequences else [batch, width])
+    return shape_text([batch, input_shape[1], width] if return_sequences else [batch, width])
 
 
 def _unknown(layer_type: str) -> dict[str, Any]:
@@ -167,8 +168,6 @@ def derive_model(model, name: str | None = None) -> dict[str, Any]:
         "formula_with_values", "derived", "keras", "ok", ...}], "total": {"derived", "keras", "ok"},
         "weight_bytes", "weight_size"}. `ok` is None for a layer that could not be derived.
     """
-    from labreport.models import shape_text  # Keras is already loaded: `model` is a Keras model
-
     rows = []
     for layer in model.layers:
         input_shape = [None if x is None else int(x) for x in _input_shape(layer)]
@@ -189,7 +188,7 @@ def derive_model(model, name: str | None = None) -> dict[str, Any]:
         })
     keras_total = int(model.count_params())
     derived_total = sum(r["derived"] for r in rows) if all(r["derived"] is not None for r in rows) else None
-    num_bytes = int(sum(w.numpy().nbytes for w in model.weights))
+    num_bytes = int(sum(w.numpy().nbytes for w in model.weights))  # as Keras' summary counts them
     return {
         "name": name or model.name,
         "layers": rows,
