@@ -41,9 +41,10 @@ def predict_texts(out: str | Path, texts: list[str]) -> dict:
         raise LabreportError("no review given: pass the text as arguments or --file FILE")
     rec, config, vocabulary, model_files = load_run(out)
 
-    import keras
+    from labreport.train import configure_threads, inference_function, predict
 
-    from labreport.train import inference_function, predict
+    configure_threads()
+    import keras
 
     tokens = [data.tokenize(text) for text in texts]
     x = data.pad([vocabulary.encode(t) for t in tokens], config.data.max_length, config.data.padding)

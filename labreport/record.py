@@ -7,7 +7,8 @@
 - `config`: the full configuration, section by section (see `labreport.config`)
 - `config_hash`: 16 hex digits over every setting that changes the trained models
 - `environment`: `python`, `tensorflow`, `keras`, `tensorflow_datasets`, `numpy`, `platform`,
-  `cpu`, `cpu_count`, `gpus` (list of names), `started_at` (UTC ISO 8601), `wall_seconds`, `command`
+  `cpu`, `cpu_count`, `gpus` (list of names), `threads` {`intra_op`, `inter_op`} (TensorFlow's
+  thread pools; 0 = its default), `started_at` (UTC ISO 8601), `wall_seconds`, `command`
 - `dataset`:
   - `source` ("tfds" | "archive" | "folder" | "sample"), `location`, `undecodable_reviews`
   - `splits`: `train`, `validation`, `test` → {`total`, `positive`, `negative`}

@@ -40,6 +40,31 @@ POOL_BATCHES = 32
 Progress = Callable[[str], None]
 
 
+def configure_threads(cores: int | None = None) -> dict:
+    """Sets TensorFlow's thread pools for the recurrent layers, before TensorFlow starts its runtime.
+
+    A bidirectional layer runs two independent loops of small matrix products, one per direction.
+    Two inter-op threads let the directions run side by side; the products are too small to gain
+    from splitting, so each gets `cores // 2` intra-op threads (one on a 2-core machine, where this
+    roughly halves a training step against TensorFlow's default; see benchmarks/RESULTS.md).
+    Once the runtime has started (an earlier model in this process) the pools cannot change, and
+    the ones in use are returned.
+
+    Returns:
+        {"intra_op": n, "inter_op": n}, as in use (0 means TensorFlow's own choice).
+    """
+    import tensorflow as tf
+
+    cores = cores or os.cpu_count() or 1
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(2)
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, cores // 2))
+    except RuntimeError:
+        pass  # the runtime is already up; keep its pools
+    return {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -431,7 +456,7 @@ def train_model(name: str, prepared: Prepared, config: Config, work: Path, sampl
 # The whole run
 
 
-def environment(started_at: str, wall_seconds: float, command: str) -> dict:
+def environment(started_at: str, wall_seconds: float, command: str, threads: dict) -> dict:
     import keras
     import tensorflow as tf
 
@@ -460,6 +485,7 @@ def environment(started_at: str, wall_seconds: float, command: str) -> dict:
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "threads": threads,
         "started_at": started_at,
         "wall_seconds": round(wall_seconds, 2),
         "command": command,
@@ -512,6 +538,7 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
 
     import tensorflow as tf
 
+    threads = configure_threads()
     tf.config.experimental.enable_op_determinism()
     progress(f"preparing {len(corpus.train):,} training and {len(corpus.test):,} test reviews "
              f"from {corpus.location}")
@@ -550,7 +577,7 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
         "analysis": findings,
         "predictions_file": record.PREDICTIONS_FILE,
         "environment": environment(started_at, time.perf_counter() - started,
-                                   command or "labreport " + shlex.join(sys.argv[1:])),
+                                   command or "labreport " + shlex.join(sys.argv[1:]), threads),
     }
     record.validate_record(result)
     # Every model is done: put the new files in place, the record last.
