@@ -178,6 +178,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--child", choices=["notebook", "labreport"], help=argparse.SUPPRESS)
     parser.add_argument("--no-results-file", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument("--order", choices=["ab", "ba"], default="ab",
+                        help="which variant runs first; alternate between runs on a noisy machine (ab)")
     args = parser.parse_args()
 
     if args.child:
@@ -192,8 +194,12 @@ def main() -> None:
     args.workdir = args.workdir or Path(tempfile.mkdtemp(prefix="labreport-bench-"))
     command = " ".join([Path(sys.executable).name, "benchmarks/" + Path(__file__).name] + sys.argv[1:])
     print(f"working in {args.workdir}", file=sys.stderr)
-    a = child("notebook", args)
-    b = child("labreport", args)
+    if args.order == "ab":
+        a = child("notebook", args)
+        b = child("labreport", args)
+    else:
+        b = child("labreport", args)
+        a = child("notebook", args)
     render_seconds = timed([sys.executable, "-m", "labreport", "render", "--out", str(args.workdir / "labreport")])
     quick_seconds = timed([sys.executable, "-m", "labreport", "build", "--quick", "--out", str(args.workdir / "quick")])
 
