@@ -7,6 +7,7 @@ results in the record's `analysis` section, so rendering needs no TensorFlow.
 from __future__ import annotations
 
 import math
+import statistics
 
 import numpy as np
 
@@ -103,4 +104,35 @@ def analyse(labels: np.ndarray, lengths: np.ndarray, texts: list[str], probabili
         "pairs": pairs,
         "length_buckets": accuracy_by_length(labels, lengths, probabilities),
         "disagreements": disagreements(labels, lengths, texts, probabilities, seed),
+    }
+
+
+def median_epoch_seconds(seconds: list[float]) -> float:
+    """Median seconds per epoch after the first (the first also builds the computation graph)."""
+    return statistics.median(seconds[1:] if len(seconds) > 1 else seconds)
+
+
+def spread(values: list[float]) -> dict:
+    """{"mean", "sd" (sample standard deviation; None for one value), "values"}."""
+    mean = sum(values) / len(values)
+    sd = None
+    if len(values) > 1:
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return {"mean": mean, "sd": sd, "values": list(values)}
+
+
+def across_seeds(runs: list[dict]) -> dict:
+    """Mean and standard deviation over a model's training runs (one per seed).
+
+    `runs` are the record's `models.<name>.runs` entries; seconds per epoch is each run's
+    `median_epoch_seconds`.
+    """
+
+    return {
+        "runs": len(runs),
+        "seeds": [run["seed"] for run in runs],
+        "test_accuracy": spread([run["test"]["accuracy"] for run in runs]),
+        "test_loss": spread([run["test"]["loss"] for run in runs]),
+        "best_epoch": spread([run["best_epoch"] for run in runs]),
+        "seconds_per_epoch": spread([median_epoch_seconds(run["epoch_seconds"]) for run in runs]),
     }

@@ -29,6 +29,7 @@ HYPERPARAMETER_FLAGS = [
     ("--patience", "train", "patience", int, "epochs without a lower val_loss before stopping (4)"),
     ("--validation-split", "train", "validation_split", float, "share of the training split held out (0.2)"),
     ("--learning-rate", "train", "learning_rate", float, "Adam's learning rate (0.001)"),
+    ("--seeds", "train", "seeds", int, "training runs per model, seeds --seed, --seed+1, ...; the report gives mean ± sd (1)"),
 ]
 
 

@@ -36,6 +36,7 @@ MODEL_NAMES = ("rnn", "gru", "lstm")
 """Recurrent cells labreport can train; each is wrapped in a Bidirectional layer."""
 
 DEFAULT_CONFIG_FILE = "labreport.toml"
+MAX_SEEDS = 20
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class TrainConfig:
     """Adam's learning rate (Keras' default)."""
     seed: int = 42
     """Seed for shuffling, weight initialisation, dropout and the sample reviews."""
+    seeds: int = 1
+    """Training runs per model, with seeds seed, seed+1, ...; the data split stays that of `seed`."""
     bucketing: bool = True
     """Batch reviews of similar length and pad each batch only to its own longest review.
 
@@ -106,6 +109,10 @@ class Config:
         data = dataclasses.asdict(self)
         data["model"]["models"] = list(self.model.models)
         return data
+
+    def run_seeds(self) -> list[int]:
+        """The seed of each training run of a model: `seed`, `seed + 1`, ... (`seeds` of them)."""
+        return [self.train.seed + i for i in range(self.train.seeds)]
 
     def experiment_hash(self) -> str:
         """A short hash of every setting that changes the trained models (not the cover page)."""
@@ -226,6 +233,8 @@ def validate(config: Config) -> Config:
         fail("train.learning_rate", t.learning_rate, "a positive number")
     if t.seed < 0:
         fail("train.seed", t.seed, "zero or a positive whole number")
+    if not 1 <= t.seeds <= MAX_SEEDS:
+        fail("train.seeds", t.seeds, f"a whole number from 1 to {MAX_SEEDS}")
     return config
 
 

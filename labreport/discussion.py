@@ -8,7 +8,7 @@ what the early-stopping and checkpoint choices changed, and what training cost. 
 
 from __future__ import annotations
 
-import statistics
+from labreport.analysis import median_epoch_seconds
 
 TIE_POINTS = 0.05
 """Accuracy differences below this many percentage points are called a tie."""
@@ -16,6 +16,20 @@ SIGNIFICANCE = 0.05
 """Level of McNemar's test."""
 SPEED_TIE = 0.05
 """Relative differences in seconds per epoch below this share are called equal cost."""
+
+
+def _runs(entry: dict) -> int:
+    return entry.get("aggregate", {}).get("runs", 1)
+
+
+def test_accuracy(entry: dict) -> float:
+    """The accuracy comparisons use: the best checkpoint's, or its mean over seeds when there are several."""
+    return entry["aggregate"]["test_accuracy"]["mean"] if _runs(entry) > 1 else entry["test"]["accuracy"]
+
+
+def test_loss(entry: dict) -> float:
+    """The test loss comparisons use, chosen as in `test_accuracy`."""
+    return entry["aggregate"]["test_loss"]["mean"] if _runs(entry) > 1 else entry["test"]["loss"]
 
 
 def overfitting(entry: dict) -> dict:
@@ -36,19 +50,24 @@ def overfitting(entry: dict) -> dict:
 
 
 def seconds_per_epoch(entry: dict) -> float:
-    """Median seconds per epoch after the first (the first also traces the graph)."""
-    seconds = entry["epoch_seconds"]
-    return statistics.median(seconds[1:] if len(seconds) > 1 else seconds)
+    """Median seconds per epoch after the first; with several seeds, the mean of those medians."""
+    if _runs(entry) > 1:
+        return entry["aggregate"]["seconds_per_epoch"]["mean"]
+    return median_epoch_seconds(entry["epoch_seconds"])
 
 
 def pairwise(a: dict, b: dict) -> dict:
     """Facts comparing models `a` and `b` (record entries)."""
-    diff = (a["test"]["accuracy"] - b["test"]["accuracy"]) * 100
+    diff = (test_accuracy(a) - test_accuracy(b)) * 100
     if abs(diff) < TIE_POINTS:
         winner = None
     else:
         winner = a["name"] if diff > 0 else b["name"]
-    lower_loss = a["name"] if a["test"]["loss"] < b["test"]["loss"] else b["name"]
+    lower_loss = a["name"] if test_loss(a) < test_loss(b) else b["name"]
+    runs = min(_runs(a), _runs(b))
+    spread_points = None
+    if runs > 1:
+        spread_points = 100 * max(a["aggregate"]["test_accuracy"]["sd"], b["aggregate"]["test_accuracy"]["sd"])
     speed_a, speed_b = seconds_per_epoch(a), seconds_per_epoch(b)
     ratio = speed_a / speed_b if speed_b else 1.0
     if abs(ratio - 1) < SPEED_TIE:
@@ -60,6 +79,11 @@ def pairwise(a: dict, b: dict) -> dict:
         "b": b["name"],
         "winner": winner,
         "loser": None if winner is None else (b["name"] if winner == a["name"] else a["name"]),
+        "accuracy": {a["name"]: test_accuracy(a), b["name"]: test_accuracy(b)},
+        "loss": {a["name"]: test_loss(a), b["name"]: test_loss(b)},
+        "runs": runs,
+        "spread_points": spread_points,
+        "gap_exceeds_spread": spread_points is not None and abs(diff) > spread_points,
         "accuracy_diff_points": abs(diff),
         "lower_loss": lower_loss,
         "loss_agrees": winner is None or winner == lower_loss,
@@ -102,9 +126,10 @@ def facts(record: dict) -> dict:
     """All facts the discussion uses, keyed for the templates."""
     models = record["models"]
     names = list(models)
-    ranked = sorted(names, key=lambda n: models[n]["test"]["accuracy"], reverse=True)
+    ranked = sorted(names, key=lambda n: test_accuracy(models[n]), reverse=True)
     result = {
         "ranked": ranked,
+        "runs": min(_runs(models[n]) for n in names),
         "overfitting": {n: overfitting(models[n]) for n in names},
         "seconds_per_epoch": {n: seconds_per_epoch(models[n]) for n in names},
         "checkpoint": {n: checkpoint_effect(models[n]) for n in names},

@@ -15,6 +15,7 @@ from importlib import util as importlib_util
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
@@ -72,36 +73,72 @@ def _epochs(n: int) -> list[int]:
     return list(range(1, n + 1))
 
 
+def across_runs(runs: list[dict], key: str) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Epochs, mean and sample standard deviation of `history[key]` over the runs that reached each epoch.
+
+    Runs stop early at different epochs; an epoch reached by one run only has a deviation of 0.
+    """
+    longest = max(len(run["history"][key]) for run in runs)
+    means, sds = [], []
+    for i in range(longest):
+        values = np.array([run["history"][key][i] for run in runs if len(run["history"][key]) > i])
+        means.append(values.mean())
+        sds.append(values.std(ddof=1) if len(values) > 1 else 0.0)
+    return _epochs(longest), np.array(means), np.array(sds)
+
+
+def _runs(entry: dict) -> list[dict]:
+    return entry.get("runs") or [entry]
+
+
+def _plot_runs(ax, entry: dict, key: str, label: str, style: dict, alpha: float = 1.0) -> None:
+    """One line: the history of a single run, or the mean over seeds with a ±1 sd band."""
+    color = COLORS.get(entry["name"], "#333333")
+    runs = _runs(entry)
+    if len(runs) == 1:
+        ax.plot(_epochs(len(entry["history"][key])), entry["history"][key], color=color, alpha=alpha,
+                label=label, **style)
+        return
+    epochs, mean, sd = across_runs(runs, key)
+    ax.plot(epochs, mean, color=color, alpha=alpha, label=label, **style)
+    ax.fill_between(epochs, mean - sd, mean + sd, color=color, alpha=0.15 * alpha, linewidth=0)
+
+
 def convergence(entry: dict, labels: dict) -> bytes:
-    """Loss and accuracy per epoch, training and validation, best epoch marked, for one model."""
+    """Loss and accuracy per epoch, training and validation, for one model.
+
+    One run: its curves, best epoch marked. Several seeds: the mean curve with a ±1 sd band.
+    """
     _setup_fonts()
-    history, color = entry["history"], COLORS.get(entry["name"], "#333333")
-    epochs = _epochs(len(history["loss"]))
+    runs = _runs(entry)
+    longest = max(len(run["history"]["loss"]) for run in runs)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for ax, key, title in ((axes[0], "loss", labels["loss"]), (axes[1], "accuracy", labels["accuracy"])):
-        ax.plot(epochs, history[key], color=color, label=labels["train"], **TRAIN_STYLE)
-        ax.plot(epochs, history[f"val_{key}"], color=color, alpha=0.7, label=labels["validation"], **VAL_STYLE)
-        ax.axvline(entry["best_epoch"], color="#555555", linestyle=":", linewidth=1, label=labels["best_epoch"])
-        ax.set_title(f"{entry['display_name']} — {title}")
+        _plot_runs(ax, entry, key, labels["train"], TRAIN_STYLE)
+        _plot_runs(ax, entry, f"val_{key}", labels["validation"], VAL_STYLE, alpha=0.7)
+        if len(runs) == 1:
+            ax.axvline(entry["best_epoch"], color="#555555", linestyle=":", linewidth=1, label=labels["best_epoch"])
+            ax.set_title(f"{entry['display_name']} — {title}")
+        else:
+            ax.set_title(f"{entry['display_name']} — {title} ({labels['seed_band'].format(n=len(runs))})")
         ax.set_xlabel(labels["epoch"])
-        ax.set_xticks(epochs)
+        ax.set_xticks(_epochs(longest))
         ax.legend(fontsize=8)
     fig.tight_layout()
     return _png(fig)
 
 
 def comparison(models: dict, labels: dict) -> bytes:
-    """Validation loss and accuracy of every model on shared axes."""
+    """Validation loss and accuracy of every model on shared axes (means with bands over seeds)."""
     _setup_fonts()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for entry in models.values():
-        history, color = entry["history"], COLORS.get(entry["name"], "#333333")
-        epochs = _epochs(len(history["loss"]))
-        axes[0].plot(epochs, history["val_loss"], color=color, label=entry["display_name"], **VAL_STYLE)
-        axes[1].plot(epochs, history["val_accuracy"], color=color, label=entry["display_name"], **VAL_STYLE)
-    longest = max(len(e["history"]["loss"]) for e in models.values())
+        _plot_runs(axes[0], entry, "val_loss", entry["display_name"], VAL_STYLE)
+        _plot_runs(axes[1], entry, "val_accuracy", entry["display_name"], VAL_STYLE)
+    longest = max(len(run["history"]["loss"]) for e in models.values() for run in _runs(e))
+    runs = min(len(_runs(e)) for e in models.values())
     for ax, title in ((axes[0], labels["val_loss"]), (axes[1], labels["val_accuracy"])):
-        ax.set_title(title)
+        ax.set_title(title if runs == 1 else f"{title} ({labels['seed_band'].format(n=runs)})")
         ax.set_xlabel(labels["epoch"])
         ax.set_xticks(_epochs(longest))
         ax.legend(fontsize=8)
@@ -226,6 +263,6 @@ def all_figures(record: dict, labels: dict) -> dict[str, bytes]:
     }
     for name, entry in record["models"].items():
         figures[f"convergence_{name}"] = convergence(entry, labels)
-    if all("gradient_flow" in entry for entry in record["models"].values()):
+    if all(entry.get("gradient_flow") for entry in record["models"].values()):
         figures["gradients"] = gradient_flow(record["models"], labels)
     return figures

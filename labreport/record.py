@@ -1,7 +1,7 @@
 """The results record, `OUT/results.json`: everything a report needs, and nothing that needs TensorFlow.
 
 `labreport train` writes it; `labreport render` and `labreport params --record` read it. Fields
-(schema version 1; all numbers are plain JSON numbers, fractions in [0, 1], times in seconds):
+(schema version 2; all numbers are plain JSON numbers, fractions in [0, 1], times in seconds):
 
 - `schema_version` (int), `labreport_version` (str)
 - `config`: the full configuration, section by section (see `labreport.config`)
@@ -18,7 +18,7 @@
   - `lengths`: `train` and `test` → {`mean`, `median`, `min`, `max`, `percentiles` {"25".."99"},
     `truncated_share`, `mean_after_truncation`, `histogram` {`edges`, `counts`}}
 - `models`: {name ("gru", "lstm", "rnn") → model entry}, in training order, each with
-  - `name`, `display_name` ("BiGRU"), `cell` ("GRU")
+  - `name`, `display_name` ("BiGRU"), `cell` ("GRU"), `seed` (the seed of this, the first, run)
   - `summary_text` (Keras' `model.summary()`, captured before training), `summary_rows`
     [{`name`, `type`, `output_shape`, `params`}], `total_params`
   - `params`: the derivation of every layer (see `labreport.params.derive_model`)
@@ -34,7 +34,17 @@
   - `gradient_flow`: {`reviews`, `norms`}: mean norm of d(loss)/d(embedded input) at each of the
     max_length positions, over test reviews that fill the whole length (best checkpoint)
   - `model_file`: path of the saved best checkpoint, relative to the output folder
-- `analysis` (optional for render): paired comparisons of the best checkpoints on the test split:
+  - `runs`: one entry per seed (`config.train.seeds` of them, seeds `seed`, `seed + 1`, ...; the
+    first is the run described by the fields above), each with `seed`, `history`, `epoch_seconds`,
+    `epochs_run`, `best_epoch`, `test`, `test_last_epoch`, `inference` as above. Every run uses the
+    same data split and vocabulary (those of `config.train.seed`); only the first run's model is
+    saved and measured for gradient flow.
+  - `aggregate`: {`runs`, `seeds`, and `test_accuracy`, `test_loss`, `best_epoch`,
+    `seconds_per_epoch` (each run's median after its first epoch), each {`mean`, `sd` (sample
+    standard deviation, null for one run), `values` (per run)}}. With more than one run, the
+    report's comparisons use these means.
+- `analysis` (optional for render): paired comparisons of the best checkpoints of the first
+  runs on the test split:
   - `pairs`: [{`a`, `b`, `mcnemar` {`a_only`, `b_only`, `method` ("exact" | "chi2_corrected"),
     `statistic`, `p_value`}, `bootstrap` {`difference` (accuracy a − b), `low`, `high` (95 %),
     `resamples`}}]
@@ -42,7 +52,7 @@
   - `disagreements`: [{`index`, `text`, `label`, `probabilities` {model: p}}]
 - `predictions_file`: "predictions.npz" beside the record: `labels`, `lengths`, and for each model
   `<name>` (best checkpoint) and `<name>_last` (last epoch) positive-class probabilities, float32,
-  in test-split order.
+  in test-split order; further seeds add `<name>_seed<seed>` (best checkpoint).
 """
 
 from __future__ import annotations
@@ -53,7 +63,7 @@ from typing import Any
 
 from labreport import LabreportError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RECORD_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.npz"
 
@@ -87,6 +97,13 @@ REQUIRED_PER_MODEL: dict[str, tuple[type, ...]] = {
     "test.confusion_matrix": (list,),
     "test_last_epoch": (dict,),
     "samples": (list,),
+    "runs": (list,),
+    "aggregate": (dict,),
+    "aggregate.runs": (int,),
+    "aggregate.test_accuracy": (dict,),
+    "aggregate.test_loss": (dict,),
+    "aggregate.best_epoch": (dict,),
+    "aggregate.seconds_per_epoch": (dict,),
 }
 
 
@@ -132,6 +149,8 @@ def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
                 raise LabreportError(f"{origin}: `models.{name}.history.{key}` has a different length than loss")
         if not 1 <= entry["best_epoch"] <= epochs:
             raise LabreportError(f"{origin}: `models.{name}.best_epoch` is outside the epochs run")
+        if not entry["runs"] or len(entry["runs"]) != entry["aggregate"]["runs"]:
+            raise LabreportError(f"{origin}: `models.{name}.runs` does not match `aggregate.runs`")
     return record
 
 

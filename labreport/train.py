@@ -4,11 +4,14 @@ The steps, in order: read the corpus, shuffle the training split and hold out it
 validation, learn the vocabulary from the training reviews only, encode and pad every split, then
 for each model: build, capture the summary and parameter derivation, fit with early stopping, keep
 the best epoch's weights, evaluate both the best and the last weights on the test split in one pass
-each, save the best checkpoint. Everything the report needs goes into one record.
+each, save the best checkpoint. With `seeds` > 1 every model trains once per seed on the same
+split, and the record keeps each run and their mean and spread. Everything the report needs goes
+into one record.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -26,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from labreport import LabreportError, __version__, data, fileio, record
+from labreport import LabreportError, __version__, analysis, data, fileio, record
 from labreport.config import Config
 
 SAMPLE_COUNT = 4
@@ -38,6 +41,9 @@ POOL_BATCHES = 32
 """Bucketing sorts reviews by length within pools of this many batches, so batches stay random."""
 
 Progress = Callable[[str], None]
+
+RUN_FIELDS = ("seed", "history", "epoch_seconds", "epochs_run", "best_epoch", "test", "test_last_epoch", "inference")
+"""What the record keeps of each training run in `models.<name>.runs` (one per seed)."""
 
 
 def configure_threads(cores: int | None = None) -> dict:
@@ -349,8 +355,13 @@ def _save_model(model, path: Path) -> None:
 
 
 def train_model(name: str, prepared: Prepared, config: Config, work: Path, samples: list[int],
-                progress: Progress = _stderr) -> tuple[dict, dict[str, np.ndarray]]:
+                progress: Progress = _stderr, seed: int | None = None,
+                primary: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
     """Trains one model, saves its best checkpoint as `work/<name>.keras`, returns its results.
+
+    `seed` (default: the configured one) seeds the weights, dropout and batch order; the data split
+    and vocabulary stay those of `prepared`. A run that is not `primary` (a further seed) is
+    evaluated the same way but neither saved nor given the gradient-flow measurement.
 
     Returns:
         (entry, predictions): the `models.<name>` entry of the record, and {"<name>": best
@@ -360,6 +371,9 @@ def train_model(name: str, prepared: Prepared, config: Config, work: Path, sampl
     import tensorflow as tf
 
     from labreport import models, params
+
+    if seed is not None and seed != config.train.seed:
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
 
     keras.utils.set_random_seed(config.train.seed)
     # The fixed-length twin exists only to show the lab's summary, `(None, 300, 128)`; it has the
@@ -388,7 +402,7 @@ def train_model(name: str, prepared: Prepared, config: Config, work: Path, sampl
         tf.data.experimental.assert_cardinality(len(val_batches)))
 
     log, stop = _make_callbacks(keras, name, config, progress)
-    progress(f"training {models.DISPLAY_NAMES[name]} ({total_params:,} parameters) on "
+    progress(f"training {models.DISPLAY_NAMES[name]} ({total_params:,} parameters, seed {config.train.seed}) on "
              f"{len(prepared.train.y):,} reviews, validating on {len(prepared.validation.y):,}")
     history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
                         callbacks=[log, stop], verbose=0, shuffle=False)
@@ -406,18 +420,20 @@ def train_model(name: str, prepared: Prepared, config: Config, work: Path, sampl
         best_probabilities = predict(infer, test_split.x, test_split.lengths, config)
     else:
         best_probabilities = last_probabilities
-    gradients = gradient_flow(model, test_split, config)
+    gradients = gradient_flow(model, test_split, config) if primary else None
     model_file = Path("models") / f"{name}.keras"  # where `run` moves it once every model is done
-    _save_model(model, work / f"{name}.keras")
+    if primary:
+        _save_model(model, work / f"{name}.keras")
 
     test = {"weights": "best_checkpoint", "epoch": log.best_epoch,
             **metrics(prepared.test.y, best_probabilities)}
     test_last = {"weights": "last_epoch", "epoch": epochs_run,
                  **metrics(prepared.test.y, last_probabilities)}
-    progress(f"  {name} test accuracy {test['accuracy']:.4f} (best epoch {log.best_epoch}), "
-             f"last epoch {test_last['accuracy']:.4f}")
+    progress(f"  {name} (seed {config.train.seed}) test accuracy {test['accuracy']:.4f} "
+             f"(best epoch {log.best_epoch}), last epoch {test_last['accuracy']:.4f}")
     entry = {
         "name": name,
+        "seed": config.train.seed,
         "display_name": models.DISPLAY_NAMES[name],
         "cell": models.CELL_CLASSES[name],
         "summary_text": summary_text,
@@ -506,9 +522,9 @@ def resume_key(config: Config, corpus: data.Corpus) -> str:
     return digest.hexdigest()[:16]
 
 
-def _load_partial(folder: Path, name: str) -> tuple[dict, dict[str, np.ndarray]] | None:
-    """A model an interrupted run finished: its entry, predictions and checkpoint, all present."""
-    paths = [folder / f"{name}.json", folder / f"{name}.npz", folder / f"{name}.keras"]
+def _load_partial(folder: Path, name: str, with_model: bool = True) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """A run an interrupted `run` finished: its entry, predictions and (if kept) checkpoint, all present."""
+    paths = [folder / f"{name}.json", folder / f"{name}.npz"] + ([folder / f"{name}.keras"] if with_model else [])
     if not all(p.is_file() for p in paths):
         return None
     try:
@@ -550,18 +566,27 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
     entries: dict[str, dict] = {}
     arrays: dict[str, np.ndarray] = {"labels": prepared.test.y, "lengths": prepared.test.lengths}
     for name in config.model.models:
-        finished = _load_partial(partial, name)
-        if finished is not None:
-            progress(f"reusing {finished[0]['display_name']}, finished by an interrupted run with the same settings")
-            entry, probabilities = finished
-        else:
-            entry, probabilities = train_model(name, prepared, config, partial, samples, progress)
-            fileio.write_bytes(partial / f"{name}.npz", _npz_bytes(probabilities))
-            fileio.write_json(partial / f"{name}.json", entry)
-        entries[name] = entry
-        arrays.update(probabilities)
-
-    from labreport import analysis
+        runs = []
+        for k, seed in enumerate(config.run_seeds()):
+            key = name if k == 0 else f"{name}_seed{seed}"
+            finished = _load_partial(partial, key, with_model=k == 0)
+            if finished is not None:
+                entry, probabilities = finished
+                progress(f"reusing {entry['display_name']} (seed {seed}), finished by an interrupted run "
+                         "with the same settings")
+            else:
+                entry, probabilities = train_model(name, prepared, config, partial, samples, progress,
+                                                   seed=seed, primary=k == 0)
+                if k:
+                    probabilities = {key: probabilities[name]}
+                fileio.write_bytes(partial / f"{key}.npz", _npz_bytes(probabilities))
+                fileio.write_json(partial / f"{key}.json", entry)
+            arrays.update(probabilities)
+            runs.append({field: entry[field] for field in RUN_FIELDS})
+            if k == 0:
+                entries[name] = entry
+        entries[name]["runs"] = runs
+        entries[name]["aggregate"] = analysis.across_seeds(runs)
 
     best = {name: arrays[name] for name in config.model.models}
     findings = analysis.analyse(prepared.test.y, prepared.test.lengths, prepared.test.texts, best, config.train.seed)

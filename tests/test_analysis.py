@@ -76,3 +76,24 @@ def test_disagreements_only_where_decisions_differ():
                                    {"gru": decisions_to_probabilities([1, 0, 1, 1]),
                                     "lstm": decisions_to_probabilities([1, 1, 0, 1])}, seed=0)
     assert [d["index"] for d in found] == [1, 2]
+
+
+def test_spread_is_mean_and_sample_standard_deviation():
+    s = analysis.spread([0.8, 0.9, 1.0])
+    assert s["mean"] == pytest.approx(0.9)
+    assert s["sd"] == pytest.approx(0.1)  # sqrt(((-.1)² + 0 + .1²) / 2)
+    assert s["values"] == [0.8, 0.9, 1.0]
+    assert analysis.spread([0.5]) == {"mean": 0.5, "sd": None, "values": [0.5]}
+
+
+def test_across_seeds_summarises_every_run():
+    runs = [
+        {"seed": 42, "test": {"accuracy": 0.8, "loss": 0.4}, "best_epoch": 2, "epoch_seconds": [9.0, 3.0, 5.0]},
+        {"seed": 43, "test": {"accuracy": 0.9, "loss": 0.2}, "best_epoch": 4, "epoch_seconds": [8.0, 2.0]},
+    ]
+    summary = analysis.across_seeds(runs)
+    assert summary["runs"] == 2 and summary["seeds"] == [42, 43]
+    assert summary["test_accuracy"]["mean"] == pytest.approx(0.85)
+    assert summary["test_loss"]["sd"] == pytest.approx(0.1414213562)
+    assert summary["best_epoch"]["mean"] == 3
+    assert summary["seconds_per_epoch"]["values"] == [4.0, 2.0]  # medians after the first epoch

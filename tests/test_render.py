@@ -272,3 +272,77 @@ def test_same_record_gives_the_same_report_bytes(tmp_path, record):
         render.render_all(out, ["ko"], ["html"])
         outputs.append(((out / "report.ko.html").read_bytes(), (out / "figures" / "comparison.ko.png").read_bytes()))
     assert outputs[0] == outputs[1]
+
+
+def with_seeds(record, accuracies):
+    """The record as if each model had run once per value in `accuracies[name]` (first = its own run)."""
+    from labreport import analysis
+
+    for name, values in accuracies.items():
+        entry = record["models"][name]
+        runs = []
+        for i, accuracy in enumerate(values):
+            run = {key: copy.deepcopy(entry[key]) for key in ("history", "epoch_seconds", "epochs_run", "best_epoch",
+                                                               "test", "test_last_epoch", "inference")}
+            run["seed"] = record["config"]["train"]["seed"] + i
+            run["test"]["accuracy"] = accuracy
+            runs.append(run)
+        entry["runs"], entry["aggregate"] = runs, analysis.across_seeds(runs)
+    record["config"]["train"]["seeds"] = len(next(iter(accuracies.values())))
+    return record
+
+
+@pytest.mark.parametrize("lang, sentence", [
+    ("en", "On the test split {winner} scored higher on average over 3 seeds"),
+    ("ko", "시드 3개의 평균으로 보면 테스트 데이터에서는 {winner}의 정확도가"),
+])
+def test_with_several_seeds_the_discussion_compares_means(record, lang, sentence):
+    first_winner = discussion.facts(record)["pairs"][0]["winner"]
+    other = "lstm" if first_winner == "gru" else "gru"
+    first = {name: record["models"][name]["test"]["accuracy"] for name in ("gru", "lstm")}
+    # The first runs keep their order; the other seeds reverse it on average.
+    html = quick_html(with_seeds(record, {first_winner: [first[first_winner], 0.60, 0.61],
+                                          other: [first[other], 0.80, 0.81]}), lang)
+    assert sentence.format(winner=record["models"][other]["display_name"]) in html
+    assert sentence.format(winner=record["models"][first_winner]["display_name"]) not in html
+
+
+def test_seed_table_and_spread_sentence_follow_the_runs(record):
+    mean_gru, mean_lstm = 0.80, 0.70
+    wide = with_seeds(copy.deepcopy(record), {"gru": [0.60, 1.00, 0.80], "lstm": [0.50, 0.90, 0.70]})
+    narrow = with_seeds(copy.deepcopy(record), {"gru": [0.79, 0.81, 0.80], "lstm": [0.69, 0.71, 0.70]})
+    html = quick_html(wide, "en")
+    assert "Across 3 seeds" in html
+    assert f"{format_percent(mean_gru)} ± {format_percent(0.2)}" in html  # mean ± sample sd
+    assert "42: 60.00%, 43: 100.00%, 44: 80.00%" in html
+    assert "another set of seeds could well reverse the order" in html
+    assert "larger than that spread" in quick_html(narrow, "en")
+    assert format_percent(mean_lstm) in quick_html(narrow, "en")
+    assert "순위가 뒤집힐 수도 있다" in quick_html(wide, "ko")
+
+
+def test_one_seed_shows_no_seed_table(record):
+    assert "Across" not in quick_html(record, "en")
+    assert "--seeds N" in quick_html(record, "en")
+
+
+def test_seed_band_is_mean_and_sd_over_the_runs_that_reached_each_epoch():
+    from labreport import figures
+
+    runs = [{"history": {"val_loss": [0.6, 0.4, 0.5]}}, {"history": {"val_loss": [0.8, 0.6]}}]
+    epochs, mean, sd = figures.across_runs(runs, "val_loss")
+    assert epochs == [1, 2, 3]
+    assert mean.tolist() == pytest.approx([0.7, 0.5, 0.5])
+    assert sd.tolist() == pytest.approx([0.1414213562, 0.1414213562, 0.0])
+
+
+def test_several_seeds_change_the_convergence_figure(record):
+    from labreport import figures
+
+    labels = render.labels_for(render.make_environment(), "en")
+    one = figures.convergence(record["models"]["gru"], labels)
+    seeded = with_seeds(record, {"gru": [0.8, 0.7], "lstm": [0.8, 0.7]})
+    seeded["models"]["gru"]["runs"][1]["history"]["val_loss"] = [v + 0.05 for v in seeded["models"]["gru"]["history"]["val_loss"]]
+    two = figures.convergence(seeded["models"]["gru"], labels)
+    assert one.startswith(b"\x89PNG") and two.startswith(b"\x89PNG")
+    assert one != two

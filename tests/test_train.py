@@ -34,7 +34,7 @@ def load(out):
 
 def test_record_is_complete_and_consistent(runs):
     record = load(runs[0])
-    assert record["schema_version"] == 1
+    assert record["schema_version"] == 2
     assert list(record["models"]) == ["gru", "lstm"]
     assert record["dataset"]["splits"]["train"]["total"] == 1600
     assert record["dataset"]["splits"]["validation"]["total"] == 400
@@ -107,6 +107,10 @@ def strip_timings(record):
     for entry in record["models"].values():
         entry.pop("epoch_seconds")
         entry.pop("inference")
+        entry["aggregate"].pop("seconds_per_epoch")
+        for run in entry["runs"]:
+            run.pop("epoch_seconds")
+            run.pop("inference")
     return record
 
 
@@ -123,6 +127,27 @@ def test_a_different_seed_gives_different_numbers(tmp_path, runs):
     other = load(tmp_path)
     assert other["config_hash"] != load(runs[0])["config_hash"]
     assert other["models"]["gru"]["history"] != load(runs[0])["models"]["gru"]["history"]
+
+
+def test_two_seeds_are_kept_summarised_and_reported(tmp_path, runs):
+    result = run_cli("build", "--out", str(tmp_path), *ARGS, "--models", "gru", "--seeds", "2", "--format", "html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    record, single = load(tmp_path), load(runs[0])
+    entry = record["models"]["gru"]
+    assert [run["seed"] for run in entry["runs"]] == [42, 43] == entry["aggregate"]["seeds"]
+    # The first run is the one-seed run: same seed, same data, same numbers.
+    assert entry["runs"][0]["history"] == entry["history"] == single["models"]["gru"]["history"]
+    assert entry["runs"][0]["test"] == entry["test"]
+    assert entry["runs"][1]["history"] != entry["runs"][0]["history"]
+    accuracies = [run["test"]["accuracy"] for run in entry["runs"]]
+    assert entry["aggregate"]["test_accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
+    assert entry["aggregate"]["test_accuracy"]["sd"] == pytest.approx(np.std(accuracies, ddof=1))
+    predictions = np.load(tmp_path / "predictions.npz")
+    second = (predictions["gru_seed43"] > 0.5).astype(int) == predictions["labels"]
+    assert np.mean(second) == pytest.approx(entry["runs"][1]["test"]["accuracy"], abs=1e-6)
+    html = (tmp_path / "report.en.html").read_text(encoding="utf-8")
+    assert "Across 2 seeds" in html and "42: " in html and "43: " in html
+    assert "시드 2개" in (tmp_path / "report.ko.html").read_text(encoding="utf-8")
 
 
 def test_build_quick_writes_the_whole_report(tmp_path):
