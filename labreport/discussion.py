@@ -122,6 +122,16 @@ def gradient_reach(entry: dict) -> dict | None:
     return {"ends": ends, "middle": middle, "ratio": ends / middle if middle > 0 else float("inf")}
 
 
+def _reversed(test: dict) -> dict:
+    """A paired comparison of (a, b) seen as (b, a): who alone was right swaps, the difference flips."""
+    m, b = test["mcnemar"], test["bootstrap"]
+    return {
+        "a": test["b"], "b": test["a"],
+        "mcnemar": {**m, "a_only": m["b_only"], "b_only": m["a_only"]},
+        "bootstrap": {**b, "difference": -b["difference"], "low": -b["high"], "high": -b["low"]},
+    }
+
+
 def facts(record: dict) -> dict:
     """All facts the discussion uses, keyed for the templates."""
     models = record["models"]
@@ -139,7 +149,10 @@ def facts(record: dict) -> dict:
     }
     reach = {n: g for n, g in result["gradients"].items() if g is not None}
     result["gradient_order"] = sorted(reach, key=lambda n: reach[n]["ratio"], reverse=True)
-    tests = {(p["a"], p["b"]): p for p in record.get("analysis", {}).get("pairs", [])}
+    tests = {}
+    for test in record.get("analysis", {}).get("pairs", []):
+        tests[(test["a"], test["b"])] = test
+        tests.setdefault((test["b"], test["a"]), _reversed(test))
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             pair = pairwise(models[a], models[b])

@@ -17,7 +17,8 @@
   - `vocabulary`: {`size`, `words_in_training`, `coverage_train`, `coverage_test`, `oov_token`}
   - `lengths`: `train` and `test` → {`mean`, `median`, `min`, `max`, `percentiles` {"25".."99"},
     `truncated_share`, `mean_after_truncation`, `histogram` {`edges`, `counts`}}
-- `models`: {name ("gru", "lstm", "rnn") → model entry}, in training order, each with
+- `models`: {name ("gru", "lstm", "rnn") → model entry} (the file's keys are sorted; readers use
+  the training order, `config.model.models`), each with
   - `name`, `display_name` ("BiGRU"), `cell` ("GRU"), `seed` (the seed of this, the first, run)
   - `summary_text` (Keras' `model.summary()`, captured before training), `summary_rows`
     [{`name`, `type`, `output_shape`, `params`}], `total_params`
@@ -141,6 +142,10 @@ def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
     check(record, REQUIRED, "")
     if not record["models"]:
         raise LabreportError(f"{origin}: `models` is empty")
+    # JSON objects have no order of their own (the file's keys are sorted): use the training order.
+    trained = [name for name in record["config"].get("model", {}).get("models", []) if name in record["models"]]
+    order = trained + [name for name in record["models"] if name not in trained]
+    record["models"] = {name: record["models"][name] for name in order}
     for name, entry in record["models"].items():
         check(entry, REQUIRED_PER_MODEL, f"models.{name}.")
         epochs = len(entry["history"]["loss"])

@@ -346,3 +346,24 @@ def test_several_seeds_change_the_convergence_figure(record):
     two = figures.convergence(seeded["models"]["gru"], labels)
     assert one.startswith(b"\x89PNG") and two.startswith(b"\x89PNG")
     assert one != two
+
+
+def test_reader_uses_the_training_order_not_the_files_key_order(tmp_path, record):
+    from labreport import record as record_module
+
+    record["config"]["model"]["models"] = ["lstm", "gru"]
+    (tmp_path / "results.json").write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
+    assert list(record_module.load_record(tmp_path)["models"]) == ["lstm", "gru"]
+
+
+def test_a_pair_tested_the_other_way_round_is_read_with_sides_swapped(record):
+    test = record["analysis"]["pairs"][0]
+    assert (test["a"], test["b"]) == ("gru", "lstm")
+    record["models"] = {"lstm": record["models"]["lstm"], "gru": record["models"]["gru"]}
+    pair = discussion.facts(record)["pairs"][0]
+    assert (pair["a"], pair["b"]) == ("lstm", "gru")
+    s = pair["significance"]
+    assert (s["a_only"], s["b_only"]) == (test["mcnemar"]["b_only"], test["mcnemar"]["a_only"])
+    assert s["low_points"] == pytest.approx(-100 * test["bootstrap"]["high"])
+    assert s["high_points"] == pytest.approx(-100 * test["bootstrap"]["low"])
+    assert s["p_value"] == test["mcnemar"]["p_value"]
