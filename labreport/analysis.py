@@ -14,6 +14,10 @@ import numpy as np
 EXACT_BELOW = 25
 """McNemar uses the exact binomial test when fewer reviews than this are discordant."""
 BOOTSTRAP_RESAMPLES = 2000
+INTERVAL = 0.95
+"""Coverage of the bootstrap interval."""
+SIGNIFICANCE = 0.05
+"""Level at which McNemar's test is read."""
 LENGTH_EDGES = (0, 100, 200, 300, 500)
 """Review-length buckets in words; the last bucket is open-ended."""
 
@@ -44,8 +48,8 @@ def mcnemar(labels: np.ndarray, probabilities_a: np.ndarray, probabilities_b: np
 
 
 def bootstrap_difference(labels: np.ndarray, probabilities_a: np.ndarray, probabilities_b: np.ndarray,
-                         seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
-    """Accuracy of A minus accuracy of B, with a paired percentile bootstrap 95 % interval."""
+                         seed: int, resamples: int = BOOTSTRAP_RESAMPLES, level: float = INTERVAL) -> dict:
+    """Accuracy of A minus accuracy of B, with a paired percentile bootstrap interval of coverage `level`."""
     difference = (((probabilities_a > 0.5) == (labels == 1)).astype(np.int8)
                   - ((probabilities_b > 0.5) == (labels == 1)).astype(np.int8))
     rng = np.random.default_rng([seed, 11])
@@ -55,8 +59,10 @@ def bootstrap_difference(labels: np.ndarray, probabilities_a: np.ndarray, probab
         count = min(chunk, resamples - start)
         picks = rng.integers(0, len(difference), size=(count, len(difference)))
         means[start:start + count] = difference[picks].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return {"difference": float(difference.mean()), "low": float(low), "high": float(high), "resamples": resamples}
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return {"difference": float(difference.mean()), "low": float(low), "high": float(high), "level": level,
+            "resamples": resamples}
 
 
 def accuracy_by_length(labels: np.ndarray, lengths: np.ndarray, probabilities: dict[str, np.ndarray]) -> dict:
@@ -101,6 +107,7 @@ def analyse(labels: np.ndarray, lengths: np.ndarray, texts: list[str], probabili
                 "bootstrap": bootstrap_difference(labels, probabilities[a], probabilities[b], seed),
             })
     return {
+        "significance_level": SIGNIFICANCE,
         "pairs": pairs,
         "length_buckets": accuracy_by_length(labels, lengths, probabilities),
         "disagreements": disagreements(labels, lengths, texts, probabilities, seed),

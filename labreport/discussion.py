@@ -12,8 +12,8 @@ from labreport.analysis import median_epoch_seconds
 
 TIE_POINTS = 0.05
 """Accuracy differences below this many percentage points are called a tie."""
-SIGNIFICANCE = 0.05
-"""Level of McNemar's test."""
+SMALL_GAP_POINTS = 1.0
+"""A single run's accuracy gap below this many points is called within seed-to-seed noise."""
 SPEED_TIE = 0.05
 """Relative differences in seconds per epoch below this share are called equal cost."""
 
@@ -85,6 +85,8 @@ def pairwise(a: dict, b: dict) -> dict:
         "spread_points": spread_points,
         "gap_exceeds_spread": spread_points is not None and abs(diff) > spread_points,
         "accuracy_diff_points": abs(diff),
+        "small_gap": abs(diff) < SMALL_GAP_POINTS,
+        "small_gap_points": SMALL_GAP_POINTS,
         "lower_loss": lower_loss,
         "loss_agrees": winner is None or winner == lower_loss,
         "faster": faster,
@@ -149,8 +151,9 @@ def facts(record: dict) -> dict:
     }
     reach = {n: g for n, g in result["gradients"].items() if g is not None}
     result["gradient_order"] = sorted(reach, key=lambda n: reach[n]["ratio"], reverse=True)
+    analysis = record.get("analysis", {})
     tests = {}
-    for test in record.get("analysis", {}).get("pairs", []):
+    for test in analysis.get("pairs", []):
         tests[(test["a"], test["b"])] = test
         tests.setdefault((test["b"], test["a"]), _reversed(test))
     for i, a in enumerate(names):
@@ -161,7 +164,9 @@ def facts(record: dict) -> dict:
                 pair["significance"] = {
                     **test["mcnemar"],
                     "discordant": test["mcnemar"]["a_only"] + test["mcnemar"]["b_only"],
-                    "significant": test["mcnemar"]["p_value"] < SIGNIFICANCE,
+                    "level": analysis["significance_level"],
+                    "significant": test["mcnemar"]["p_value"] < analysis["significance_level"],
+                    "interval_level": test["bootstrap"]["level"],
                     "low_points": test["bootstrap"]["low"] * 100,
                     "high_points": test["bootstrap"]["high"] * 100,
                     "interval_has_zero": test["bootstrap"]["low"] <= 0 <= test["bootstrap"]["high"],

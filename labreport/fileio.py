@@ -56,7 +56,7 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 def write_json(path: str | os.PathLike, data: Any) -> Path:
     """Writes `data` as indented, key-sorted UTF-8 JSON atomically (stable bytes for equal data)."""
-    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
+    text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)  # insertion order: deterministic
     return write_text(path, text + "\n")
 
 

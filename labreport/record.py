@@ -17,8 +17,8 @@
   - `vocabulary`: {`size`, `words_in_training`, `coverage_train`, `coverage_test`, `oov_token`}
   - `lengths`: `train` and `test` → {`mean`, `median`, `min`, `max`, `percentiles` {"25".."99"},
     `truncated_share`, `mean_after_truncation`, `histogram` {`edges`, `counts`}}
-- `models`: {name ("gru", "lstm", "rnn") → model entry} (the file's keys are sorted; readers use
-  the training order, `config.model.models`), each with
+- `models`: {name ("gru", "lstm", "rnn") → model entry}, in training order (readers restore
+  `config.model.models` order should a tool re-sort the keys), each with
   - `name`, `display_name` ("BiGRU"), `cell` ("GRU"), `seed` (the seed of this, the first, run)
   - `summary_text` (Keras' `model.summary()`, captured before training), `summary_rows`
     [{`name`, `type`, `output_shape`, `params`}], `total_params`
@@ -46,9 +46,10 @@
     report's comparisons use these means.
 - `analysis` (optional for render): paired comparisons of the best checkpoints of the first
   runs on the test split:
+  - `significance_level`: the level McNemar's test is read at (0.05)
   - `pairs`: [{`a`, `b`, `mcnemar` {`a_only`, `b_only`, `method` ("exact" | "chi2_corrected"),
-    `statistic`, `p_value`}, `bootstrap` {`difference` (accuracy a − b), `low`, `high` (95 %),
-    `resamples`}}]
+    `statistic`, `p_value`}, `bootstrap` {`difference` (accuracy a − b), `low`, `high`, `level`
+    (the interval's coverage, 0.95), `resamples`}}]
   - `length_buckets`: {`edges` (words; last bucket open), `counts`, `accuracy` {model: [per bucket]}}
   - `disagreements`: [{`index`, `text`, `label`, `probabilities` {model: p}}]
 - `predictions_file`: "predictions.npz" beside the record: `labels`, `lengths`, and for each model

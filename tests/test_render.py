@@ -221,8 +221,8 @@ def test_pdf_fetches_nothing_from_the_network():
 
 
 @pytest.mark.parametrize("p_value, en, ko", [
-    (0.2, "is not significant at the 5 % level", "유의수준 5%에서 유의하지 않다"),
-    (0.001, "is significant at the 5 % level", "유의수준 5%에서 유의하다"),
+    (0.2, "is not significant at the 5% level", "유의수준 5%에서 유의하지 않다"),
+    (0.001, "is significant at the 5% level", "유의수준 5%에서 유의하다"),
 ])
 def test_significance_sentence_follows_the_p_value(record, p_value, en, ko):
     record["analysis"]["pairs"][0]["mcnemar"]["p_value"] = p_value
