@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -252,15 +252,6 @@ def gradient_flow(model, split: data.Encoded, config: Config) -> dict:
     return {"reviews": int(len(order)), "norms": [float(f"{v:.4g}") for v in norms]}
 
 
-def count_training_batches(split: data.Encoded, config: Config) -> int:
-    """How many batches `training_batches` yields per epoch (the same every epoch)."""
-    n, size = len(split.y), config.train.batch_size
-    if not config.train.bucketing:
-        return math.ceil(n / size)
-    pool = size * POOL_BATCHES
-    return sum(math.ceil(min(pool, n - start) / size) for start in range(0, n, pool))
-
-
 def metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict:
     """Loss, accuracy, precision, recall, F1 and confusion matrix from probabilities.
 
@@ -340,6 +331,56 @@ def _make_callbacks(keras, name: str, config: Config, progress: Progress):
     return log, stop
 
 
+def fit(model, batches: Callable[[int], Iterable[tuple[np.ndarray, np.ndarray]]],
+        validation: list[tuple[np.ndarray, np.ndarray]], epochs: int, callbacks: list) -> dict[str, list[float]]:
+    """Keras' `fit` loop, with every batch handed to the compiled train step from Python.
+
+    `model.fit` pulls its batches through a tf.data iterator inside the compiled step. On the CPU,
+    that step then runs the two directions of a bidirectional layer one after the other, instead of
+    side by side, for whole epochs at a time (about 1.7 times slower; measured in
+    benchmarks/RESULTS.md). `train_on_batch` and `test_on_batch` run the same train and test steps
+    on tensors and keep the directions in parallel. As in `fit`, an epoch's loss and accuracy are
+    the means over its reviews (batches weighted by their size), validation runs after each epoch,
+    and the callbacks see the same logs and may stop training.
+
+    Args:
+        model: a compiled Keras model.
+        batches: epoch number (from 0) → that epoch's (x, y) batches.
+        validation: the (x, y) batches to validate on after every epoch.
+        epochs: the most epochs to run.
+        callbacks: Keras callbacks (`on_train_*` and `on_epoch_*` hooks are called).
+
+    Returns:
+        {"loss", "accuracy", "val_loss", "val_accuracy"}: one value per epoch run.
+    """
+    import keras
+
+    def means(step, pairs) -> dict[str, float]:
+        totals, count = {}, 0
+        for x, y in pairs:
+            logs = step(x, y, return_dict=True)
+            for key in ("loss", "accuracy"):
+                totals[key] = totals.get(key, 0.0) + float(logs[key]) * len(y)
+            count += len(y)
+        return {key: total / count for key, total in totals.items()}
+
+    hooks = keras.callbacks.CallbackList(callbacks, model=model)
+    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    model.stop_training = False
+    hooks.on_train_begin()
+    for epoch in range(epochs):
+        hooks.on_epoch_begin(epoch)
+        logs = means(model.train_on_batch, batches(epoch))
+        logs.update({f"val_{key}": value for key, value in means(model.test_on_batch, validation).items()})
+        for key, value in logs.items():
+            history[key].append(value)
+        hooks.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    hooks.on_train_end()
+    return history
+
+
 def _save_model(model, path: Path) -> None:
     """Saves in the native `.keras` format, atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -368,7 +409,6 @@ def train_model(name: str, prepared: Prepared, config: Config, work: Path, sampl
         checkpoint probabilities, "<name>_last": last-epoch probabilities} over the test split.
     """
     import keras
-    import tensorflow as tf
 
     from labreport import models, params
 
@@ -387,26 +427,16 @@ def train_model(name: str, prepared: Prepared, config: Config, work: Path, sampl
     keras.utils.set_random_seed(config.train.seed)
     model = models.build_model(name, config, sequence_length=None)
 
-    signature = (
-        tf.TensorSpec(shape=(None, None), dtype=tf.int32),
-        tf.TensorSpec(shape=(None,), dtype=tf.float32),
-    )
-    epoch_counter = iter(range(10**9))
-    train_ds = tf.data.Dataset.from_generator(
-        lambda: training_batches(prepared.train, config, next(epoch_counter)), output_signature=signature
-    ).apply(tf.data.experimental.assert_cardinality(count_training_batches(prepared.train, config))).prefetch(2)
     validation = prepared.validation
     val_batches = [(x, validation.y[idx].astype(np.float32))
                    for idx, x in evaluation_batches(validation.x, validation.lengths, config)]
-    val_ds = tf.data.Dataset.from_generator(lambda: iter(val_batches), output_signature=signature).apply(
-        tf.data.experimental.assert_cardinality(len(val_batches)))
 
     log, stop = _make_callbacks(keras, name, config, progress)
     progress(f"training {models.DISPLAY_NAMES[name]} ({total_params:,} parameters, seed {config.train.seed}) on "
              f"{len(prepared.train.y):,} reviews, validating on {len(prepared.validation.y):,}")
-    history = model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs,
-                        callbacks=[log, stop], verbose=0, shuffle=False)
-    hist = {key: [round(float(v), 6) for v in history.history[key]]
+    history = fit(model, lambda epoch: training_batches(prepared.train, config, epoch), val_batches,
+                  epochs=config.train.epochs, callbacks=[log, stop])
+    hist = {key: [round(float(v), 6) for v in history[key]]
             for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
     epochs_run = len(hist["loss"])
 
