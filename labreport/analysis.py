@@ -121,11 +121,8 @@ def median_epoch_seconds(seconds: list[float]) -> float:
 
 def spread(values: list[float]) -> dict:
     """{"mean", "sd" (sample standard deviation; None for one value), "values"}."""
-    mean = sum(values) / len(values)
-    sd = None
-    if len(values) > 1:
-        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return {"mean": mean, "sd": sd, "values": list(values)}
+    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None,
+            "values": list(values)}
 
 
 def across_seeds(runs: list[dict]) -> dict:
@@ -134,7 +131,6 @@ def across_seeds(runs: list[dict]) -> dict:
     `runs` are the record's `models.<name>.runs` entries; seconds per epoch is each run's
     `median_epoch_seconds`.
     """
-
     return {
         "runs": len(runs),
         "seeds": [run["seed"] for run in runs],

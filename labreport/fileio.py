@@ -55,8 +55,8 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_json(path: str | os.PathLike, data: Any) -> Path:
-    """Writes `data` as indented, key-sorted UTF-8 JSON atomically (stable bytes for equal data)."""
-    text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)  # insertion order: deterministic
+    """Writes `data` as indented UTF-8 JSON atomically, keys in insertion order (stable bytes for equal data)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)
     return write_text(path, text + "\n")
 
 

@@ -143,7 +143,7 @@ def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
     check(record, REQUIRED, "")
     if not record["models"]:
         raise LabreportError(f"{origin}: `models` is empty")
-    # JSON objects have no order of their own (the file's keys are sorted): use the training order.
+    # JSON objects have no order of their own, and a tool may re-sort the keys: use the training order.
     trained = [name for name in record["config"].get("model", {}).get("models", []) if name in record["models"]]
     order = trained + [name for name in record["models"] if name not in trained]
     record["models"] = {name: record["models"][name] for name in order}
