@@ -11,6 +11,8 @@ import statistics
 
 import numpy as np
 
+DECISION_THRESHOLD = 0.5
+"""A review is called positive when a model's probability exceeds this; stored in the record."""
 EXACT_BELOW = 25
 """McNemar uses the exact binomial test when fewer reviews than this are discordant."""
 BOOTSTRAP_RESAMPLES = 2000
@@ -30,8 +32,8 @@ def mcnemar(labels: np.ndarray, probabilities_a: np.ndarray, probabilities_b: np
         "chi2_corrected", "statistic", "p_value"}. Exact: two-sided binomial with p = 1/2 on the
         discordant reviews; otherwise chi-square with continuity correction, 1 degree of freedom.
     """
-    right_a = (probabilities_a > 0.5) == (labels == 1)
-    right_b = (probabilities_b > 0.5) == (labels == 1)
+    right_a = (probabilities_a > DECISION_THRESHOLD) == (labels == 1)
+    right_b = (probabilities_b > DECISION_THRESHOLD) == (labels == 1)
     a_only = int(np.sum(right_a & ~right_b))
     b_only = int(np.sum(right_b & ~right_a))
     n = a_only + b_only
@@ -50,8 +52,8 @@ def mcnemar(labels: np.ndarray, probabilities_a: np.ndarray, probabilities_b: np
 def bootstrap_difference(labels: np.ndarray, probabilities_a: np.ndarray, probabilities_b: np.ndarray,
                          seed: int, resamples: int = BOOTSTRAP_RESAMPLES, level: float = INTERVAL) -> dict:
     """Accuracy of A minus accuracy of B, with a paired percentile bootstrap interval of coverage `level`."""
-    difference = (((probabilities_a > 0.5) == (labels == 1)).astype(np.int8)
-                  - ((probabilities_b > 0.5) == (labels == 1)).astype(np.int8))
+    difference = (((probabilities_a > DECISION_THRESHOLD) == (labels == 1)).astype(np.int8)
+                  - ((probabilities_b > DECISION_THRESHOLD) == (labels == 1)).astype(np.int8))
     rng = np.random.default_rng([seed, 11])
     means = np.empty(resamples)
     chunk = 100
@@ -72,7 +74,7 @@ def accuracy_by_length(labels: np.ndarray, lengths: np.ndarray, probabilities: d
     counts = [int(np.sum(bucket == i)) for i in range(len(edges))]
     accuracy = {}
     for name, p in probabilities.items():
-        right = (p > 0.5) == (labels == 1)
+        right = (p > DECISION_THRESHOLD) == (labels == 1)
         accuracy[name] = [round(float(right[bucket == i].mean()), 6) if counts[i] else None for i in range(len(edges))]
     return {"edges": edges, "counts": counts, "accuracy": accuracy}
 
@@ -81,7 +83,7 @@ def disagreements(labels: np.ndarray, lengths: np.ndarray, texts: list[str], pro
                   seed: int, count: int = 4, max_words: int = 150) -> list[dict]:
     """A seeded handful of short test reviews on which the models decide differently."""
     names = list(probabilities)
-    decisions = np.stack([probabilities[n] > 0.5 for n in names])
+    decisions = np.stack([probabilities[n] > DECISION_THRESHOLD for n in names])
     differ = np.flatnonzero(decisions.any(axis=0) & ~decisions.all(axis=0) & (lengths <= max_words))
     if len(differ) == 0:
         return []

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from labreport import LabreportError, data, record as record_module
+from labreport.analysis import DECISION_THRESHOLD
 from labreport.config import config_from_dict
 
 
@@ -59,7 +60,7 @@ def predict_texts(out: str | Path, texts: list[str]) -> dict:
             {
                 "text": text,
                 "predictions": {
-                    name: {"probability": round(float(p[i]), 6), "decision": "positive" if p[i] > 0.5 else "negative"}
+                    name: {"probability": round(float(p[i]), 6), "decision": "positive" if p[i] > DECISION_THRESHOLD else "negative"}
                     for name, p in probabilities.items()
                 },
             }

@@ -1,9 +1,11 @@
 """The results record, `OUT/results.json`: everything a report needs, and nothing that needs TensorFlow.
 
 `labreport train` writes it; `labreport render` and `labreport params --record` read it. Fields
-(schema version 2; all numbers are plain JSON numbers, fractions in [0, 1], times in seconds):
+(schema version 3; all numbers are plain JSON numbers, fractions in [0, 1], times in seconds):
 
 - `schema_version` (int), `labreport_version` (str)
+- `decision_threshold`: a review is called positive when a model's probability exceeds it (0.5);
+  new in version 3. A version-2 record is still read, with the 0.5 every version-2 run used.
 - `config`: the full configuration, section by section (see `labreport.config`)
 - `config_hash`: 16 hex digits over every setting that changes the trained models
 - `environment`: `python`, `tensorflow`, `keras`, `tensorflow_datasets`, `numpy`, `platform`,
@@ -65,7 +67,9 @@ from typing import Any
 
 from labreport import LabreportError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (2, 3)
+"""Versions `load_record` reads; version 2 differs only in lacking `decision_threshold`."""
 RECORD_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.npz"
 
@@ -122,9 +126,10 @@ def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
     if not isinstance(record, dict):
         raise LabreportError(f"{origin} is not a results record (expected a JSON object)")
     version = record.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise LabreportError(
-            f"{origin} has schema_version {version!r}; this labreport reads version {SCHEMA_VERSION}: "
+            f"{origin} has schema_version {version!r}; this labreport reads versions "
+            f"{' and '.join(map(str, READABLE_VERSIONS))}: "
             "run `labreport train` again to write a current record"
         )
 
@@ -141,6 +146,11 @@ def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
                 )
 
     check(record, REQUIRED, "")
+    if version == 2:  # every version-2 run used 0.5, before the record stated it
+        record["decision_threshold"] = 0.5
+    value = record.get("decision_threshold")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise LabreportError(f"{origin}: field `decision_threshold` should be a number in (0, 1), found {value!r}")
     if not record["models"]:
         raise LabreportError(f"{origin}: `models` is empty")
     # JSON objects have no order of their own, and a tool may re-sort the keys: use the training order.

@@ -255,12 +255,12 @@ def gradient_flow(model, split: data.Encoded, config: Config) -> dict:
 def metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict:
     """Loss, accuracy, precision, recall, F1 and confusion matrix from probabilities.
 
-    Decisions use p > 0.5 and the loss clips p to [1e-7, 1 - 1e-7], as Keras' binary accuracy and
+    Decisions use p > analysis.DECISION_THRESHOLD (0.5) and the loss clips p to [1e-7, 1 - 1e-7], as Keras' binary accuracy and
     binary cross-entropy do.
     """
     labels = labels.astype(np.int64)
     p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
-    decisions = (probabilities > 0.5).astype(np.int64)
+    decisions = (probabilities > analysis.DECISION_THRESHOLD).astype(np.int64)
     tp = int(np.sum((decisions == 1) & (labels == 1)))
     tn = int(np.sum((decisions == 0) & (labels == 0)))
     fp = int(np.sum((decisions == 1) & (labels == 0)))
@@ -488,7 +488,7 @@ def train_model(name: str, prepared: Prepared, config: Config, work: Path, sampl
                 "text": data.clean(prepared.test.texts[i]).strip(),
                 "label": int(prepared.test.y[i]),
                 "probability": round(float(best_probabilities[i]), 6),
-                "decision": int(best_probabilities[i] > 0.5),
+                "decision": int(best_probabilities[i] > analysis.DECISION_THRESHOLD),
             }
             for i in samples
         ],
@@ -627,6 +627,7 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
         "labreport_version": __version__,
         "config": config.to_dict(),
         "config_hash": config.experiment_hash(),
+        "decision_threshold": analysis.DECISION_THRESHOLD,
         "dataset": prepared.stats,
         "models": entries,
         "analysis": findings,
