@@ -60,9 +60,13 @@ def _add_out(parser: argparse.ArgumentParser) -> None:
 
 def _add_render_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("report")
-    group.add_argument("--lang", default="ko,en", metavar="LIST", help="report languages among ko,en (ko,en)")
+    group.add_argument("--lang", default="ko,en", metavar="LIST",
+                       help="report languages: ko, en, or any with a catalog lang/<code>.toml in --templates (ko,en)")
     group.add_argument("--format", default="html,pdf", metavar="LIST", help="formats among html,pdf (html,pdf)")
-    group.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates")
+    group.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates and catalogs")
+    group.add_argument("--notes", metavar="[LANG=]FILE", action="append", default=[],
+                       help="your own sections (Markdown) for one language; default OUT/notes.<lang>.md "
+                            "(see `labreport notes`); repeat for each language")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,9 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(train)
 
     render = commands.add_parser("render", help="turn OUT/results.json into the report (no training)",
-                                 description="Render OUT/results.json into OUT/report.<lang>.html and .pdf. Never trains.")
+                                 description="Render OUT/results.json into OUT/report.<lang>.html and .pdf, with your "
+                                             "notes and the [report] settings of labreport.toml. Never trains.")
     _add_out(render)
     _add_render_flags(render)
+    render.add_argument("--config", metavar="FILE", help="TOML file whose [report] section sets the cover and notes "
+                                                         "(default: ./labreport.toml if present)")
+
+    notes = commands.add_parser("notes", help="start your own sections: write OUT/notes.<lang>.md with guiding questions",
+                                description="Write a starter notes file next to the record: headings for the sections you "
+                                            "write yourself, each with questions about this run. Never replaces a file.")
+    _add_out(notes)
+    notes.add_argument("--lang", default="ko", metavar="LANG", help="language of the notes (ko)")
+    notes.add_argument("--templates", metavar="DIR", help="folder searched before the built-in catalogs")
 
     params = commands.add_parser("params", help="derive every layer's parameter count and check it against Keras",
                                  description="Build the models (untrained), derive each layer's parameter formula, "
@@ -155,25 +169,72 @@ def command_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def command_render(args: argparse.Namespace) -> int:
+def _notes_flags(values: list[str], languages: list[str]) -> dict[str, str]:
+    """`--notes ko=FILE` or `--notes FILE` (language from a name like notes.ko.md, or the only language)."""
+    given = {}
+    for value in values:
+        lang, sep, path = value.partition("=")
+        if not sep or "/" in lang or "\\" in lang:
+            path = value
+            suffixes = Path(path).suffixes
+            lang = suffixes[-2].lstrip(".") if len(suffixes) >= 2 and suffixes[-2].lstrip(".") in languages else ""
+            if not lang and len(languages) == 1:
+                lang = languages[0]
+            if not lang:
+                raise LabreportError(f"cannot tell the language of --notes {value}: write --notes ko={value}, "
+                                     "or name the file like notes.ko.md")
+        if lang not in languages:
+            raise LabreportError(f"--notes {value} is for {lang!r}, which is not among the languages rendered ({', '.join(languages)})")
+        given[lang] = path
+    return given
+
+
+def _render_options(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     from labreport import render
 
-    languages = _split_list(args.lang, render.LANGUAGES, "language")
+    languages = _split_list(args.lang, tuple(render.languages(args.templates)), "language")
     formats = _split_list(args.format, render.FORMATS, "format")
-    written = render.render_all(args.out, languages, formats, args.templates)
+    _notes_flags(args.notes, languages)
+    return languages, formats
+
+
+def command_render(args: argparse.Namespace) -> int:
+    from labreport import render
+    from labreport.config import report_settings
+
+    languages, formats = _render_options(args)
+    report = report_settings(args.config)
+    written = render.render_all(args.out, languages, formats, args.templates, _notes_flags(args.notes, languages), report)
     for path in written:
         print(path)
+    cover = {**_record_report(args.out), **report}
+    if not (cover.get("name") and cover.get("student_id")):
+        print("labreport: warning: the cover has no name or student ID: set name and student_id under [report] in "
+              "labreport.toml and run `labreport render` again", file=sys.stderr)
     return 0
 
 
-def command_build(args: argparse.Namespace) -> int:
-    from labreport import render
+def _record_report(out: str) -> dict:
+    from labreport import record
 
+    return record.load_record(out)["config"].get("report", {})
+
+
+def command_build(args: argparse.Namespace) -> int:
     # Check the report options before a long training run, not after it.
-    _split_list(args.lang, render.LANGUAGES, "language")
-    _split_list(args.format, render.FORMATS, "format")
+    _render_options(args)
     command_train(args)
     return command_render(args)
+
+
+def command_notes(args: argparse.Namespace) -> int:
+    from labreport import notes, record, render
+
+    catalog = render.load_catalog(args.lang, args.templates)
+    path = notes.write_starter(args.out, args.lang, record.load_record(args.out), catalog)
+    print(path)
+    print(f"labreport: write your sections in {path}, then run `labreport render --out {args.out}`", file=sys.stderr)
+    return 0
 
 
 def command_params(args: argparse.Namespace) -> int:
@@ -212,7 +273,7 @@ def command_predict(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": command_train, "render": command_render, "build": command_build, "params": command_params,
-            "predict": command_predict}
+            "predict": command_predict, "notes": command_notes}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import string
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ MODEL_NAMES = ("rnn", "gru", "lstm")
 
 DEFAULT_CONFIG_FILE = "labreport.toml"
 MAX_SEEDS = 20
+SUBMISSION_FIELDS = {"student_id", "name", "lab", "lang"}
 
 
 @dataclass(frozen=True)
@@ -88,13 +90,24 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """Cover-page fields; any left empty is left off the cover."""
+    """The cover and the hand-in; `render` reads this section again, so it can change without training."""
 
     name: str = ""
+    """The student's name on the cover; left off when empty."""
     student_id: str = ""
+    """The student ID on the cover; left off when empty."""
     affiliation: str = ""
     course: str = ""
-    lab_title: str = "Lab 05: IMDB sentiment classification with BiGRU and BiLSTM"
+    lab_title: str | dict[str, str] = ""
+    """The cover's title: one text for every language, or a table {ko = "...", en = "..."}; empty
+    (or a language missing from the table) uses the language catalog's own title."""
+    lab: str = "lab05"
+    """A short name of the lab, for the submission file name."""
+    submission_name: str = "{student_id}_{name}_{lab}"
+    """File name (without `.pdf`) the PDFs are also written under when `student_id` and `name` are
+    set; fields {student_id}, {name}, {lab}, {lang}. Without {lang}, `.<lang>` is added."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """The student's own sections per language, {ko = "path.md", ...}; default OUT/notes.<lang>.md."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,13 @@ def _check_type(section: str, name: str, value: Any, expected: Any) -> Any:
         if not isinstance(value, str):
             raise LabreportError(f"{where} must be text, received: {value!r}")
         return value
+    if expected in ("dict[str, str]", "str | dict[str, str]"):
+        if isinstance(value, str) and expected.startswith("str"):
+            return value
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            kind = "text or a table of texts per language" if expected.startswith("str") else "a table of texts per language"
+            raise LabreportError(f"{where} must be {kind}, e.g. {{ko = \"...\", en = \"...\"}}, received: {value!r}")
+        return dict(value)
     raise AssertionError(f"unhandled type {expected}")  # pragma: no cover
 
 
@@ -235,6 +255,13 @@ def validate(config: Config) -> Config:
         fail("train.seed", t.seed, "zero or a positive whole number")
     if not 1 <= t.seeds <= MAX_SEEDS:
         fail("train.seeds", t.seeds, f"a whole number from 1 to {MAX_SEEDS}")
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(config.report.submission_name) if name is not None}
+    except ValueError:
+        fields = {"{"}
+    if not fields <= SUBMISSION_FIELDS:
+        fail("report.submission_name", config.report.submission_name,
+             "a pattern using only " + ", ".join("{%s}" % f for f in sorted(SUBMISSION_FIELDS)))
     return config
 
 
@@ -281,6 +308,22 @@ def load_config(
     if flags:
         config = _merge(config, {s: v for s, v in flags.items() if v}, "the command line")
     return validate(config)
+
+
+def report_settings(path: str | Path | None = None, cwd: Path | None = None) -> dict[str, Any]:
+    """The `[report]` settings a config file gives, checked; {} when there is no file or no section.
+
+    `render` lays these over the record's cover settings, so a student can fix a name or point to
+    notes without training again.
+    """
+    if path is None:
+        candidate = (cwd or Path.cwd()) / DEFAULT_CONFIG_FILE
+        if not candidate.is_file():
+            return {}
+        path = candidate
+    table = read_toml(Path(path)).get("report", {})
+    checked = validate(_merge(Config(), {"report": table}, str(path))).report
+    return {key: getattr(checked, key) for key in table}
 
 
 def config_from_dict(data: Mapping[str, Any]) -> Config:

@@ -1,14 +1,21 @@
-"""The comparison the data supports, as facts the templates turn into sentences.
+"""The comparison the data supports: facts, and the discussion's sentences they choose.
 
-Every sentence of the report's discussion is chosen by one of these facts: which model scored
+Every sentence of the report's discussion is chosen here by one of these facts: which model scored
 higher and by how much, whether loss agrees with accuracy, where each model started to overfit,
 what the early-stopping and checkpoint choices changed, and what training cost. Nothing here says
-"GRU was better" unless the numbers do. Pure Python over the record; no TensorFlow.
+"GRU was better" unless the numbers do. `paragraphs` turns the facts into message ids with
+arguments; each language's catalog holds the words. Pure Python over the record; no TensorFlow.
 """
 
 from __future__ import annotations
 
 from labreport.analysis import median_epoch_seconds
+from labreport.formats import format_number as num
+from labreport.formats import format_p_value as pval
+from labreport.formats import format_percent as pct
+from labreport.formats import format_points as pts
+from labreport.formats import format_seconds as sec
+from labreport.prose import Cite, M, Para
 
 TIE_POINTS = 0.05
 """Accuracy differences below this many percentage points are called a tie."""
@@ -173,3 +180,107 @@ def facts(record: dict) -> dict:
                 }
             result["pairs"].append(pair)
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# The sentences these facts choose (message ids of the language catalogs; see labreport.prose).
+
+
+def _seeds(message_id: str, runs: int) -> str:
+    """The variant of a message that speaks of means over seeds, when there are several runs."""
+    return message_id + "_seeds" if runs > 1 else message_id
+
+
+def _pair_paragraphs(record: dict, pair: dict) -> list:
+    models, runs = record["models"], pair["runs"]
+    name = {key: models[key]["display_name"] for key in (pair["a"], pair["b"])}
+    a, b = pair["a"], pair["b"]
+    total = record["dataset"]["splits"]["test"]["total"]
+    first = []
+    if pair["winner"] is None:
+        first.append(M(_seeds("discussion.tie", runs), a=name[a], b=name[b], accuracy_a=pct(pair["accuracy"][a]),
+                       accuracy_b=pct(pair["accuracy"][b]), runs=runs))
+    else:
+        w, lo = pair["winner"], pair["loser"]
+        first.append(M(_seeds("discussion.winner", runs), winner=name[w], loser=name[lo], runs=runs,
+                       accuracy_winner=pct(pair["accuracy"][w]), accuracy_loser=pct(pair["accuracy"][lo]),
+                       points=pts(pair["accuracy_diff_points"]),
+                       more=num(round(pair["accuracy_diff_points"] / 100 * total)), total=num(total)))
+    lower = pair["lower_loss"]
+    if not pair["loss_agrees"]:
+        first.append(M(_seeds("discussion.loss_disagrees", runs), model=name[lower], loss=num(pair["loss"][lower], 4)))
+    elif pair["winner"] is not None:
+        first.append(M(_seeds("discussion.loss_agrees", runs), model=name[lower], loss=num(pair["loss"][lower], 4),
+                       other_loss=num(pair["loss"][pair["loser"]], 4)))
+    if runs > 1:
+        first.append(M("discussion.spread.exceeded" if pair["gap_exceeds_spread"] else "discussion.spread.within",
+                       points=pts(pair["spread_points"])))
+    if "significance" in pair:
+        s = pair["significance"]
+        if runs > 1:
+            first.append(M("discussion.first_runs", seed=record["config"]["train"]["seed"]))
+        first.append(M("discussion.mcnemar", discordant=num(s["discordant"]), a=name[a], b=name[b],
+                       a_only=num(s["a_only"]), b_only=num(s["b_only"]), cite=Cite("mcnemar1947")))
+        verdict = "significant" if s["significant"] else "not_significant"
+        first.append(M(f"discussion.p.{'exact' if s['method'] == 'exact' else 'chi2'}.{verdict}",
+                       statistic=num(s.get("statistic") or 0, 2), p=pval(s["p_value"]),
+                       p_rel=pval(s["p_value"], relation=True), level=pct(s["level"], 0)))
+        first.append(M("discussion.bootstrap." + ("with_zero" if s["interval_has_zero"] else "without_zero"),
+                       level=pct(s["interval_level"], 0), a=name[a], b=name[b], low=pts(s["low_points"]),
+                       high=pts(s["high_points"]), cite=Cite("efron1979")))
+        first.append(M("discussion.this_run_only" if s["significant"] else "discussion.no_evidence"))
+    elif runs == 1 and pair["winner"] is not None and pair["small_gap"]:
+        first.append(M("discussion.small_gap", points=pts(pair["small_gap_points"], 0), count=pair["small_gap_points"]))
+
+    fewer = pair["fewer_params"]
+    cells = {a, b}
+    second = [
+        M("discussion.params.gru_lstm" if cells == {"gru", "lstm"} else "discussion.params.other",
+          a=name[a], b=name[b], params_a=num(models[a]["total_params"]), params_b=num(models[b]["total_params"]),
+          fewer=name[fewer], difference=num(pair["params_diff"])),
+        M(_seeds("discussion.speed", runs), a=name[a], b=name[b], seconds_a=sec(seconds_per_epoch(models[a])),
+          seconds_b=sec(seconds_per_epoch(models[b]))),
+    ]
+    if pair["faster"] is None:
+        second.append(M("discussion.speed_same"))
+    else:
+        which = "smaller" if pair["faster"] == fewer else "larger"
+        second.append(M(f"discussion.speed_faster_{which}", faster=name[pair["faster"]], ratio=num(pair["speed_ratio"], 2)))
+    return [Para(first), Para(second)]
+
+
+def paragraphs(record: dict, found: dict) -> list[tuple]:
+    """The discussion as (title message, paragraphs) subsections, chosen by the facts `found`."""
+    sections = []
+    for pair in found["pairs"]:
+        a, b = (record["models"][key]["display_name"] for key in (pair["a"], pair["b"]))
+        sections.append((M("discussion.pair_title", a=a, b=b), _pair_paragraphs(record, pair)))
+
+    checkpoint = []
+    for name, entry in record["models"].items():
+        c = found["checkpoint"][name]
+        args = dict(model=entry["display_name"], best=entry["best_epoch"], last=entry["epochs_run"],
+                    points=pts(abs(c["diff_points"])))
+        if c["same_weights"]:
+            checkpoint.append(M("discussion.checkpoint.same", **args))
+        elif c["diff_points"] == 0:
+            checkpoint.append(M("discussion.checkpoint.matched", **args))
+        else:
+            checkpoint.append(M("discussion.checkpoint.beat" if c["best_better"] else "discussion.checkpoint.trailed", **args))
+    checkpoint.append(M("discussion.checkpoint.why"))
+    sections.append((M("discussion.checkpoint_title"), [Para(checkpoint)]))
+
+    seed = record["config"]["train"]["seed"]
+    sample = [M("discussion.limits.sample")] if record["dataset"]["source"] == "sample" else []
+    has_analysis = "analysis" in record
+    if found["runs"] > 1:
+        seeds = ", ".join(str(s) for s in next(iter(record["models"].values()))["aggregate"]["seeds"])
+        limits = [M("discussion.limits.seeds", runs=found["runs"], seeds=seeds), *sample, M("discussion.limits.spread")]
+        if has_analysis:
+            limits.append(M("discussion.limits.first_runs"))
+    else:
+        limits = [M("discussion.limits.one_run", seed=seed), *sample,
+                  M("discussion.limits.analysis" if has_analysis else "discussion.limits.no_analysis"),
+                  M("discussion.limits.seeds_flag")]
+    sections.append((M("discussion.limits_title"), [Para(limits)]))
+    return sections

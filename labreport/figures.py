@@ -1,15 +1,20 @@
-"""The report's figures, drawn with matplotlib from the record alone, as PNG images.
+"""The report's figures, drawn with matplotlib from the record alone, as PNG and SVG.
 
 Korean labels are drawn with NanumGothic from the `koreanize-matplotlib` package, which
-`pip install` brings, so no system font is needed and the reader needs none either. PNG at 160 dpi
-is sharp on paper and on screens, and WeasyPrint places it in the PDF without redrawing it (an SVG
-with its text as paths took most of the PDF's rendering time).
+`pip install` brings, so no system font is needed and the reader needs none either. A glyph the
+font lacks (a language without Hangul or Latin) falls back to DejaVu Sans, matplotlib's own font.
+
+The report pages (HTML and PDF) take SVG with every glyph turned into an outline, so lines and
+text stay sharp at any zoom and no font travels with a figure; for these figures the SVGs are
+about the size of 160-dpi PNGs (sizes in the README). PNGs are written too, for other documents.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import warnings
+from typing import Callable
 from functools import lru_cache
 from importlib import util as importlib_util
 from pathlib import Path
@@ -49,6 +54,7 @@ def _setup_fonts() -> str:
     plt.rcParams.update({
         "font.family": [name, "DejaVu Sans"],
         "axes.unicode_minus": False,  # NanumGothic has no U+2212 minus sign
+        "svg.fonttype": "path",  # glyphs as outlines: sharp at any zoom, no font needed by the reader
         "axes.spines.top": False,
         "axes.spines.right": False,
         "axes.grid": True,
@@ -59,14 +65,25 @@ def _setup_fonts() -> str:
 
 
 DPI = 160
+FORMATS = ("png", "svg")
+
+Label = Callable[..., str]
+"""A figure's words: `label("epoch")`, `label("truncation", length=300, share=22.8)` (catalog `figure.label.*`)."""
 
 
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    # No software tag or date: the same record gives the same bytes.
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+def save(fig, formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
+    """The figure as bytes in each format; no software tag, date or random ids, so equal records give equal bytes."""
+    plt.rcParams["svg.hashsalt"] = "labreport"
+    result = {}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from")  # fallback is drawn as a box; said once in the docs
+        for fmt in formats:
+            buffer = io.BytesIO()
+            metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+            fig.savefig(buffer, format=fmt, dpi=DPI, bbox_inches="tight", metadata=metadata)
+            result[fmt] = buffer.getvalue()
     plt.close(fig)
-    return buffer.getvalue()
+    return result
 
 
 def _epochs(n: int) -> list[int]:
@@ -104,7 +121,7 @@ def _plot_runs(ax, entry: dict, key: str, label: str, style: dict, alpha: float 
     ax.fill_between(epochs, mean - sd, mean + sd, color=color, alpha=0.15 * alpha, linewidth=0)
 
 
-def convergence(entry: dict, labels: dict) -> bytes:
+def convergence(entry: dict, label: Label):
     """Loss and accuracy per epoch, training and validation, for one model.
 
     One run: its curves, best epoch marked. Several seeds: the mean curve with a ±1 sd band.
@@ -113,22 +130,22 @@ def convergence(entry: dict, labels: dict) -> bytes:
     runs = _runs(entry)
     longest = max(len(run["history"]["loss"]) for run in runs)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for ax, key, title in ((axes[0], "loss", labels["loss"]), (axes[1], "accuracy", labels["accuracy"])):
-        _plot_runs(ax, entry, key, labels["train"], TRAIN_STYLE)
-        _plot_runs(ax, entry, f"val_{key}", labels["validation"], VAL_STYLE, alpha=0.7)
+    for ax, key, title in ((axes[0], "loss", label("loss")), (axes[1], "accuracy", label("accuracy"))):
+        _plot_runs(ax, entry, key, label("train"), TRAIN_STYLE)
+        _plot_runs(ax, entry, f"val_{key}", label("validation"), VAL_STYLE, alpha=0.7)
         if len(runs) == 1:
-            ax.axvline(entry["best_epoch"], color="#555555", linestyle=":", linewidth=1, label=labels["best_epoch"])
+            ax.axvline(entry["best_epoch"], color="#555555", linestyle=":", linewidth=1, label=label("best_epoch"))
             ax.set_title(f"{entry['display_name']} — {title}")
         else:
-            ax.set_title(f"{entry['display_name']} — {title} ({labels['seed_band'].format(n=len(runs))})")
-        ax.set_xlabel(labels["epoch"])
+            ax.set_title(f"{entry['display_name']} — {title} ({label('seed_band', n=len(runs))})")
+        ax.set_xlabel(label("epoch"))
         ax.set_xticks(_epochs(longest))
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def comparison(models: dict, labels: dict) -> bytes:
+def comparison(models: dict, label: Label):
     """Validation loss and accuracy of every model on shared axes (means with bands over seeds)."""
     _setup_fonts()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -137,16 +154,16 @@ def comparison(models: dict, labels: dict) -> bytes:
         _plot_runs(axes[1], entry, "val_accuracy", entry["display_name"], VAL_STYLE)
     longest = max(len(run["history"]["loss"]) for e in models.values() for run in _runs(e))
     runs = min(len(_runs(e)) for e in models.values())
-    for ax, title in ((axes[0], labels["val_loss"]), (axes[1], labels["val_accuracy"])):
-        ax.set_title(title if runs == 1 else f"{title} ({labels['seed_band'].format(n=runs)})")
-        ax.set_xlabel(labels["epoch"])
+    for ax, title in ((axes[0], label("val_loss")), (axes[1], label("val_accuracy"))):
+        ax.set_title(title if runs == 1 else f"{title} ({label('seed_band', n=runs)})")
+        ax.set_xlabel(label("epoch"))
         ax.set_xticks(_epochs(longest))
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def length_histogram(dataset: dict, labels: dict) -> bytes:
+def length_histogram(dataset: dict, label: Label):
     """Training review lengths in words, with the truncation point."""
     _setup_fonts()
     stats = dataset["lengths"]["train"]
@@ -156,25 +173,29 @@ def length_histogram(dataset: dict, labels: dict) -> bytes:
     widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
     ax.bar(edges[:-1], counts, width=widths, align="edge", color="#7f9fbf", edgecolor="white", linewidth=0.5)
     ax.axvline(max_length, color="#d62728", linewidth=1.5,
-               label=labels["truncation"].format(length=max_length, share=stats["truncated_share"] * 100))
+               label=label("truncation", length=max_length, share=stats["truncated_share"] * 100))
     ax.axvline(stats["median"], color="#333333", linestyle=":", linewidth=1,
-               label=labels["median"].format(value=stats["median"]))
-    ax.set_xlabel(labels["words_per_review"])
-    ax.set_ylabel(labels["reviews"])
+               label=label("median", value=stats["median"]))
+    ax.set_xlabel(label("words_per_review"))
+    ax.set_ylabel(label("reviews"))
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def confusion_matrices(models: dict, labels: dict) -> bytes:
+def confusion_matrices(models: dict, label: Label):
     """One confusion matrix per model (best checkpoint, test split), counts and shares."""
     _setup_fonts()
     fig, axes = plt.subplots(1, len(models), figsize=(3.3 * len(models), 3.1), squeeze=False)
-    names = [labels["negative"], labels["positive"]]
+    names = [label("negative"), label("positive")]
     for ax, entry in zip(axes[0], models.values()):
         matrix = entry["test"]["confusion_matrix"]
         total = sum(sum(row) for row in matrix)
-        ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(max(row) for row in matrix))
+        # A mesh, not imshow: four cells stay vector shapes in the SVG the PDF takes.
+        edges = np.arange(3) - 0.5
+        ax.pcolormesh(edges, edges, np.array(matrix), cmap="Blues", vmin=0, vmax=max(max(row) for row in matrix))
+        ax.set_ylim(1.5, -0.5)
+        ax.set_aspect("equal")
         for i in range(2):
             for j in range(2):
                 value = matrix[i][j]
@@ -183,37 +204,41 @@ def confusion_matrices(models: dict, labels: dict) -> bytes:
                         color="white" if dark else "black", fontsize=9)
         ax.set_xticks([0, 1], names)
         ax.set_yticks([0, 1], names)
-        ax.set_xlabel(labels["predicted"])
-        ax.set_ylabel(labels["actual"])
+        ax.set_xlabel(label("predicted"))
+        ax.set_ylabel(label("actual"))
         ax.set_title(entry["display_name"])
         ax.grid(False)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def program_flow(record: dict, labels: dict) -> bytes:
-    """The pipeline from raw review to decision, with this run's sizes in each box."""
+def program_flow(record: dict, label: Label, columns: int = 4):
+    """The pipeline from raw review to decision, with this run's sizes in each box.
+
+    Four columns for a page; two for a phone's narrow screen, where the text then stays readable.
+    """
     _setup_fonts()
     config = record["config"]
     cells = "/".join(e["display_name"] for e in record["models"].values())
     steps = [
-        (labels["flow_reviews"], labels["flow_reviews_detail"].format(
+        (label("flow_reviews"), label("flow_reviews_detail",
             train=record["dataset"]["splits"]["train"]["total"] + record["dataset"]["splits"]["validation"]["total"],
             test=record["dataset"]["splits"]["test"]["total"])),
-        (labels["flow_clean"], labels["flow_clean_detail"]),
-        (labels["flow_vocab"], labels["flow_vocab_detail"].format(size=config["data"]["vocab_size"])),
-        (labels["flow_pad"], labels["flow_pad_detail"].format(length=config["data"]["max_length"],
-                                                              side=config["data"]["padding"])),
+        (label("flow_clean"), label("flow_clean_detail")),
+        (label("flow_vocab"), label("flow_vocab_detail", size=config["data"]["vocab_size"])),
+        (label("flow_pad"), label("flow_pad_detail", length=config["data"]["max_length"],
+                                  side=config["data"]["padding"])),
         ("Embedding", f"{config['data']['vocab_size']:,} → {config['model']['embedding_dim']}"),
         (cells, f"2 × {config['model']['hidden_units']}"),
         ("Dropout", f"{config['model']['dropout']}"),
-        ("Dense (sigmoid)", labels["flow_decision_detail"]),
+        ("Dense (sigmoid)", label("flow_decision_detail", threshold=record["decision_threshold"])),
     ]
-    fig, ax = plt.subplots(figsize=(9, 2.6))
-    ax.set_xlim(0, 4)
-    ax.set_ylim(0, 2)
+    rows = -(-len(steps) // columns)
+    fig, ax = plt.subplots(figsize=(2.25 * columns, 1.3 * rows))
+    ax.set_xlim(0, columns)
+    ax.set_ylim(0, rows)
     ax.axis("off")
-    positions = [(i % 4, 1 - i // 4) for i in range(len(steps))]
+    positions = [(i % columns, rows - 1 - i // columns) for i in range(len(steps))]
     for i, ((title, detail), (col, row)) in enumerate(zip(steps, positions)):
         x, y = col + 0.08, row + 0.18
         face = "#e8f0f8" if i < 4 else "#fdecea"
@@ -231,10 +256,10 @@ def program_flow(record: dict, labels: dict) -> bytes:
                             arrowprops={"arrowstyle": "->", "color": "#5a6f86",
                                         "connectionstyle": "angle,angleA=-90,angleB=0,rad=0"})
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def gradient_flow(models: dict, labels: dict) -> bytes:
+def gradient_flow(models: dict, label: Label):
     """Gradient norm per input position, log scale, one line per model."""
     _setup_fonts()
     fig, ax = plt.subplots(figsize=(8, 3.2))
@@ -246,23 +271,28 @@ def gradient_flow(models: dict, labels: dict) -> bytes:
     # Plain "1e-03" labels: the default 10^{-3} mathtext needs a minus sign NanumGothic lacks.
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0e}"))
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
-    ax.set_xlabel(labels["position"])
-    ax.set_ylabel(labels["gradient_norm"])
+    ax.set_xlabel(label("position"))
+    ax.set_ylabel(label("gradient_norm"))
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def all_figures(record: dict, labels: dict) -> dict[str, bytes]:
-    """Every figure of the report, by name, as PNG bytes."""
-    figures = {
-        "flow": program_flow(record, labels),
-        "lengths": length_histogram(record["dataset"], labels),
-        "comparison": comparison(record["models"], labels),
-        "confusion": confusion_matrices(record["models"], labels),
+NARROW = "_narrow"
+"""Suffix of a figure's layout for narrow screens (the HTML shows it below 40rem)."""
+
+
+def all_figures(record: dict, label: Label, formats: tuple[str, ...] = FORMATS) -> dict[str, dict[str, bytes]]:
+    """Every figure of the report by name, each as {format: bytes}."""
+    drawings = {
+        "flow": lambda: program_flow(record, label),
+        "flow" + NARROW: lambda: program_flow(record, label, columns=2),
+        "lengths": lambda: length_histogram(record["dataset"], label),
+        "comparison": lambda: comparison(record["models"], label),
+        "confusion": lambda: confusion_matrices(record["models"], label),
     }
     for name, entry in record["models"].items():
-        figures[f"convergence_{name}"] = convergence(entry, labels)
+        drawings[f"convergence_{name}"] = lambda entry=entry: convergence(entry, label)
     if all(entry.get("gradient_flow") for entry in record["models"].values()):
-        figures["gradients"] = gradient_flow(record["models"], labels)
-    return figures
+        drawings["gradients"] = lambda: gradient_flow(record["models"], label)
+    return {name: save(draw(), formats) for name, draw in drawings.items()}

@@ -11,19 +11,25 @@ autoescapes, because review texts are data and may hold markup.
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import datetime as _dt
 import multiprocessing
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Iterable
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from labreport import LabreportError, discussion, fileio, record as record_module
+from markupsafe import Markup
 
-LANGUAGES = ("ko", "en")
+from labreport import LabreportError, catalog as catalog_module, discussion, document, fileio
+from labreport import record as record_module
+from labreport.formats import FILTERS
+from labreport.references import References
+
 FORMATS = ("html", "pdf")
 REPORT_TEMPLATE = "report.html"
 
@@ -37,80 +43,37 @@ def builtin_templates() -> Path:
     raise LabreportError("labreport's built-in templates are missing; reinstall labreport")
 
 
-# ---------------------------------------------------------------------------------------------
-# Number formatting: every number on the page passes through one of these filters.
-
-
-def format_number(value, decimals: int = 0) -> str:
-    """Thousands separators and fixed decimals: 1354625 → "1,354,625"; (0.12345, 3) → "0.123"."""
-    if value is None:
-        return "–"
-    return f"{value:,.{decimals}f}"
-
-
-def format_percent(value, decimals: int = 2) -> str:
-    """A share as a percentage: 0.86312 → "86.31%"."""
-    if value is None:
-        return "–"
-    return f"{value * 100:.{decimals}f}%"
-
-
-def format_points(value, decimals: int = 2) -> str:
-    """Percentage points, already scaled: 0.51 → "0.51"."""
-    return f"{value:.{decimals}f}"
-
-
-P_VALUE_FLOOR = 0.0001
-
-
-def format_p_value(value, relation: bool = False) -> str:
-    """A p-value with four decimals, or "< 0.0001" below that; `relation` adds "= " before a value."""
-    if value < P_VALUE_FLOOR:
-        return f"< {P_VALUE_FLOOR}"
-    return ("= " if relation else "") + f"{value:.4f}"
-
-
-# How each Latin letter and digit is read in Korean, reduced to: does the reading end in a
-# consonant (받침)? L 엘, M 엠, N 엔, R 알; 0 영, 1 일, 3 삼, 6 육, 7 칠, 8 팔. All others end in a vowel.
-_ENDS_IN_CONSONANT = set("LMNRlmnr013678")
-
-
-def korean_particle(word: str, after_consonant: str, after_vowel: str) -> str:
-    """`word` followed by the particle that fits its last sound: ("BiLSTM", "이", "가") → "BiLSTM이"."""
-    text = str(word).rstrip()
-    last = text[-1:] or " "
-    if "가" <= last <= "힣":
-        final = (ord(last) - ord("가")) % 28
-        consonant = final != 0
-        if after_vowel == "로" and final == 8:  # ㄹ takes 로, not 으로
-            consonant = False
-    else:
-        consonant = last in _ENDS_IN_CONSONANT
-    return text + (after_consonant if consonant else after_vowel)
-
-
-def format_seconds(value, decimals: int = 1) -> str:
-    return f"{value:,.{decimals}f}"
-
-
-def make_environment(user_templates: str | Path | None = None) -> SandboxedEnvironment:
-    """The Jinja2 environment: user folder first, then the built-in templates; autoescape on."""
+def template_folders(user_templates: str | Path | None = None) -> list[Path]:
+    """The folders searched for templates and catalogs, in order: the user's first, then the built-in one."""
     folders = []
     if user_templates is not None:
         folder = Path(user_templates)
         if not folder.is_dir():
             raise LabreportError(f"--templates folder not found: {folder}")
-        folders.append(str(folder))
-    folders.append(str(builtin_templates()))
+        folders.append(folder)
+    folders.append(builtin_templates())
+    return folders
+
+
+def languages(user_templates: str | Path | None = None) -> list[str]:
+    """Every language with a catalog in the template folders (built in: en, ko)."""
+    return catalog_module.languages_in(template_folders(user_templates))
+
+
+def load_catalog(lang: str, user_templates: str | Path | None = None) -> catalog_module.Catalog:
+    return catalog_module.load_catalog(lang, template_folders(user_templates))
+
+
+def make_environment(user_templates: str | Path | None = None) -> SandboxedEnvironment:
+    """The Jinja2 environment: user folder first, then the built-in templates; autoescape on."""
     env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(folders),
+        loader=jinja2.FileSystemLoader([str(folder) for folder in template_folders(user_templates)]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=format_number, pct=format_percent, pts=format_points, sec=format_seconds,
-                       pval=format_p_value, josa=korean_particle)
+    env.filters.update(FILTERS)
     return env
 
 
@@ -124,7 +87,7 @@ def _template_error(error: Exception) -> LabreportError:
     tb, where = error.__traceback__, ""
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
-        if filename.endswith((".html", ".css")):
+        if filename.endswith((".html", ".css")):  # a template's own line, not labreport's
             where = f" in {filename}, line {tb.tb_lineno}"
         tb = tb.tb_next
     return LabreportError(f"template error{where}: {type(error).__name__}: {error}")
@@ -169,56 +132,83 @@ def embedded_font_css(page: str) -> str:
     return "<style>\n" + "\n".join(rules) + "\n</style>\n"
 
 
-def labels_for(env: jinja2.Environment, lang: str) -> dict:
-    """The short words of a language (axis labels, table headers), from `lang/<lang>.html`."""
-    try:
-        return dict(env.get_template(f"lang/{lang}.html").module.labels)
-    except (jinja2.TemplateError, AttributeError) as error:
-        raise _template_error(error) from error
+
+# ---------------------------------------------------------------------------------------------
+# The page
 
 
-def figure_sources(figures: dict[str, bytes]) -> dict[str, str]:
-    """PNG bytes → `data:` URIs, so the page carries its figures inside."""
-    import base64
+def figure_sources(figures: dict[str, dict[str, bytes]], fmt: str) -> dict[str, str]:
+    """Figure bytes of one format → `data:` URIs by name, so the page carries its figures inside."""
+    media = {"png": "image/png", "svg": "image/svg+xml"}
+    return {name: f"data:{media[fmt]};base64," + base64.b64encode(files[fmt]).decode("ascii")
+            for name, files in figures.items() if fmt in files}
 
-    return {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii") for name, png in figures.items()}
+
+def figure_label(catalog: catalog_module.Catalog):
+    """The words of the figures in `catalog`'s language, as `figures.Label`."""
+    return lambda name, **args: catalog.text(f"figure.label.{name}", **args)
+
+
+def lab_title(report: dict, catalog: catalog_module.Catalog) -> str:
+    """The cover's title: `[report] lab_title` for this language, else the catalog's default title."""
+    title = report.get("lab_title") or ""
+    if isinstance(title, dict):
+        title = title.get(catalog.code, "")
+    return title or catalog.text("cover.default_title")
+
+
+def cover(record: dict, catalog: catalog_module.Catalog) -> dict:
+    report = record["config"]["report"]
+    run_date = _dt.date.fromisoformat(record["environment"]["started_at"][:10])
+    fields = [(catalog.say(f"label.{key}"), report[key]) for key in ("affiliation", "student_id", "name") if report.get(key)]
+    fields.append((catalog.say("label.date"), catalog.date(run_date)))
+    return {"title": lab_title(report, catalog), "course": report.get("course", ""), "fields": fields}
 
 
 def render_html(record: dict, lang: str, env: jinja2.Environment | None = None,
-                figures: dict[str, str] | None = None) -> str:
+                figures: dict[str, str] | None = None, notes: list | None = None,
+                user_templates: str | Path | None = None) -> str:
     """Renders the report page of one language, without fonts (see `with_embedded_font`).
 
     Args:
         record: a validated results record.
-        lang: "ko" or "en".
+        lang: a language with a catalog in the template folders.
         env: the template environment (built-in templates when None).
-        figures: `data:` URIs of the figures by name (drawn from the record when None).
+        figures: `data:` URIs of the figures by name (drawn from the record as PNG when None).
+        notes: the student's sections for this language (`labreport.notes.sections`).
+        user_templates: the `--templates` folder, searched first for the catalog.
 
     Returns:
         The HTML page, figures and styles inline.
     """
-    if lang not in LANGUAGES:
-        raise LabreportError(f"unknown language {lang!r}: choose among {', '.join(LANGUAGES)}")
-    env = env or make_environment()
+    catalog = load_catalog(lang, user_templates)
+    env = env or make_environment(user_templates)
     if figures is None:
         from labreport import figures as figures_module
 
-        figures = figure_sources(figures_module.all_figures(record, labels_for(env, lang)))
-    run_date = _dt.date.fromisoformat(record["environment"]["started_at"][:10])
+        figures = figure_sources(figures_module.all_figures(record, figure_label(catalog), ("svg",)), "svg")
+    facts = discussion.facts(record)
+    try:
+        doc = document.resolve(document.outline(record, facts, notes), catalog, References())
+    except KeyError as error:
+        raise LabreportError(f"the report refers to {error.args[0]}, which it does not contain") from None
     context = {
         "lang": lang,
         "r": record,
-        "models": list(record["models"].values()),
-        "facts": discussion.facts(record),
+        "doc": doc,
+        "cover": cover(record, catalog),
+        "words": {key: catalog.say(f"page.{key}") for key in ("report", "contents", "figure", "table")},
         "figures": figures,
-        "run_date": run_date,
+        "narrow": {name[: -len("_narrow")]: src for name, src in figures.items() if name.endswith("_narrow")},
+        "fonts": catalog.fonts,
     }
     try:
-        return env.get_template(REPORT_TEMPLATE).render(context)
+        page = env.get_template(REPORT_TEMPLATE).render(context)
     except jinja2.TemplateError as error:
         raise _template_error(error) from error
     except (TypeError, ValueError, KeyError, AttributeError) as error:
         raise _template_error(error) from error
+    return page
 
 
 def with_embedded_font(page: str) -> str:
@@ -229,14 +219,17 @@ def with_embedded_font(page: str) -> str:
     return page[:head_end] + embedded_font_css(page) + page[head_end:]
 
 
-def _render_language(record: dict, lang: str, formats: tuple[str, ...],
-                     user_templates: str | Path | None) -> tuple[str, str | None, bytes | None, dict[str, bytes], str | None]:
+def _render_language(record: dict, lang: str, formats: tuple[str, ...], user_templates: str | Path | None,
+                     notes: list | None) -> tuple:
     """Everything of one language, in memory: (lang, html, pdf, figures, why no PDF)."""
     from labreport import figures as figures_module
 
+    catalog = load_catalog(lang, user_templates)
     env = make_environment(user_templates)
-    figures = figures_module.all_figures(record, labels_for(env, lang))
-    page = render_html(record, lang, env, figure_sources(figures))
+    # SVG with glyphs as outlines on the page (sharp when printed or zoomed; about the size of
+    # the PNGs for these figures); PNG too in OUT/figures for pasting into other documents.
+    figures = figures_module.all_figures(record, figure_label(catalog), ("svg", "png"))
+    page = render_html(record, lang, env, figure_sources(figures, "svg"), notes, user_templates)
     html = with_embedded_font(page) if "html" in formats else None
     pdf_bytes, no_pdf = None, None
     if "pdf" in formats:
@@ -249,8 +242,37 @@ def _render_language(record: dict, lang: str, formats: tuple[str, ...],
     return lang, html, pdf_bytes, figures, no_pdf
 
 
+INVALID_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+def submission_name(report: dict, lang: str) -> str | None:
+    """The file name a class's PDFs are handed in under, or None when the cover lacks ID or name."""
+    if not (report.get("student_id") and report.get("name")):
+        return None
+    pattern = report.get("submission_name") or "{student_id}_{name}_{lab}"
+    values = {"student_id": report["student_id"], "name": report["name"], "lab": report.get("lab") or "lab05", "lang": lang}
+    base = INVALID_IN_FILE_NAMES.sub("_", pattern.format(**values)).strip(" .")
+    return base + ".pdf" if "{lang}" in pattern else f"{base}.{lang}.pdf"
+
+
+def notes_files(out: Path, record: dict, languages: list[str], given: dict[str, str | Path] | None) -> dict[str, Path]:
+    """Each language's notes file: `--notes`, else `[report] notes`, else `OUT/notes.<lang>.md` if it exists."""
+    from labreport import notes as notes_module
+
+    configured = record["config"].get("report", {}).get("notes") or {}
+    found = {}
+    for lang in languages:
+        path = (given or {}).get(lang) or configured.get(lang)
+        if path is None and notes_module.notes_path(out, lang).is_file():
+            path = notes_module.notes_path(out, lang)
+        if path is not None:
+            found[lang] = Path(path)
+    return found
+
+
 def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str],
-               user_templates: str | Path | None = None) -> list[Path]:
+               user_templates: str | Path | None = None, notes: dict[str, str | Path] | None = None,
+               report: dict | None = None) -> list[Path]:
     """Renders `OUT/results.json` into `OUT/report.<lang>.<format>` and `OUT/figures/`.
 
     Languages render in parallel processes when there are cores for them. Everything is rendered
@@ -258,14 +280,26 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
     report as it was. A missing PDF engine skips the PDF with one line on stderr and still writes
     the HTML.
 
+    Args:
+        notes: notes files by language, over `[report] notes` and `OUT/notes.<lang>.md`.
+        report: `[report]` settings that replace the record's cover settings (name, title, ...).
+
     Returns:
         The paths written.
     """
     out = Path(out)
     record = record_module.load_record(out)
+    if report:
+        record["config"]["report"] = {**record["config"].get("report", {}), **report}
     languages, formats = list(languages), tuple(formats)
-    make_environment(user_templates)  # a missing --templates folder fails here, before any work
-    jobs = [(record, lang, formats, user_templates) for lang in languages]
+    for lang in languages:
+        load_catalog(lang, user_templates)  # an unknown language or a broken catalog fails here, before any work
+    make_environment(user_templates)
+    from labreport import notes as notes_module
+
+    own = {lang: notes_module.sections(path, record, lang)
+           for lang, path in notes_files(out, record, languages, notes).items()}
+    jobs = [(record, lang, formats, user_templates, own.get(lang)) for lang in languages]
     if len(jobs) > 1 and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
@@ -277,12 +311,16 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
     written = []
     no_pdf_said = False
     for lang, html, pdf_bytes, figures, no_pdf in results:
-        for name, png in figures.items():
-            fileio.write_bytes(out / "figures" / f"{name}.{lang}.png", png)
+        for name, files in figures.items():
+            for fmt, data in files.items():
+                fileio.write_bytes(out / "figures" / f"{name}.{lang}.{fmt}", data)
         if html is not None:
             written.append(fileio.write_text(out / f"report.{lang}.html", html))
         if pdf_bytes is not None:
             written.append(fileio.write_bytes(out / f"report.{lang}.pdf", pdf_bytes))
+            handed_in = submission_name(record["config"]["report"], lang)
+            if handed_in:
+                written.append(fileio.write_bytes(out / handed_in, pdf_bytes))
         if no_pdf and not no_pdf_said:
             print(f"labreport: {no_pdf}", file=sys.stderr)
             no_pdf_said = True

@@ -9,12 +9,12 @@ import textwrap
 
 import pytest
 
-from labreport import LabreportError, discussion, render
-from labreport.render import format_number, format_percent
+from labreport import LabreportError, catalog, discussion, render
+from labreport.formats import format_number, format_percent
 
 
 def figure_placeholders(record):
-    names = ["flow", "lengths", "comparison", "confusion", "gradients"] + [f"convergence_{n}" for n in record["models"]]
+    names = ["flow", "flow_narrow", "lengths", "comparison", "confusion", "gradients"] + [f"convergence_{n}" for n in record["models"]]
     return {name: f"data:image/png;base64,{name}" for name in names}
 
 
@@ -125,9 +125,18 @@ def test_user_template_can_override_a_block(tmp_path, record):
 
 def test_template_error_names_file_and_line(tmp_path, record_dir):
     custom = tmp_path / "course"
+    custom.mkdir()
+    (custom / "report.html").write_text('{% extends "base.html" %}\n\n{% if %}\n')
+    with pytest.raises(LabreportError, match=r"template error in .*report\.html, line 3"):
+        render.render_all(record_dir, ["en"], ["html"], user_templates=custom)
+    assert not (record_dir / "report.en.html").exists()
+
+
+def test_catalog_error_names_file_and_line(tmp_path, record_dir):
+    custom = tmp_path / "course"
     (custom / "lang").mkdir(parents=True)
-    (custom / "lang" / "en.html").write_text("{% set labels = {} %}\n\n{% if %}\n")
-    with pytest.raises(LabreportError, match=r"template error in .*en\.html, line 3"):
+    (custom / "lang" / "en.toml").write_text('[language]\nname = "English"\n[page\n')
+    with pytest.raises(LabreportError, match=r"catalog .*en\.toml: .*line 3"):
         render.render_all(record_dir, ["en"], ["html"], user_templates=custom)
     assert not (record_dir / "report.en.html").exists()
 
@@ -251,7 +260,7 @@ def test_gradient_sentences_follow_the_numbers(record):
     ("학습", ("이", "가"), "학습이"),
 ])
 def test_korean_particles_follow_the_last_sound(word, pair, expected):
-    assert render.korean_particle(word, *pair) == expected
+    assert catalog.korean_particle(word, *pair) == expected
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
@@ -339,11 +348,11 @@ def test_seed_band_is_mean_and_sd_over_the_runs_that_reached_each_epoch():
 def test_several_seeds_change_the_convergence_figure(record):
     from labreport import figures
 
-    labels = render.labels_for(render.make_environment(), "en")
-    one = figures.convergence(record["models"]["gru"], labels)
+    labels = render.figure_label(render.load_catalog("en"))
+    one = figures.save(figures.convergence(record["models"]["gru"], labels), ("png",))["png"]
     seeded = with_seeds(record, {"gru": [0.8, 0.7], "lstm": [0.8, 0.7]})
     seeded["models"]["gru"]["runs"][1]["history"]["val_loss"] = [v + 0.05 for v in seeded["models"]["gru"]["history"]["val_loss"]]
-    two = figures.convergence(seeded["models"]["gru"], labels)
+    two = figures.save(figures.convergence(seeded["models"]["gru"], labels), ("png",))["png"]
     assert one.startswith(b"\x89PNG") and two.startswith(b"\x89PNG")
     assert one != two
 

@@ -34,7 +34,7 @@ def load(out):
 
 def test_record_is_complete_and_consistent(runs):
     record = load(runs[0])
-    assert record["schema_version"] == 2
+    assert record["schema_version"] == 3
     assert list(record["models"]) == ["gru", "lstm"]
     assert record["dataset"]["splits"]["train"]["total"] == 1600
     assert record["dataset"]["splits"]["validation"]["total"] == 400
@@ -150,12 +150,52 @@ def test_two_seeds_are_kept_summarised_and_reported(tmp_path, runs):
     assert "시드 2개" in (tmp_path / "report.ko.html").read_text(encoding="utf-8")
 
 
-def test_build_quick_writes_the_whole_report(tmp_path):
-    result = run_cli("build", "--quick", "--out", str(tmp_path), "--epochs", "1", "--models", "gru,lstm")
+@pytest.fixture(scope="module")
+def quick_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build")
+    result = run_cli("build", "--quick", "--out", str(out), "--epochs", "1", "--models", "gru,lstm")
     assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+def test_build_quick_writes_the_whole_report(quick_build):
+    out, result = quick_build
     for name in ("report.ko.html", "report.en.html", "report.ko.pdf", "report.en.pdf", "results.json"):
-        assert (tmp_path / name).stat().st_size > 0
+        assert (out / name).stat().st_size > 0
     assert "epoch 1/1" in result.stderr  # progress is reported while training
+    assert result.stderr.count("warning: the cover has no name or student ID") == 1
+
+
+def test_a_student_adds_their_own_words_after_build_quick(quick_build):
+    """build --quick, then `notes --lang ko`, two paragraphs with two live numbers, render: they are
+    in the Korean HTML and PDF, numbered and in the table of contents; nothing trains again."""
+    out, _ = quick_build
+    result = run_cli("notes", "--lang", "ko", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    notes = out / "notes.ko.md"
+    starter = notes.read_text(encoding="utf-8")
+    assert "# 고찰" in starter and "# 결론" in starter
+    notes.write_text(starter.replace("# 고찰\n", "# 고찰\n\nBiGRU의 테스트 정확도는 {{ models.gru.test.accuracy | pct }}였다. "
+                                             "BiLSTM은 {{ models.lstm.test.accuracy | pct }}였다.\n\n"
+                                             "두 번째 문단: 에포크가 한 번뿐이라 결론은 조심스럽다.\n"), encoding="utf-8")
+    models_before = sorted((p.name, p.stat().st_mtime_ns) for p in (out / "models").iterdir())
+    result = run_cli("render", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in (out / "models").iterdir()) == models_before
+    record = load(out)
+    gru, lstm = (f"{record['models'][n]['test']['accuracy'] * 100:.2f}%" for n in ("gru", "lstm"))
+    html = (out / "report.ko.html").read_text(encoding="utf-8")
+    toc = html[html.index('<nav class="toc"'):html.index("</nav>")]
+    assert '<a href="#notes-ko-1">5. 고찰</a>' in toc and '<a href="#notes-ko-2">6. 결론</a>' in toc
+    assert f"BiGRU의 테스트 정확도는 {gru}였다. BiLSTM은 {lstm}였다." in html
+    assert "<h2>5. 고찰</h2>" in html
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() for page in PdfReader(out / "report.ko.pdf").pages)
+    compact = text.replace(" ", "").replace("\n", "")
+    assert "5.고찰" in compact and "6.결론" in compact
+    assert f"BiGRU의테스트정확도는{gru}였다." in compact and "두번째문단" in compact
+    assert "고찰" not in (out / "report.en.html").read_text(encoding="utf-8")
 
 
 def test_interrupted_build_keeps_the_old_report_and_resumes(tmp_path):
