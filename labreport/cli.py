@@ -64,6 +64,8 @@ def _add_render_flags(parser: argparse.ArgumentParser) -> None:
                        help="report languages: ko, en, or any with a catalog lang/<code>.toml in --templates (ko,en)")
     group.add_argument("--format", default="html,pdf", metavar="LIST", help="formats among html,pdf (html,pdf)")
     group.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates and catalogs")
+    group.add_argument("--figures", default="svg", metavar="LIST",
+                       help="formats of the figure files in OUT/figures among svg,png (svg; the reports carry their figures inside)")
     group.add_argument("--notes", metavar="[LANG=]FILE", action="append", default=[],
                        help="your own sections (Markdown) for one language; default OUT/notes.<lang>.md "
                             "(see `labreport notes`); repeat for each language")
@@ -194,6 +196,7 @@ def _render_options(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 
     languages = _split_list(args.lang, tuple(render.languages(args.templates)), "language")
     formats = _split_list(args.format, render.FORMATS, "format")
+    _split_list(args.figures, render.FIGURE_FILES, "figure format")
     _notes_flags(args.notes, languages)
     return languages, formats
 
@@ -204,7 +207,8 @@ def command_render(args: argparse.Namespace) -> int:
 
     languages, formats = _render_options(args)
     report = report_settings(args.config)
-    written = render.render_all(args.out, languages, formats, args.templates, _notes_flags(args.notes, languages), report)
+    written = render.render_all(args.out, languages, formats, args.templates, _notes_flags(args.notes, languages), report,
+                                _split_list(args.figures, render.FIGURE_FILES, "figure format"))
     for path in written:
         print(path)
     cover = {**_record_report(args.out), **report}

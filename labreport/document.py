@@ -23,6 +23,8 @@ from labreport.prose import Cite, M, Msg, Para, Ref
 class Figure:
     key: str
     caption: Msg
+    steps: list | None = None
+    """A diagram drawn by the page itself (title, detail, stage) per box, instead of a plotted figure."""
     kind: str = "figure"
 
 
@@ -106,7 +108,7 @@ def outline(record: dict, facts: dict, notes: list[Section] | None = None) -> li
         Section("lstm", M("section.lstm"), [*prose.lstm_text(), _equations("lstm")]),
         Section("gru", M("section.gru"), [*prose.gru_text(), _equations("gru"), *prose.gru_equation_note(),
                                           tables.contrast()]),
-        Section("flow", M("section.flow"), [*prose.flow(record), Figure("flow", M("figure.flow"))]),
+        Section("flow", M("section.flow"), [*prose.flow(record), Figure("flow", M("figure.flow"), prose.flow_steps(record))]),
     ])
     sections.append(objective)
 
@@ -231,8 +233,9 @@ class Resolver:
         if isinstance(block, Para):
             return {"kind": "paragraph", "html": self.paragraph(block), "css": block.css}
         if isinstance(block, Figure):
+            steps = [{"title": self.say(t), "detail": self.say(d), "stage": stage} for t, d, stage in block.steps or []]
             return {"kind": "figure", "key": block.key, "number": self.numbers[("fig", block.key)],
-                    "caption": self.say(block.caption), "alt": self.say(block.caption).striptags()}
+                    "caption": self.say(block.caption), "alt": self.say(block.caption).striptags(), "steps": steps}
         if isinstance(block, tables.Table):
             return {"kind": "table", "key": block.key, "number": self.numbers[("tab", block.key)],
                     "caption": self.say(block.caption), "css": block.css,

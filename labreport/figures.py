@@ -4,9 +4,10 @@ Korean labels are drawn with NanumGothic from the `koreanize-matplotlib` package
 `pip install` brings, so no system font is needed and the reader needs none either. A glyph the
 font lacks (a language without Hangul or Latin) falls back to DejaVu Sans, matplotlib's own font.
 
-The report pages (HTML and PDF) take SVG with every glyph turned into an outline, so lines and
-text stay sharp at any zoom and no font travels with a figure; for these figures the SVGs are
-about the size of 160-dpi PNGs (sizes in the README). PNGs are written too, for other documents.
+The report pages (HTML and PDF) carry each figure as SVG inside the page: vector paths with the
+text left as text, set in the page's own embedded NanumGothic, so figures stay sharp when printed
+or zoomed and their words can be searched. PNGs at 160 dpi are written beside the report too, for
+documents that take no SVG.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
-from matplotlib.patches import FancyBboxPatch  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 COLORS = {"rnn": "#8c6d31", "gru": "#1f77b4", "lstm": "#d62728"}
@@ -54,7 +54,7 @@ def _setup_fonts() -> str:
     plt.rcParams.update({
         "font.family": [name, "DejaVu Sans"],
         "axes.unicode_minus": False,  # NanumGothic has no U+2212 minus sign
-        "svg.fonttype": "path",  # glyphs as outlines: sharp at any zoom, no font needed by the reader
+        "svg.fonttype": "none",  # text stays text: the PDF embeds NanumGothic for it, and it can be searched
         "axes.spines.top": False,
         "axes.spines.right": False,
         "axes.grid": True,
@@ -71,16 +71,20 @@ Label = Callable[..., str]
 """A figure's words: `label("epoch")`, `label("truncation", length=300, share=22.8)` (catalog `figure.label.*`)."""
 
 
-def save(fig, formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
-    """The figure as bytes in each format; no software tag, date or random ids, so equal records give equal bytes."""
-    plt.rcParams["svg.hashsalt"] = "labreport"
+def save(fig, formats: tuple[str, ...] = FORMATS, salt: str = "labreport") -> dict[str, bytes]:
+    """The figure as bytes in each format; no software tag, date or random ids, so equal records give equal bytes.
+
+    `salt` makes the SVG's element ids the figure's own, so several SVGs can share one HTML page.
+    """
+    plt.rcParams["svg.hashsalt"] = salt
     result = {}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing from")  # fallback is drawn as a box; said once in the docs
+        # Each figure ends in tight_layout(), so no bbox_inches="tight" (it would draw every figure twice).
         for fmt in formats:
             buffer = io.BytesIO()
             metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
-            fig.savefig(buffer, format=fmt, dpi=DPI, bbox_inches="tight", metadata=metadata)
+            fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
             result[fmt] = buffer.getvalue()
     plt.close(fig)
     return result
@@ -212,53 +216,6 @@ def confusion_matrices(models: dict, label: Label):
     return fig
 
 
-def program_flow(record: dict, label: Label, columns: int = 4):
-    """The pipeline from raw review to decision, with this run's sizes in each box.
-
-    Four columns for a page; two for a phone's narrow screen, where the text then stays readable.
-    """
-    _setup_fonts()
-    config = record["config"]
-    cells = "/".join(e["display_name"] for e in record["models"].values())
-    steps = [
-        (label("flow_reviews"), label("flow_reviews_detail",
-            train=record["dataset"]["splits"]["train"]["total"] + record["dataset"]["splits"]["validation"]["total"],
-            test=record["dataset"]["splits"]["test"]["total"])),
-        (label("flow_clean"), label("flow_clean_detail")),
-        (label("flow_vocab"), label("flow_vocab_detail", size=config["data"]["vocab_size"])),
-        (label("flow_pad"), label("flow_pad_detail", length=config["data"]["max_length"],
-                                  side=config["data"]["padding"])),
-        ("Embedding", f"{config['data']['vocab_size']:,} → {config['model']['embedding_dim']}"),
-        (cells, f"2 × {config['model']['hidden_units']}"),
-        ("Dropout", f"{config['model']['dropout']}"),
-        ("Dense (sigmoid)", label("flow_decision_detail", threshold=record["decision_threshold"])),
-    ]
-    rows = -(-len(steps) // columns)
-    fig, ax = plt.subplots(figsize=(2.25 * columns, 1.3 * rows))
-    ax.set_xlim(0, columns)
-    ax.set_ylim(0, rows)
-    ax.axis("off")
-    positions = [(i % columns, rows - 1 - i // columns) for i in range(len(steps))]
-    for i, ((title, detail), (col, row)) in enumerate(zip(steps, positions)):
-        x, y = col + 0.08, row + 0.18
-        face = "#e8f0f8" if i < 4 else "#fdecea"
-        ax.add_patch(FancyBboxPatch((x, y), 0.78, 0.62, boxstyle="round,pad=0.02", facecolor=face,
-                                    edgecolor="#5a6f86", linewidth=1))
-        ax.text(x + 0.39, y + 0.42, title, ha="center", va="center", fontsize=9, fontweight="bold")
-        ax.text(x + 0.39, y + 0.18, detail, ha="center", va="center", fontsize=7.5)
-        if i + 1 < len(steps):
-            next_col, next_row = positions[i + 1]
-            if next_row == row:
-                ax.annotate("", xy=(next_col + 0.08, y + 0.31), xytext=(x + 0.80, y + 0.31),
-                            arrowprops={"arrowstyle": "->", "color": "#5a6f86"})
-            else:
-                ax.annotate("", xy=(0.47, next_row + 0.80), xytext=(x + 0.39, y),
-                            arrowprops={"arrowstyle": "->", "color": "#5a6f86",
-                                        "connectionstyle": "angle,angleA=-90,angleB=0,rad=0"})
-    fig.tight_layout()
-    return fig
-
-
 def gradient_flow(models: dict, label: Label):
     """Gradient norm per input position, log scale, one line per model."""
     _setup_fonts()
@@ -278,15 +235,9 @@ def gradient_flow(models: dict, label: Label):
     return fig
 
 
-NARROW = "_narrow"
-"""Suffix of a figure's layout for narrow screens (the HTML shows it below 40rem)."""
-
-
 def all_figures(record: dict, label: Label, formats: tuple[str, ...] = FORMATS) -> dict[str, dict[str, bytes]]:
     """Every figure of the report by name, each as {format: bytes}."""
     drawings = {
-        "flow": lambda: program_flow(record, label),
-        "flow" + NARROW: lambda: program_flow(record, label, columns=2),
         "lengths": lambda: length_histogram(record["dataset"], label),
         "comparison": lambda: comparison(record["models"], label),
         "confusion": lambda: confusion_matrices(record["models"], label),
@@ -295,4 +246,4 @@ def all_figures(record: dict, label: Label, formats: tuple[str, ...] = FORMATS) 
         drawings[f"convergence_{name}"] = lambda entry=entry: convergence(entry, label)
     if all(entry.get("gradient_flow") for entry in record["models"].values()):
         drawings["gradients"] = lambda: gradient_flow(record["models"], label)
-    return {name: save(draw(), formats) for name, draw in drawings.items()}
+    return {name: save(draw(), formats, salt=name) for name, draw in drawings.items()}

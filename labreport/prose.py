@@ -126,6 +126,23 @@ def flow(record: dict) -> list[Para]:
     return paragraphs
 
 
+def flow_steps(record: dict) -> list[tuple]:
+    """The program-flow diagram: (title, detail, stage) per step, with this run's sizes."""
+    config, splits = record["config"], record["dataset"]["splits"]
+    cells = "/".join(entry["display_name"] for entry in record["models"].values())
+    return [
+        (M("flow.step.reviews"), M("flow.step.reviews_detail", train=splits["train"]["total"] + splits["validation"]["total"],
+                                   test=splits["test"]["total"]), "data"),
+        (M("flow.step.clean"), M("flow.step.clean_detail"), "data"),
+        (M("flow.step.vocab"), M("flow.step.vocab_detail", size=config["data"]["vocab_size"]), "data"),
+        (M("flow.step.pad"), M("flow.step.pad_detail", length=config["data"]["max_length"], side=config["data"]["padding"]), "data"),
+        ("Embedding", f"{num(config['data']['vocab_size'])} → {config['model']['embedding_dim']}", "model"),
+        (cells, f"2 × {config['model']['hidden_units']}", "model"),
+        ("Dropout", str(config["model"]["dropout"]), "model"),
+        ("Dense (sigmoid)", M("flow.step.decision_detail", threshold=record["decision_threshold"]), "model"),
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. Parameters
 
@@ -166,8 +183,9 @@ def layer_note(row: dict) -> list[Para]:
     if kind == "dense":
         return [Para([M("params.dense", name=row["name"], n_out=symbols["n_out"], n_in=symbols["n_in"],
                         derived=num(row["derived"]))])]
-    return [Para([M("params.unknown", name=row["name"], type=row.get("unknown_type", row.get("type", "?")),
-                    keras=num(row["keras"]))])]
+    if kind == "unknown":
+        return [Para([M("params.unknown", name=row["name"], type=row["unknown_type"], keras=num(row["keras"]))])]
+    return []  # the input layer: nothing to explain beyond its row in the table
 
 
 # ---------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def _template_error(error: Exception) -> LabreportError:
 
 
 def embedded_font_css(page: str) -> str:
-    """@font-face rules that embed NanumGothic, cut down to the characters `page` uses.
+    """@font-face rules that embed NanumGothic, cut down to the characters `page` uses (its figures' too).
 
     The HTML then shows Korean the same way on every device without fetching a font. NanumGothic
     comes from koreanize-matplotlib, cut with fontTools (a matplotlib dependency); the result is the
@@ -111,7 +111,8 @@ def embedded_font_css(page: str) -> str:
     from labreport.figures import font_files
 
     # Keep the space: a font without it makes WeasyPrint write text that PDF readers cannot extract.
-    codepoints = sorted({ord(ch) for ch in page if not ch.isspace()} | {ord(" "), 0xA0})
+    text = re.sub(r"data:[^\"')\s]+", "", page)  # base64 data holds no character the page shows
+    codepoints = sorted({ord(ch) for ch in set(text) if not ch.isspace()} | {ord(" "), 0xA0})
     rules = []
     for weight, path in (("normal", font_files()["regular"]), ("bold", font_files()["bold"])):
         options = subset.Options()
@@ -137,11 +138,24 @@ def embedded_font_css(page: str) -> str:
 # The page
 
 
-def figure_sources(figures: dict[str, dict[str, bytes]], fmt: str) -> dict[str, str]:
-    """Figure bytes of one format → `data:` URIs by name, so the page carries its figures inside."""
-    media = {"png": "image/png", "svg": "image/svg+xml"}
-    return {name: f"data:{media[fmt]};base64," + base64.b64encode(files[fmt]).decode("ascii")
-            for name, files in figures.items() if fmt in files}
+def figure_markup(figures: dict[str, dict[str, bytes]], inline: bool) -> dict[str, Markup]:
+    """Each figure's SVG as markup for the page, by name.
+
+    Inline (the HTML): the figure's text is set in the page's embedded font and can be searched;
+    matplotlib escapes the text it writes, and each figure's element ids are its own. As an image
+    (the PDF): WeasyPrint then lays out the page without styling every node of every plot, which
+    costs about a second per language with inline figures.
+    """
+    markup = {}
+    for name, files in figures.items():
+        svg = files["svg"].decode("utf-8")
+        if inline:
+            svg = re.sub(r"<!--.*?-->", "", svg[svg.index("<svg"):], flags=re.S)
+            markup[name] = Markup(re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S))
+        else:
+            source = "data:image/svg+xml;base64," + base64.b64encode(files["svg"]).decode("ascii")
+            markup[name] = Markup('<img src="{}" alt="">').format(source)
+    return markup
 
 
 def figure_label(catalog: catalog_module.Catalog):
@@ -174,7 +188,7 @@ def render_html(record: dict, lang: str, env: jinja2.Environment | None = None,
         record: a validated results record.
         lang: a language with a catalog in the template folders.
         env: the template environment (built-in templates when None).
-        figures: `data:` URIs of the figures by name (drawn from the record as PNG when None).
+        figures: each figure's markup by name (`figure_markup`; drawn from the record when None).
         notes: the student's sections for this language (`labreport.notes.sections`).
         user_templates: the `--templates` folder, searched first for the catalog.
 
@@ -186,7 +200,7 @@ def render_html(record: dict, lang: str, env: jinja2.Environment | None = None,
     if figures is None:
         from labreport import figures as figures_module
 
-        figures = figure_sources(figures_module.all_figures(record, figure_label(catalog), ("svg",)), "svg")
+        figures = figure_markup(figures_module.all_figures(record, figure_label(catalog), ("svg",)), inline=True)
     facts = discussion.facts(record)
     try:
         doc = document.resolve(document.outline(record, facts, notes), catalog, References())
@@ -199,7 +213,6 @@ def render_html(record: dict, lang: str, env: jinja2.Environment | None = None,
         "cover": cover(record, catalog),
         "words": {key: catalog.say(f"page.{key}") for key in ("report", "contents", "figure", "table")},
         "figures": figures,
-        "narrow": {name[: -len("_narrow")]: src for name, src in figures.items() if name.endswith("_narrow")},
         "fonts": catalog.fonts,
     }
     try:
@@ -220,26 +233,28 @@ def with_embedded_font(page: str) -> str:
 
 
 def _render_language(record: dict, lang: str, formats: tuple[str, ...], user_templates: str | Path | None,
-                     notes: list | None) -> tuple:
+                     notes: list | None, figure_files: tuple[str, ...] = ("svg",)) -> tuple:
     """Everything of one language, in memory: (lang, html, pdf, figures, why no PDF)."""
     from labreport import figures as figures_module
 
     catalog = load_catalog(lang, user_templates)
     env = make_environment(user_templates)
-    # SVG with glyphs as outlines on the page (sharp when printed or zoomed; about the size of
-    # the PNGs for these figures); PNG too in OUT/figures for pasting into other documents.
-    figures = figures_module.all_figures(record, figure_label(catalog), ("svg", "png"))
-    page = render_html(record, lang, env, figure_sources(figures, "svg"), notes, user_templates)
-    html = with_embedded_font(page) if "html" in formats else None
+    # The pages take SVG; PNG is drawn only when asked for as a file (it would cost a third of the render).
+    figures = figures_module.all_figures(record, figure_label(catalog), tuple(dict.fromkeys(("svg", *figure_files))))
+    html = None
+    if "html" in formats:
+        html = with_embedded_font(render_html(record, lang, env, figure_markup(figures, inline=True), notes, user_templates))
     pdf_bytes, no_pdf = None, None
     if "pdf" in formats:
         from labreport import pdf
 
+        page = render_html(record, lang, env, figure_markup(figures, inline=False), notes, user_templates)
         try:
             pdf_bytes = pdf.html_to_pdf(page)
         except pdf.PdfUnavailable as error:
             no_pdf = str(error)
-    return lang, html, pdf_bytes, figures, no_pdf
+    files = {name: {fmt: data for fmt, data in drawn.items() if fmt in figure_files} for name, drawn in figures.items()}
+    return lang, html, pdf_bytes, files, no_pdf
 
 
 INVALID_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
@@ -270,9 +285,12 @@ def notes_files(out: Path, record: dict, languages: list[str], given: dict[str, 
     return found
 
 
+FIGURE_FILES = ("svg", "png")
+
+
 def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str],
                user_templates: str | Path | None = None, notes: dict[str, str | Path] | None = None,
-               report: dict | None = None) -> list[Path]:
+               report: dict | None = None, figure_files: Iterable[str] = ("svg",)) -> list[Path]:
     """Renders `OUT/results.json` into `OUT/report.<lang>.<format>` and `OUT/figures/`.
 
     Languages render in parallel processes when there are cores for them. Everything is rendered
@@ -283,6 +301,7 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
     Args:
         notes: notes files by language, over `[report] notes` and `OUT/notes.<lang>.md`.
         report: `[report]` settings that replace the record's cover settings (name, title, ...).
+        figure_files: formats of the figure files written to `OUT/figures/` ("svg", "png").
 
     Returns:
         The paths written.
@@ -299,7 +318,8 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
 
     own = {lang: notes_module.sections(path, record, lang)
            for lang, path in notes_files(out, record, languages, notes).items()}
-    jobs = [(record, lang, formats, user_templates, own.get(lang)) for lang in languages]
+    figure_files = tuple(figure_files)
+    jobs = [(record, lang, formats, user_templates, own.get(lang), figure_files) for lang in languages]
     if len(jobs) > 1 and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:

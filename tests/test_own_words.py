@@ -218,9 +218,8 @@ def test_render_warns_once_when_the_cover_has_no_name(record_dir):
     assert result.stderr.count("warning: the cover has no name or student ID") == 1
 
 
-FIGURES = {name: f"data:image/png;base64,{name}" for name in
-           ["flow", "flow_narrow", "lengths", "comparison", "confusion", "gradients", "convergence_gru", "convergence_lstm",
-            "convergence_rnn"]}
+FIGURES = {name: f"<svg>{name}</svg>" for name in
+           ["lengths", "comparison", "confusion", "gradients", "convergence_gru", "convergence_lstm", "convergence_rnn"]}
 
 
 def reference_list(html: str) -> list[str]:
@@ -249,7 +248,7 @@ def test_numbers_come_from_the_renderer_and_cross_references_resolve(record):
     tables = re.findall(r"<figcaption>Table (\d+)\.", html)
     assert figures == [str(i) for i in range(1, len(figures) + 1)]
     assert tables == [str(i) for i in range(1, len(tables) + 1)]
-    flow_number = re.search(r'<figure id="fig-flow">.*?Figure (\d+)\.', html, re.S).group(1)
+    flow_number = re.search(r'<figure id="fig-flow"[^>]*>.*?Figure (\d+)\.', html, re.S).group(1)
     assert f"Figure {flow_number} shows the path of one review." in visible(html)
     cell_update = re.search(r"c</var><sub>t</sub> = <var>f</var>.*?\((\d+)\)", html).group(1)
     assert f"updated additively (equation {cell_update})" in html
@@ -264,16 +263,28 @@ def test_the_threshold_in_the_text_is_the_records(record):
     assert "exceeds 0.5" not in html
 
 
-def test_pdf_figures_are_vectors(rendered_with_notes):
-    """Figures reach the PDF as SVG outlines: no bitmap image in the Korean PDF."""
+def test_pdf_figures_are_vectors_with_their_text_in_the_embedded_font(rendered_with_notes):
+    """Figures reach the PDF as SVG: no bitmap image, and a figure's axis label is PDF text."""
     pypdf = pytest.importorskip("pypdf")
-    images = 0
+    images = set()
     for page in pypdf.PdfReader(rendered_with_notes / "report.ko.pdf").pages:
-        xobjects = page["/Resources"].get("/XObject") or {}
-        images += sum(1 for x in xobjects.values() if x.get_object().get("/Subtype") == "/Image")
-    assert images == 0
-    svg = (rendered_with_notes / "figures" / "convergence_gru.ko.svg").read_text(encoding="utf-8")
-    assert "<path" in svg and "<text" not in svg  # glyphs as outlines, no font needed
+        for name, xobject in (page["/Resources"].get("/XObject") or {}).items():
+            if xobject.get_object().get("/Subtype") == "/Image":
+                images.add(name)
+    assert images == set()
+    assert "리뷰 안의 위치 (토큰)" in pdf_text(rendered_with_notes / "report.ko.pdf")  # the gradient figure's x label
+    html = (rendered_with_notes / "report.ko.html").read_text(encoding="utf-8")
+    figure = html[html.index('<figure id="fig-gradients">'):]
+    figure = figure[:figure.index("</figure>")]
+    assert "<svg" in figure and "리뷰 안의 위치 (토큰)" in figure and "<img" not in figure
+    assert len(set(re.findall(r'<clipPath id="([^"]+)"', html))) == len(re.findall(r'<clipPath id="', html))  # ids unique
+
+
+def test_the_flow_diagram_is_page_text_with_this_runs_sizes(record):
+    html = render.render_html(record, "en", figures=FIGURES)
+    diagram = html[html.index('<ol class="flow"'):html.index("</ol>", html.index('<ol class="flow"'))]
+    assert "2,000 train / 1,000 test" in diagram and "5,000 → 32" in diagram and "2 × 16" in diagram
+    assert "p(positive) &gt; 0.5" in diagram
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,9 +311,10 @@ def test_a_third_language_from_a_templates_folder_renders(tmp_path, record_dir):
     assert result.returncode == 0, result.stderr
     html = (record_dir / "report.ja.html").read_text(encoding="utf-8")
     assert '<html lang="ja">' in html and "実験の目的とプログラムの流れ" in html and "図 1." in html
+    assert "損失" in html  # the figure's title, inside the page
     assert unfilled(html) == []
     assert (record_dir / "report.ja.pdf").read_bytes().startswith(b"%PDF")
-    assert (record_dir / "figures" / "convergence_gru.ja.png").stat().st_size > 0  # 損失 drawn with a fallback font
+    assert "損失" in (record_dir / "figures" / "convergence_gru.ja.svg").read_text(encoding="utf-8")
 
 
 def test_a_catalog_missing_a_message_is_named(tmp_path, record_dir):
@@ -326,3 +338,14 @@ def test_sentences_are_chosen_once_for_all_languages():
     report = (render.builtin_templates() / "report.html").read_text(encoding="utf-8")
     assert "facts" not in report and "winner" not in report
     assert not re.search(r"Figure \d|Table \d|equation \d|0\.5", report)
+
+
+def test_layer_notes_explain_each_kind_once_and_skip_the_input(record):
+    text = visible(render.render_html(record, "en", figures=FIGURES))
+    assert "no formula for layers of type InputLayer" not in text
+    assert text.count("The Bidirectional wrapper holds two independent copies") == 2  # one per model
+    record["models"]["gru"]["params"]["layers"].append(
+        {"name": "conv", "type": "Conv1D", "kind": "unknown", "unknown_type": "Conv1D", "formula": None,
+         "formula_with_values": None, "derived": None, "keras": 99, "ok": None, "output_shape": None})
+    assert "labreport has no formula for layers of type Conv1D; Keras counts 99." in visible(
+        render.render_html(record, "en", figures=FIGURES))

@@ -14,8 +14,8 @@ from labreport.formats import format_number, format_percent
 
 
 def figure_placeholders(record):
-    names = ["flow", "flow_narrow", "lengths", "comparison", "confusion", "gradients"] + [f"convergence_{n}" for n in record["models"]]
-    return {name: f"data:image/png;base64,{name}" for name in names}
+    names = ["lengths", "comparison", "confusion", "gradients"] + [f"convergence_{n}" for n in record["models"]]
+    return {name: f"<svg>{name}</svg>" for name in names}
 
 
 def quick_html(record, lang):
@@ -38,8 +38,15 @@ def test_writes_four_files_and_figures(rendered):
     out, _, written = rendered
     assert sorted(p.name for p in written) == ["report.en.html", "report.en.pdf", "report.ko.html", "report.ko.pdf"]
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert "convergence_gru.ko.png" in figures and "confusion.en.png" in figures
-    assert (out / "figures" / "flow.ko.png").read_bytes().startswith(b"\x89PNG")
+    assert "convergence_gru.ko.svg" in figures and "confusion.en.svg" in figures
+    assert (out / "figures" / "lengths.ko.svg").read_bytes().startswith(b"<?xml")
+    assert not list((out / "figures").glob("*.png"))  # PNG files only on request
+
+
+def test_png_figure_files_on_request(record_dir):
+    render.render_all(record_dir, ["en"], ["html"], figure_files=("svg", "png"))
+    assert (record_dir / "figures" / "confusion.en.png").read_bytes().startswith(b"\x89PNG")
+    assert (record_dir / "figures" / "confusion.en.svg").exists()
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
@@ -279,7 +286,7 @@ def test_same_record_gives_the_same_report_bytes(tmp_path, record):
         out.mkdir()
         (out / "results.json").write_text(json.dumps(record))
         render.render_all(out, ["ko"], ["html"])
-        outputs.append(((out / "report.ko.html").read_bytes(), (out / "figures" / "comparison.ko.png").read_bytes()))
+        outputs.append(((out / "report.ko.html").read_bytes(), (out / "figures" / "comparison.ko.svg").read_bytes()))
     assert outputs[0] == outputs[1]
 
 
