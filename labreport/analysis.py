@@ -141,3 +141,52 @@ def across_seeds(runs: list[dict]) -> dict:
         "best_epoch": spread([run["best_epoch"] for run in runs]),
         "seconds_per_epoch": spread([median_epoch_seconds(run["epoch_seconds"]) for run in runs]),
     }
+
+
+def metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict:
+    """Loss, accuracy, precision, recall, F1 and confusion matrix from probabilities.
+
+    Decisions use p > DECISION_THRESHOLD (0.5) and the loss clips p to [1e-7, 1 - 1e-7], as Keras' binary accuracy and
+    binary cross-entropy do.
+    """
+    labels = labels.astype(np.int64)
+    p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
+    decisions = (probabilities > DECISION_THRESHOLD).astype(np.int64)
+    tp = int(np.sum((decisions == 1) & (labels == 1)))
+    tn = int(np.sum((decisions == 0) & (labels == 0)))
+    fp = int(np.sum((decisions == 1) & (labels == 0)))
+    fn = int(np.sum((decisions == 0) & (labels == 1)))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    loss = float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+    return {
+        "loss": round(loss, 6),
+        "accuracy": round((tp + tn) / len(labels), 6),
+        "precision": round(precision, 6),
+        "recall": round(recall, 6),
+        "f1": round(f1, 6),
+        "confusion_matrix": [[tn, fp], [fn, tp]],
+        "reviews": int(len(labels)),
+    }
+
+
+def sign_flip_test(differences: list[float], resamples: int = 20_000, seed: int = 0) -> float:
+    """Two-sided p-value of a paired permutation (sign-flip) test that the mean difference is zero.
+
+    Each run's difference keeps its size and gets a random sign; p is the share of sign patterns
+    whose mean is at least as far from zero as the observed one. Exact (every pattern) for up to 16
+    runs, else `resamples` seeded patterns. It assumes nothing about the differences' distribution,
+    which a class of 20 to 80 runs cannot show to be normal.
+    """
+    values = np.asarray(differences, dtype=np.float64)
+    n = len(values)
+    if n == 0:
+        return 1.0
+    observed = abs(values.mean())
+    if n <= 16:
+        patterns = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1) * 2 - 1
+    else:
+        patterns = np.random.default_rng(seed).choice((-1, 1), size=(resamples, n))
+    means = np.abs((patterns * values).mean(axis=1))
+    return float(np.mean(means >= observed - 1e-12))

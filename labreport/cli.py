@@ -116,6 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
     params.add_argument("--quick", action="store_true", help="use the --quick sizes")
     params.add_argument("--json", action="store_true", help="print the derivation as JSON")
 
+    site = commands.add_parser("site", help="a class's runs as one checked course site (for instructors)",
+                               description="Gather runs (output folders, folders of them at any depth, or .zip/.tar.gz "
+                                           "archives), check each, and write one site: SITE/index.html, grades.csv, "
+                                           "summary.json and every run's reports. Never trains; runs are not modified.")
+    site.add_argument("runs", nargs="+", metavar="RUN", help="a run's output folder, a folder of runs, or an archive")
+    site.add_argument("--out", metavar="SITE", required=True, help="the site's folder (replaced only when the new site is complete)")
+    site.add_argument("--assignment", metavar="FILE", help="the instructor's labreport.toml: settings runs are compared with "
+                                                           "(default: the class's most common settings)")
+    site.add_argument("--lang", default="ko,en", metavar="LIST", help="page languages; the first is index.html (ko,en)")
+    site.add_argument("--title", metavar="TEXT", help="the site's title")
+    site.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates and catalogs")
+
     predict = commands.add_parser("predict", help="classify your own reviews with a finished run's models",
                                   description="Print each trained model's probability that each review is positive.")
     _add_out(predict)
@@ -276,8 +288,22 @@ def command_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_site(args: argparse.Namespace) -> int:
+    from labreport import render, site
+
+    languages = _split_list(args.lang, tuple(render.languages(args.templates)), "language")
+    summary = site.build(args.runs, args.out, args.assignment, languages, args.title, args.templates,
+                         progress=lambda line: print(f"labreport: {line}", file=sys.stderr) if sys.stderr.isatty() else None)
+    readable = sum(1 for r in summary["runs"] if not r["problem"])
+    flagged = sum(1 for r in summary["runs"] if r["flags"])
+    print(Path(args.out) / "index.html")
+    print(f"labreport: {readable} runs on the site, {flagged} flagged, {len(summary['runs']) - readable} unreadable",
+          file=sys.stderr)
+    return 0
+
+
 COMMANDS = {"train": command_train, "render": command_render, "build": command_build, "params": command_params,
-            "predict": command_predict, "notes": command_notes}
+            "predict": command_predict, "notes": command_notes, "site": command_site}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -247,3 +247,39 @@ def all_figures(record: dict, label: Label, formats: tuple[str, ...] = FORMATS) 
     if all(entry.get("gradient_flow") for entry in record["models"].values()):
         drawings["gradients"] = lambda: gradient_flow(record["models"], label)
     return {name: save(draw(), formats, salt=name) for name, draw in drawings.items()}
+
+
+def class_accuracy(experiment: dict, label: Label):
+    """Each model's test accuracy across the class's runs: one dot per run, the mean as a bar."""
+    _setup_fonts()
+    names = experiment["models"]
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(names) + 1.5), 3.2))
+    rng = np.random.default_rng(0)  # a fixed jitter: the same runs give the same figure
+    for i, name in enumerate(names):
+        values = np.array(experiment["accuracy"][name]["values"]) * 100
+        ax.scatter(i + rng.uniform(-0.12, 0.12, len(values)), values, s=18, alpha=0.7,
+                   color=COLORS.get(name, "#333333"), linewidths=0)
+        if len(values):
+            ax.plot([i - 0.25, i + 0.25], [values.mean()] * 2, color="#222222", linewidth=2)
+    ax.set_xticks(range(len(names)), [experiment["display_names"][n] for n in names])
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_ylabel(label("test_accuracy_percent"))
+    fig.tight_layout()
+    return fig
+
+
+def class_differences(pair: dict, display_names: dict, label: Label):
+    """The per-run difference in test accuracy between two models, in points, with zero marked."""
+    _setup_fonts()
+    values = np.array(pair["differences"]) * 100
+    fig, ax = plt.subplots(figsize=(6.5, 2.6))
+    bins = max(5, min(30, len(values) // 2))
+    ax.hist(values, bins=bins, color="#7f9fbf", edgecolor="white")
+    ax.axvline(0, color="#333333", linewidth=1)
+    ax.axvline(values.mean(), color="#d62728", linewidth=1.5, linestyle="--",
+               label=label("mean_difference", value=values.mean()))
+    ax.set_xlabel(label("difference_points", a=display_names[pair["a"]], b=display_names[pair["b"]]))
+    ax.set_ylabel(label("runs"))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

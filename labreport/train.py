@@ -252,34 +252,6 @@ def gradient_flow(model, split: data.Encoded, config: Config) -> dict:
     return {"reviews": int(len(order)), "norms": [float(f"{v:.4g}") for v in norms]}
 
 
-def metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict:
-    """Loss, accuracy, precision, recall, F1 and confusion matrix from probabilities.
-
-    Decisions use p > analysis.DECISION_THRESHOLD (0.5) and the loss clips p to [1e-7, 1 - 1e-7], as Keras' binary accuracy and
-    binary cross-entropy do.
-    """
-    labels = labels.astype(np.int64)
-    p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
-    decisions = (probabilities > analysis.DECISION_THRESHOLD).astype(np.int64)
-    tp = int(np.sum((decisions == 1) & (labels == 1)))
-    tn = int(np.sum((decisions == 0) & (labels == 0)))
-    fp = int(np.sum((decisions == 1) & (labels == 0)))
-    fn = int(np.sum((decisions == 0) & (labels == 1)))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    loss = float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
-    return {
-        "loss": round(loss, 6),
-        "accuracy": round((tp + tn) / len(labels), 6),
-        "precision": round(precision, 6),
-        "recall": round(recall, 6),
-        "f1": round(f1, 6),
-        "confusion_matrix": [[tn, fp], [fn, tp]],
-        "reviews": int(len(labels)),
-    }
-
-
 def choose_samples(test: data.Encoded, seed: int, count: int = SAMPLE_COUNT) -> list[int]:
     """A seeded choice of test reviews short enough to print, half positive and half negative."""
     rng = np.random.default_rng([seed, 7])
@@ -456,9 +428,9 @@ def train_model(name: str, prepared: Prepared, config: Config, work: Path, sampl
         _save_model(model, work / f"{name}.keras")
 
     test = {"weights": "best_checkpoint", "epoch": log.best_epoch,
-            **metrics(prepared.test.y, best_probabilities)}
+            **analysis.metrics(prepared.test.y, best_probabilities)}
     test_last = {"weights": "last_epoch", "epoch": epochs_run,
-                 **metrics(prepared.test.y, last_probabilities)}
+                 **analysis.metrics(prepared.test.y, last_probabilities)}
     progress(f"  {name} (seed {config.train.seed}) test accuracy {test['accuracy']:.4f} "
              f"(best epoch {log.best_epoch}), last epoch {test_last['accuracy']:.4f}")
     entry = {

@@ -97,3 +97,10 @@ def test_across_seeds_summarises_every_run():
     assert summary["test_loss"]["sd"] == pytest.approx(0.1414213562)
     assert summary["best_epoch"]["mean"] == 3
     assert summary["seconds_per_epoch"]["values"] == [4.0, 2.0]  # medians after the first epoch
+
+
+def test_sign_flip_test_by_hand():
+    # Three runs, all +1: of the 8 sign patterns only ++ + and - - - reach |mean| 1, so p = 2/8.
+    assert analysis.sign_flip_test([1.0, 1.0, 1.0]) == pytest.approx(0.25)
+    assert analysis.sign_flip_test([1.0, -1.0]) == pytest.approx(1.0)
+    assert analysis.sign_flip_test([0.02] * 30) < 0.001
