@@ -42,6 +42,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         group.add_argument(flag, type=kind, metavar="N" if kind is int else "X", help=text)
     group.add_argument("--no-gru-reset-after", action="store_true",
                        help="build the textbook GRU (reset_after=False, one bias per gate) instead of Keras' default")
+    group.add_argument("--no-attributions", action="store_true",
+                       help="skip the word attributions (integrated gradients) of the sample and disagreement reviews")
     group.add_argument("--no-bucketing", action="store_true",
                        help="pad every batch to --max-length exactly as the lab does (slower; default: length buckets)")
 
@@ -152,6 +154,8 @@ def config_flags(args: argparse.Namespace) -> dict[str, dict]:
         flags["model"]["gru_reset_after"] = False
     if args.no_bucketing:
         flags["train"]["bucketing"] = False
+    if args.no_attributions:
+        flags["train"]["attributions"] = False
     return flags
 
 

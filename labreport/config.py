@@ -81,6 +81,8 @@ class TrainConfig:
     """Seed for shuffling, weight initialisation, dropout and the sample reviews."""
     seeds: int = 1
     """Training runs per model, with seeds seed, seed+1, ...; the data split stays that of `seed`."""
+    attributions: bool = True
+    """Explain the sample and disagreement reviews word by word (integrated gradients) after training."""
     bucketing: bool = True
     """Batch reviews of similar length and pad each batch only to its own longest review.
 

@@ -131,6 +131,35 @@ def gradient_reach(entry: dict) -> dict | None:
     return {"ends": ends, "middle": middle, "ratio": ends / middle if middle > 0 else float("inf")}
 
 
+CROWDED_MARGIN = 0.10
+"""A plain RNN's evidence counts as crowded at the end when its share in the last words exceeds every
+gated model's by more than this."""
+RANDOMIZED_LOW = 0.5
+"""Below this rank correlation with randomised weights, the shading is taken to reflect learning."""
+
+
+def evidence(entry: dict) -> dict | None:
+    """Where a model's word attributions put the evidence, how exact they are, and the randomisation check."""
+    a = entry.get("attributions")
+    if not a:
+        return None
+    position = a["learned"]["position"]
+    return {
+        "max_error": max((r["completeness_error"] for r in a["reviews"]), default=0.0),
+        "spearman": a["randomization"]["spearman"],
+        "first": position["first"], "last": position["last"], "edge_tokens": position["edge_tokens"],
+        "reviews": a["learned"]["reviews"], "min_count": a["learned"]["min_count"],
+    }
+
+
+def crowded_at_end(found: dict) -> bool | None:
+    """Whether the plain RNN's evidence sits in the last words more than the gated cells'; None without an RNN."""
+    shares = {n: e["last"] for n, e in found.items() if e and e["last"] is not None}
+    if "rnn" not in shares or len(shares) < 2:
+        return None
+    return all(shares["rnn"] > share + CROWDED_MARGIN for name, share in shares.items() if name != "rnn")
+
+
 def _reversed(test: dict) -> dict:
     """A paired comparison of (a, b) seen as (b, a): who alone was right swaps, the difference flips."""
     m, b = test["mcnemar"], test["bootstrap"]
@@ -155,7 +184,9 @@ def facts(record: dict) -> dict:
         "pairs": [],
         "any_stopped_early": any(models[n]["stopped_early"] for n in names),
         "gradients": {n: gradient_reach(models[n]) for n in names},
+        "evidence": {n: evidence(models[n]) for n in names},
     }
+    result["crowded"] = crowded_at_end(result["evidence"])
     reach = {n: g for n, g in result["gradients"].items() if g is not None}
     result["gradient_order"] = sorted(reach, key=lambda n: reach[n]["ratio"], reverse=True)
     analysis = record.get("analysis", {})

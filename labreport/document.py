@@ -146,6 +146,14 @@ def outline(record: dict, facts: dict, notes: list[Section] | None = None) -> li
     if all(entry.get("gradient_flow") for entry in models):
         results.children.append(Section("gradients", M("section.gradients"),
                                         [*prose.gradients(record, facts), Figure("gradients", M("figure.gradients"))]))
+    if all(entry.get("attributions") for entry in models):
+        facts = {**facts, "figures": ("gradients",) if all(entry.get("gradient_flow") for entry in models) else ()}
+        blocks = [*prose.attributions_intro(record, facts), tables.attributions(record, "sample")]
+        if any(r["kind"] == "disagreement" for r in models[0]["attributions"]["reviews"]):
+            blocks.append(tables.attributions(record, "disagreement"))
+        blocks += [*prose.attributions_learned(record, facts), Figure("learned", M("figure.learned")),
+                   *prose.attributions_position(record, facts), *prose.attributions_randomization(record, facts)]
+        results.children.append(Section("attributions", M("section.attributions"), blocks))
     sections.append(results)
 
     talk = Section("discussion", M("section.discussion"))

@@ -246,6 +246,8 @@ def all_figures(record: dict, label: Label, formats: tuple[str, ...] = FORMATS) 
         drawings[f"convergence_{name}"] = lambda entry=entry: convergence(entry, label)
     if all(entry.get("gradient_flow") for entry in record["models"].values()):
         drawings["gradients"] = lambda: gradient_flow(record["models"], label)
+    if all(entry.get("attributions") for entry in record["models"].values()):
+        drawings["learned"] = lambda: learned_words(record["models"], label)
     return {name: save(draw(), formats, salt=name) for name, draw in drawings.items()}
 
 
@@ -281,5 +283,24 @@ def class_differences(pair: dict, display_names: dict, label: Label):
     ax.set_xlabel(label("difference_points", a=display_names[pair["a"]], b=display_names[pair["b"]]))
     ax.set_ylabel(label("runs"))
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def learned_words(models: dict, label: Label):
+    """Per model, the words with the largest mean positive and negative attribution (horizontal bars)."""
+    _setup_fonts()
+    fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 4.2), squeeze=False)
+    for ax, entry in zip(axes[0], models.values()):
+        learned = entry["attributions"]["learned"]
+        rows = sorted(learned["negative"] + learned["positive"], key=lambda w: w["mean"])
+        values = [w["mean"] for w in rows]
+        colors = ["#2166ac" if v > 0 else "#e66101" for v in values]
+        ax.barh(range(len(rows)), values, color=colors)
+        ax.set_yticks(range(len(rows)), [w["word"] for w in rows], fontsize=8)
+        ax.axvline(0, color="#333333", linewidth=0.8)
+        ax.set_title(entry["display_name"])
+        ax.set_xlabel(label("mean_attribution"))
+        ax.grid(axis="y", visible=False)
     fig.tight_layout()
     return fig

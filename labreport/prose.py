@@ -272,3 +272,49 @@ def gradients(record: dict, facts: dict) -> list[Para]:
         elif strongest == "rnn":
             sentences.append(M("gradients.rnn_unexpected"))
     return [Para(sentences)]
+
+
+def attributions_intro(record: dict, facts: dict) -> list[Para]:
+    found = {n: e for n, e in facts["evidence"].items() if e}
+    worst = max(e["max_error"] for e in found.values())
+    limit = next(iter(record["models"].values()))["attributions"]["completeness_limit"]
+    return [Para([M("attributions.intro", cite=Cite("sundararajan2017")), M("attributions.baseline"),
+                  M("attributions.completeness", limit=pct(limit, 0), worst=pct(worst, 2)),
+                  M("attributions.legend")])]
+
+
+def attributions_learned(record: dict, facts: dict) -> list[Para]:
+    found = {n: e for n, e in facts["evidence"].items() if e}
+    first = next(iter(found.values()))
+    return [Para([M("attributions.learned", reviews=first["reviews"], count=first["min_count"], min_count=first["min_count"])])]
+
+
+def attributions_position(record: dict, facts: dict) -> list[Para]:
+    sentences = []
+    edge = None
+    for name, e in facts["evidence"].items():
+        if e and e["last"] is not None:
+            edge = e["edge_tokens"]
+            sentences.append(M("attributions.position", model=record["models"][name]["display_name"],
+                               last=pct(e["last"], 0), first=pct(e["first"], 0), edge=e["edge_tokens"]))
+    if edge is None:
+        return []
+    side = record["config"]["data"]["padding"]
+    if "gradients" in facts.get("figures", ()):
+        sentences.append(M(f"attributions.side.{side}", edge=edge, fig=Ref("fig", "gradients")))
+    if facts["crowded"] is True:
+        sentences.append(M("attributions.rnn_crowded"))
+    elif facts["crowded"] is False:
+        sentences.append(M("attributions.rnn_not_crowded"))
+    return [Para(sentences)]
+
+
+def attributions_randomization(record: dict, facts: dict) -> list[Para]:
+    found = {n: e for n, e in facts["evidence"].items() if e and e["spearman"] is not None}
+    if not found:
+        return []
+    sentences = [M("attributions.randomization", model=record["models"][n]["display_name"], rho=num(e["spearman"], 2),
+                   cite=Cite("adebayo2018")) for n, e in found.items()]
+    low = all(abs(e["spearman"]) < 0.5 for e in found.values())
+    sentences.append(M("attributions.randomization_low" if low else "attributions.randomization_high"))
+    return [Para(sentences)]

@@ -1,7 +1,7 @@
 """The results record, `OUT/results.json`: everything a report needs, and nothing that needs TensorFlow.
 
 `labreport train` writes it; `labreport render` and `labreport params --record` read it. Fields
-(schema version 3; all numbers are plain JSON numbers, fractions in [0, 1], times in seconds):
+(schema version 4; all numbers are plain JSON numbers, fractions in [0, 1], times in seconds):
 
 - `schema_version` (int), `labreport_version` (str)
 - `decision_threshold`: a review is called positive when a model's probability exceeds it (0.5);
@@ -37,6 +37,20 @@
   - `gradient_flow`: {`reviews`, `norms`}: mean norm of d(loss)/d(embedded input) at each of the
     max_length positions, over test reviews that fill the whole length (best checkpoint)
   - `model_file`: path of the saved best checkpoint, relative to the output folder
+  - `attributions` (new in version 4; absent with `--no-attributions` and in older records): which
+    words decided, by integrated gradients of the best checkpoint's probability with respect to the
+    embedded input, baseline the all-padding review (see `labreport.attributions`):
+    `method`, `baseline`, `output`, `completeness_limit` (0.05);
+    `reviews`: [{`kind` ("sample" | "disagreement"), `index` (test split), `tokens` [[word, value]]
+    (the words the model read, in order; values sum to `probability` − `baseline_probability`),
+    `completeness_error` (|Σ values − (f(x) − f(baseline))| as a share of |f(x) − f(baseline)|),
+    `steps`, `probability`, `baseline_probability`}];
+    `learned`: {`reviews`, `steps`, `min_count`, `positive` and `negative`: [{`word`, `mean`,
+    `count`}] (the largest mean attributions over a seeded sample of test reviews), `position`:
+    {`reviews`, `edge_tokens` (50), `first`, `last` (shares of absolute attribution in the first
+    and last 50 words read)}};
+    `randomization`: {`spearman` (mean rank correlation between the trained model's attributions
+    and those with the recurrent layer re-initialised), `reviews`}; `seconds`
   - `runs`: one entry per seed (`config.train.seeds` of them, seeds `seed`, `seed + 1`, ...; the
     first is the run described by the fields above), each with `seed`, `history`, `epoch_seconds`,
     `epochs_run`, `best_epoch`, `test`, `test_last_epoch`, `inference` as above. Every run uses the
@@ -67,9 +81,9 @@ from typing import Any
 
 from labreport import LabreportError
 
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = (2, 3)
-"""Versions `load_record` reads; version 2 differs only in lacking `decision_threshold`."""
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (2, 3, 4)
+"""Versions `load_record` reads: 3 lacks only `attributions`, 2 also `decision_threshold`."""
 RECORD_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.npz"
 

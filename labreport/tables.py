@@ -239,3 +239,51 @@ def environment(record: dict) -> Table:
         ("", [Cell(M("label.command")), Cell(code(env["command"]))]),
     ]
     return table
+
+
+POSITIVE_RGB = (33, 102, 172)
+NEGATIVE_RGB = (230, 97, 1)
+"""Blue towards "positive", orange towards "negative": a diverging pair that colour-blind readers tell apart."""
+
+
+def shaded(tokens: list, strongest: float) -> Markup:
+    """A review's words, each on a background as strong as its attribution (the strongest word darkest)."""
+    spans = []
+    for word, value in tokens:
+        share = min(1.0, abs(value) / strongest) if strongest > 0 else 0.0
+        r, g, b = POSITIVE_RGB if value > 0 else NEGATIVE_RGB
+        alpha = round(0.85 * share, 3)
+        ink = "#ffffff" if alpha > 0.55 else "inherit"
+        spans.append(Markup('<span class="w" style="background: rgba({},{},{},{}); color: {}" title="{}">{}</span>')
+                     .format(r, g, b, alpha, ink, f"{value:+.4f}", word))
+    return Markup(" ").join(spans)
+
+
+def attributions(record: dict, kind: str) -> Table:
+    """The sample (or disagreement) reviews shaded by each model's word attributions, side by side."""
+    models = [entry for entry in record["models"].values() if entry.get("attributions")]
+    table = Table(f"attributions-{kind}", M(f"table.attributions_{kind}"),
+                  [L("label")] + [H(entry["display_name"]) for entry in models], css="shaded")
+    threshold = record["decision_threshold"]
+    per_model = [[r for r in entry["attributions"]["reviews"] if r["kind"] == kind] for entry in models]
+    for row, review in enumerate(per_model[0]):
+        cells = [Cell(M("label.positive" if _label(record, review) == 1 else "label.negative"))]
+        for reviews in per_model:
+            mine = reviews[row]
+            strongest = max((abs(v) for _, v in mine["tokens"]), default=0.0)
+            cells.append(Cell(M("label.attribution_cell", text=shaded(mine["tokens"], strongest),
+                                probability=pct(mine["probability"], 1),
+                                word=M("label.positive" if mine["probability"] > threshold else "label.negative")),
+                              "review"))
+        table.rows.append(("", cells))
+    return table
+
+
+def _label(record: dict, review: dict) -> int:
+    for sample in next(iter(record["models"].values()))["samples"]:
+        if sample["index"] == review["index"]:
+            return sample["label"]
+    for d in record.get("analysis", {}).get("disagreements", []):
+        if d["index"] == review["index"]:
+            return d["label"]
+    return -1

@@ -16,11 +16,11 @@ def run_cli(*args, cwd=None, timeout=300):
 def test_help_lists_the_commands():
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("build", "train", "render", "params"):
-        assert command in result.stdout
+    for command in ("build", "train", "render", "params", "predict", "notes", "site"):
+        assert f"    {command} " in result.stdout
 
 
-@pytest.mark.parametrize("command", ["build", "train", "render", "params"])
+@pytest.mark.parametrize("command", ["build", "train", "render", "params", "predict", "notes", "site"])
 def test_each_command_has_help(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0 and "usage: labreport " + command in result.stdout

@@ -94,3 +94,11 @@ def test_hash_ignores_the_cover_page_but_not_the_experiment():
 def test_round_trip_through_the_record():
     config = load_config(flags={"model": {"models": ["rnn", "lstm"]}})
     assert config_from_dict(config.to_dict()) == config
+
+
+def test_no_attributions_flag_turns_them_off():
+    from labreport import cli
+
+    args = cli.build_parser().parse_args(["train", "--no-attributions"])
+    assert cli.config_flags(args)["train"] == {"attributions": False}
+    assert cli.config_flags(cli.build_parser().parse_args(["train"]))["train"] == {}

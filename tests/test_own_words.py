@@ -219,7 +219,8 @@ def test_render_warns_once_when_the_cover_has_no_name(record_dir):
 
 
 FIGURES = {name: f"<svg>{name}</svg>" for name in
-           ["lengths", "comparison", "confusion", "gradients", "convergence_gru", "convergence_lstm", "convergence_rnn"]}
+           ["lengths", "comparison", "confusion", "gradients", "learned", "convergence_gru", "convergence_lstm",
+            "convergence_rnn"]}
 
 
 def reference_list(html: str) -> list[str]:

@@ -14,7 +14,7 @@ from labreport.formats import format_number, format_percent
 
 
 def figure_placeholders(record):
-    names = ["lengths", "comparison", "confusion", "gradients"] + [f"convergence_{n}" for n in record["models"]]
+    names = ["lengths", "comparison", "confusion", "gradients", "learned"] + [f"convergence_{n}" for n in record["models"]]
     return {name: f"<svg>{name}</svg>" for name in names}
 
 

@@ -34,7 +34,7 @@ def load(out):
 
 def test_record_is_complete_and_consistent(runs):
     record = load(runs[0])
-    assert record["schema_version"] == 3
+    assert record["schema_version"] == 4
     assert list(record["models"]) == ["gru", "lstm"]
     assert record["dataset"]["splits"]["train"]["total"] == 1600
     assert record["dataset"]["splits"]["validation"]["total"] == 400
@@ -108,6 +108,7 @@ def strip_timings(record):
         entry.pop("epoch_seconds")
         entry.pop("inference")
         entry["aggregate"].pop("seconds_per_epoch")
+        entry["attributions"].pop("seconds")
         for run in entry["runs"]:
             run.pop("epoch_seconds")
             run.pop("inference")
@@ -245,3 +246,20 @@ def test_a_changed_setting_never_reuses_a_stale_model(tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     assert "reusing" not in second.stderr
     assert load(out)["config"]["model"]["hidden_units"] == 8
+
+
+def test_build_explains_the_shown_reviews_word_by_word(quick_build):
+    out, result = quick_build
+    record = load(out)
+    assert "explaining BiGRU's decisions word by word" in result.stderr
+    for name, entry in record["models"].items():
+        a = entry["attributions"]
+        shown = [(r["kind"], r["index"]) for r in a["reviews"]]
+        assert shown[:len(entry["samples"])] == [("sample", s["index"]) for s in entry["samples"]]
+        assert [i for k, i in shown if k == "disagreement"] == [d["index"] for d in record["analysis"]["disagreements"]]
+        for review, sample in zip(a["reviews"], entry["samples"]):
+            assert review["completeness_error"] < a["completeness_limit"]
+            assert review["probability"] == pytest.approx(sample["probability"], abs=1e-5)  # f(x) is the record's p
+        assert a["randomization"]["spearman"] < 0.95
+    html = (out / "report.ko.html").read_text(encoding="utf-8")
+    assert "판정을 이끈 단어" in html and 'class="w"' in html
