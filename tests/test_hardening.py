@@ -31,8 +31,12 @@ def test_atomic_write_keeps_the_old_file_when_the_disk_is_full(tmp_path, monkeyp
 
 def test_atomic_write_replaces_whole_files(tmp_path):
     target = tmp_path / "results.json"
+    target.write_text('{"old": true, "padding": "' + "x" * 10_000 + '"}')
+    inode = target.stat().st_ino
     fileio.write_json(target, {"b": 1, "a": [1, 2]})
-    assert json.loads(target.read_text()) == {"a": [1, 2], "b": 1}
+    assert json.loads(target.read_text()) == {"b": 1, "a": [1, 2]}  # the whole new file, nothing of the old
+    assert target.stat().st_ino != inode  # a new file renamed into place, not the old one rewritten
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temporary file left behind
     assert oct(target.stat().st_mode & 0o777) != oct(0o600)
 
 

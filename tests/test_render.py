@@ -49,20 +49,37 @@ def test_png_figure_files_on_request(record_dir):
     assert (record_dir / "figures" / "confusion.en.svg").exists()
 
 
+def table_rows(html: str, key: str) -> list[list[str]]:
+    """The body rows of the report's table `key`, each a list of its cells' text."""
+    table = html[html.index(f'id="tab-{key}"'):]
+    table = table[table.index("<tbody>"):table.index("</tbody>")]
+    return [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)]
+
+
 @pytest.mark.parametrize("lang", ["ko", "en"])
 def test_html_holds_the_records_numbers_formatted(rendered, lang):
+    """Each number sits in its own table cell, in the row of its model and weights."""
     out, record, _ = rendered
     html = (out / f"report.{lang}.html").read_text(encoding="utf-8")
     assert f'<html lang="{lang}">' in html
-    for entry in record["models"].values():
-        assert format_number(entry["total_params"]) in html
-        assert format_percent(entry["test"]["accuracy"]) in html
-        assert format_percent(entry["test_last_epoch"]["accuracy"]) in html
-        assert format_number(entry["history"]["val_loss"][0], 4) in html
-        for row in entry["params"]["layers"]:
-            assert format_number(row["keras"]) in html
-    assert format_number(record["dataset"]["splits"]["test"]["total"]) in html
-    assert record["config_hash"] in html
+    test_rows = table_rows(html, "test")
+    for i, entry in enumerate(record["models"].values()):
+        best, last = test_rows[2 * i], test_rows[2 * i + 1]
+        assert best[0] == last[0] == entry["display_name"]
+        assert best[3:7] == [format_percent(entry["test"][k]) for k in ("accuracy", "precision", "recall")] + \
+            [format_number(entry["test"]["f1"], 4)]
+        assert last[3] == format_percent(entry["test_last_epoch"]["accuracy"])
+        assert best[2] == format_number(entry["test"]["loss"], 4)
+        history = table_rows(html, f"history-{entry['name']}")
+        assert [row[3] for row in history] == [format_number(v, 4) for v in entry["history"]["val_loss"]]
+        summary = table_rows(html, f"summary-{entry['name']}")
+        assert summary[-1][-1] == format_number(entry["total_params"])
+        derivation = table_rows(html, f"derivation-{entry['name']}")
+        assert [row[4] for row in derivation[:-1]] == [format_number(row["keras"]) for row in entry["params"]["layers"]]
+    splits = table_rows(html, "splits")
+    assert splits[2][1] == format_number(record["dataset"]["splits"]["test"]["total"])
+    assert record["config_hash"] in table_rows(html, "config")[-1][1]
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
@@ -230,10 +247,33 @@ def test_render_never_imports_tensorflow(record_dir):
 
 
 def test_pdf_fetches_nothing_from_the_network():
+    """A page that asks for an image on a server: the PDF is written and the server never hears of it."""
+    import http.server
+    import threading
+
     from labreport import pdf
 
-    data = pdf.html_to_pdf('<html><body><img src="http://192.0.2.1/x.png"><p>offline</p></body></html>')
+    requests = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            requests.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        data = pdf.html_to_pdf(f'<html><head><link rel="stylesheet" href="{url}/style.css"></head>'
+                               f'<body><img src="{url}/x.png"><p>offline</p></body></html>')
+    finally:
+        server.shutdown()
     assert data.startswith(b"%PDF")
+    assert requests == []
 
 
 @pytest.mark.parametrize("p_value, en, ko", [

@@ -161,8 +161,19 @@ def quick_build(tmp_path_factory):
 
 def test_build_quick_writes_the_whole_report(quick_build):
     out, result = quick_build
-    for name in ("report.ko.html", "report.en.html", "report.ko.pdf", "report.en.pdf", "results.json"):
-        assert (out / name).stat().st_size > 0
+    from pypdf import PdfReader
+
+    record = load(out)
+    for lang in ("ko", "en"):
+        html = (out / f"report.{lang}.html").read_text(encoding="utf-8")
+        test_table = html[html.index('<figure class="table" id="tab-test">'):]
+        test_table = test_table[:test_table.index("</figure>")]
+        pdf = "".join(page.extract_text() for page in PdfReader(out / f"report.{lang}.pdf").pages)
+        for entry in record["models"].values():
+            accuracy = f"{entry['test']['accuracy'] * 100:.2f}%"
+            assert f'<td class="num">{accuracy}</td>' in test_table and accuracy in pdf
+        assert len(PdfReader(out / f"report.{lang}.pdf").pages) > 10
+    assert record["dataset"]["source"] == "sample"
     assert "epoch 1/1" in result.stderr  # progress is reported while training
     assert result.stderr.count("warning: the cover has no name or student ID") == 1
 
@@ -238,13 +249,23 @@ def test_interrupted_build_keeps_the_old_report_and_resumes(tmp_path):
 
 
 def test_a_changed_setting_never_reuses_a_stale_model(tmp_path):
+    """An interrupted run leaves a finished BiGRU behind; a run with another setting must train its own."""
+    import os
+    import signal
+
     out = tmp_path / "out"
-    first = run_cli("train", "--out", str(out), *ARGS, "--models", "gru")
-    assert first.returncode == 0
-    # Leave a finished-but-unrecorded model behind, as an interrupted run would.
+    args = [sys.executable, "-m", "labreport", "train", "--out", str(out), *ARGS, "--models", "gru,lstm"]
+    process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:
+        if line.startswith("training BiLSTM"):
+            os.kill(process.pid, signal.SIGKILL)
+            break
+    process.wait(timeout=60)
+    left = [p.name for p in (out / ".partial").rglob("gru.keras")]
+    assert left == ["gru.keras"]  # the stale model is there to be (wrongly) reused
     second = run_cli("train", "--out", str(out), *ARGS, "--models", "gru", "--hidden-units", "8")
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "reusing" not in second.stderr
+    assert "reusing" not in second.stderr and "training BiGRU" in second.stderr
     assert load(out)["config"]["model"]["hidden_units"] == 8
 
 
