@@ -42,7 +42,7 @@ def predict_texts(out: str | Path, texts: list[str]) -> dict:
         raise LabreportError("no review given: pass the text as arguments or --file FILE")
     rec, config, vocabulary, model_files = load_run(out)
 
-    from labreport.train import configure_threads, inference_function, predict
+    from labreport.inference import configure_threads, inference_function, predict
 
     configure_threads()
     import keras

@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labreport.formats import format_number as num
-from labreport.formats import format_p_value as pval
 from labreport.formats import format_percent as pct
 from labreport.formats import format_points as pts
-from labreport.formats import format_seconds as sec
 
 
 @dataclass(frozen=True)

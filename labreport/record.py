@@ -76,10 +76,12 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 from pathlib import Path
 from typing import Any
 
-from labreport import LabreportError
+from labreport import LabreportError, __version__
 
 SCHEMA_VERSION = 4
 READABLE_VERSIONS = (2, 3, 4)
@@ -196,3 +198,41 @@ def load_record(out: str | Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise LabreportError(f"{path} is not valid JSON ({error})") from error
     return validate_record(record, str(path))
+
+
+def environment(started_at: str, wall_seconds: float, command: str, threads: dict) -> dict:
+    """The record's `environment`: library versions, the machine, TensorFlow's threads, the command."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    try:
+        import tensorflow_datasets as tfds
+
+        tfds_version = tfds.__version__
+    except Exception:  # tfds is optional for reading a local archive
+        tfds_version = None
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "tensorflow_datasets": tfds_version,
+        "numpy": np.__version__,
+        "labreport": __version__,
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "threads": threads,
+        "started_at": started_at,
+        "wall_seconds": round(wall_seconds, 2),
+        "command": command,
+    }

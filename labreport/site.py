@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import shutil
 import statistics
@@ -27,13 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup
-
 from labreport import LabreportError, __version__, analysis, checks, fileio, runs as runs_module
-from labreport.formats import format_number as num
-from labreport.formats import format_p_value as pval
-from labreport.formats import format_percent as pct
-from labreport.formats import format_points as pts
 
 SITE_TEMPLATE = "site.html"
 DIGEST_FILE = ".labreport-digest"

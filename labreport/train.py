@@ -1,5 +1,9 @@
 """Train every model of the lab and write the results record (`OUT/results.json`).
 
+This module keeps the training loop (`fit`) and one model's run (`train_model`); batching,
+inference, preparation and resuming live in their own modules (`batches`, `inference`, `prepare`,
+`resume`).
+
 The steps, in order: read the corpus, shuffle the training split and hold out its tail for
 validation, learn the vocabulary from the training reviews only, encode and pad every split, then
 for each model: build, capture the summary and parameter derivation, fit with early stopping, keep
@@ -13,32 +17,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
-import json
 import math
 import os
-import platform
 import shlex
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
-from labreport import LabreportError, __version__, analysis, data, fileio, record
+from labreport import __version__, analysis, batches, data, fileio, inference, prepare, record, resume
 from labreport.config import Config
-
-SAMPLE_COUNT = 4
-SAMPLE_MAX_WORDS = 150
-SHAPE_STEP = 8
-"""Bucketed batches are padded to a multiple of this many tokens, which bounds the distinct shapes."""
-EVAL_BATCH = 256
-POOL_BATCHES = 32
-"""Bucketing sorts reviews by length within pools of this many batches, so batches stay random."""
 
 Progress = Callable[[str], None]
 
@@ -46,227 +38,8 @@ RUN_FIELDS = ("seed", "history", "epoch_seconds", "epochs_run", "best_epoch", "t
 """What the record keeps of each training run in `models.<name>.runs` (one per seed)."""
 
 
-def configure_threads(cores: int | None = None) -> dict:
-    """Sets TensorFlow's thread pools for the recurrent layers, before TensorFlow starts its runtime.
-
-    A bidirectional layer runs two independent loops of small matrix products, one per direction.
-    Two inter-op threads let the directions run side by side; the products are too small to gain
-    from splitting, so each gets `cores // 2` intra-op threads (one on a 2-core machine, where this
-    roughly halves a training step against TensorFlow's default; see benchmarks/RESULTS.md).
-    Once the runtime has started (an earlier model in this process) the pools cannot change, and
-    the ones in use are returned.
-
-    Returns:
-        {"intra_op": n, "inter_op": n}, as in use (0 means TensorFlow's own choice).
-    """
-    import tensorflow as tf
-
-    cores = cores or os.cpu_count() or 1
-    try:
-        tf.config.threading.set_inter_op_parallelism_threads(2)
-        tf.config.threading.set_intra_op_parallelism_threads(max(1, cores // 2))
-    except RuntimeError:
-        pass  # the runtime is already up; keep its pools
-    return {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-            "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
-
-
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-@dataclass
-class Prepared:
-    """The encoded splits, the vocabulary, and the dataset section of the record."""
-
-    train: data.Encoded
-    validation: data.Encoded
-    test: data.Encoded
-    vocabulary: data.Vocabulary
-    stats: dict
-
-
-def prepare(corpus: data.Corpus, config: Config) -> Prepared:
-    """Splits, learns the vocabulary from the training reviews, encodes and describes the data."""
-    train_all = data.shuffle_split(corpus.train, config.train.seed)
-    n_val = int(round(len(train_all) * config.train.validation_split))
-    n_fit = len(train_all) - n_val
-    if n_fit < 1 or n_val < 1:
-        raise LabreportError(
-            f"{len(train_all)} training reviews cannot be split {1 - config.train.validation_split:.0%}/"
-            f"{config.train.validation_split:.0%} into training and validation"
-        )
-    if n_fit < config.train.batch_size:
-        raise LabreportError(
-            f"only {n_fit} training reviews after the validation split, fewer than one batch "
-            f"(batch_size={config.train.batch_size}); lower --batch-size or give more data"
-        )
-    fit = data.Split(train_all.texts[:n_fit], train_all.labels[:n_fit])
-    val = data.Split(train_all.texts[n_fit:], train_all.labels[n_fit:])
-
-    fit_tokens = (data.tokenize(t) for t in fit.texts)
-    vocabulary = data.build_vocabulary(fit_tokens, config.data.vocab_size)
-    length, side = config.data.max_length, config.data.padding
-    encoded_fit = data.encode_split(fit, vocabulary, length, side)
-    encoded_val = data.encode_split(val, vocabulary, length, side)
-    encoded_test = data.encode_split(corpus.test, vocabulary, length, side)
-
-    all_train_lengths = np.concatenate([encoded_fit.lengths, encoded_val.lengths])
-    stats = {
-        "source": corpus.source,
-        "location": corpus.location,
-        "undecodable_reviews": corpus.undecodable,
-        "splits": {
-            "train": data.class_counts(encoded_fit.y),
-            "validation": data.class_counts(encoded_val.y),
-            "test": data.class_counts(encoded_test.y),
-        },
-        "preprocessing": {
-            "max_length": length,
-            "padding": side,
-            "truncating": side,
-            "padding_reason": "keras_default_keeps_review_end" if side == "pre" else "keeps_review_start",
-            "line_breaks_removed": True,
-            "vocabulary_from": "train",
-            "validation": "seeded_shuffle_then_tail",
-        },
-        "vocabulary": {
-            "size": vocabulary.size,
-            "distinct_words_in_training": vocabulary.distinct_words,
-            "coverage_train": data.coverage(encoded_fit),
-            "coverage_test": data.coverage(encoded_test),
-            "oov_token": data.OOV_TOKEN,
-        },
-        "lengths": {
-            "train": data.length_statistics(all_train_lengths, length),
-            "test": data.length_statistics(encoded_test.lengths, length),
-        },
-    }
-    return Prepared(encoded_fit, encoded_val, encoded_test, vocabulary, stats)
-
-
-# ---------------------------------------------------------------------------------------------
-# Batching
-
-
-def _width(longest: int, max_length: int, bucketing: bool) -> int:
-    if not bucketing:
-        return max_length
-    return min(max_length, max(SHAPE_STEP, int(math.ceil(longest / SHAPE_STEP)) * SHAPE_STEP))
-
-
-def _cut(x: np.ndarray, width: int, side: str) -> np.ndarray:
-    """The `width` columns that hold a batch's words (padding is on `side`)."""
-    return x[:, x.shape[1] - width:] if side == "pre" else x[:, :width]
-
-
-def training_batches(split: data.Encoded, config: Config, epoch: int):
-    """One epoch of (x, y) batches in a seeded order.
-
-    With bucketing, reviews are sorted by length within pools of POOL_BATCHES batches and each batch
-    is cut to its longest review; the batch order is then shuffled, so each epoch still mixes
-    lengths and classes. Without it, batches are random and full width, as in the lab.
-    """
-    t = config.train
-    rng = np.random.default_rng([t.seed, epoch])
-    order = rng.permutation(len(split.y))
-    batches = []
-    if t.bucketing:
-        pool = t.batch_size * POOL_BATCHES
-        for start in range(0, len(order), pool):
-            chunk = order[start:start + pool]
-            chunk = chunk[np.argsort(split.lengths[chunk], kind="stable")]
-            batches += [chunk[i:i + t.batch_size] for i in range(0, len(chunk), t.batch_size)]
-        batches = [batches[i] for i in rng.permutation(len(batches))]
-    else:
-        batches = [order[i:i + t.batch_size] for i in range(0, len(order), t.batch_size)]
-    for idx in batches:
-        width = _width(int(split.lengths[idx].max()), config.data.max_length, t.bucketing)
-        yield _cut(split.x[idx], width, config.data.padding), split.y[idx].astype(np.float32)
-
-
-def evaluation_batches(x: np.ndarray, lengths: np.ndarray, config: Config):
-    """Yields (indices, batch) for inference.
-
-    With bucketing, every review is padded to its own length rounded up to SHAPE_STEP, whatever
-    else is in the batch, so a review's probability does not depend on its neighbours (and
-    `labreport predict` gives exactly the probabilities the record holds).
-    """
-    widths = np.array([_width(int(n), config.data.max_length, config.train.bucketing) for n in lengths])
-    order = np.argsort(widths, kind="stable")
-    start = 0
-    while start < len(order):
-        width = widths[order[start]]
-        stop = start
-        while stop < len(order) and stop - start < EVAL_BATCH and widths[order[stop]] == width:
-            stop += 1
-        idx = order[start:stop]
-        yield idx, _cut(x[idx], int(width), config.data.padding)
-        start = stop
-
-
-def inference_function(model):
-    """The model's forward pass as one tf.function traced once for batches of any shape."""
-    import tensorflow as tf
-
-    return tf.function(
-        lambda x: model(x, training=False),
-        input_signature=[tf.TensorSpec(shape=(None, None), dtype=tf.int32)],
-        autograph=False,  # a plain forward pass: nothing for AutoGraph to convert
-    )
-
-
-def predict(infer, x: np.ndarray, lengths: np.ndarray, config: Config) -> np.ndarray:
-    """Positive-class probability of every row of `x` (padded reviews with their lengths), in order."""
-    out = np.empty(len(x), dtype=np.float32)
-    for idx, batch in evaluation_batches(x, lengths, config):
-        out[idx] = np.asarray(infer(batch)).reshape(-1)
-    return out
-
-
-GRADIENT_REVIEWS = 64
-
-
-def gradient_flow(model, split: data.Encoded, config: Config) -> dict:
-    """Mean norm of the loss gradient with respect to each time step's embedded input.
-
-    Taken over GRADIENT_REVIEWS test reviews that fill the whole length (no padding), so position
-    t is the t-th of the last max_length words. A recurrent layer whose gradients vanish shows
-    small values far from where it reads its output: for a bidirectional layer, in the middle.
-    """
-    import keras
-    import tensorflow as tf
-
-    length = config.data.max_length
-    order = np.argsort(-split.lengths, kind="stable")[:GRADIENT_REVIEWS]
-    x = tf.constant(split.x[order][:, split.x.shape[1] - length:])
-    y = tf.constant(split.y[order].astype(np.float32)[:, None])
-    embedded = model.get_layer("embedding")(x)
-    with tf.GradientTape() as tape:
-        tape.watch(embedded)
-        h = embedded
-        for name in ("bidirectional", "dropout", "dense"):
-            h = model.get_layer(name)(h, training=False)
-        loss = tf.reduce_mean(keras.losses.binary_crossentropy(y, h))
-    norms = tf.reduce_mean(tf.norm(tape.gradient(loss, embedded), axis=-1), axis=0).numpy()
-    return {"reviews": int(len(order)), "norms": [float(f"{v:.4g}") for v in norms]}
-
-
-def choose_samples(test: data.Encoded, seed: int, count: int = SAMPLE_COUNT) -> list[int]:
-    """A seeded choice of test reviews short enough to print, half positive and half negative."""
-    rng = np.random.default_rng([seed, 7])
-    chosen = []
-    for label in (1, 0):
-        pool = np.flatnonzero((test.y == label) & (test.lengths <= SAMPLE_MAX_WORDS))
-        if len(pool) == 0:
-            pool = np.flatnonzero(test.y == label)
-        take = min(len(pool), (count + 1) // 2 if label == 1 else count // 2)
-        chosen += [int(i) for i in rng.choice(pool, size=take, replace=False)]
-    return sorted(chosen)
-
-
-# ---------------------------------------------------------------------------------------------
-# One model
 
 
 def _make_callbacks(keras, name: str, config: Config, progress: Progress):
@@ -367,7 +140,7 @@ def _save_model(model, path: Path) -> None:
         raise
 
 
-def train_model(name: str, prepared: Prepared, config: Config, work: Path, samples: list[int],
+def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Path, samples: list[int],
                 progress: Progress = _stderr, seed: int | None = None,
                 primary: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
     """Trains one model, saves its best checkpoint as `work/<name>.keras`, returns its results.
@@ -401,28 +174,28 @@ def train_model(name: str, prepared: Prepared, config: Config, work: Path, sampl
 
     validation = prepared.validation
     val_batches = [(x, validation.y[idx].astype(np.float32))
-                   for idx, x in evaluation_batches(validation.x, validation.lengths, config)]
+                   for idx, x in batches.evaluation_batches(validation.x, validation.lengths, config)]
 
     log, stop = _make_callbacks(keras, name, config, progress)
     progress(f"training {models.DISPLAY_NAMES[name]} ({total_params:,} parameters, seed {config.train.seed}) on "
              f"{len(prepared.train.y):,} reviews, validating on {len(prepared.validation.y):,}")
-    history = fit(model, lambda epoch: training_batches(prepared.train, config, epoch), val_batches,
+    history = fit(model, lambda epoch: batches.training_batches(prepared.train, config, epoch), val_batches,
                   epochs=config.train.epochs, callbacks=[log, stop])
     hist = {key: [round(float(v), 6) for v in history[key]]
             for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
     epochs_run = len(hist["loss"])
 
-    infer = inference_function(model)
+    infer = inference.inference_function(model)
     start = time.perf_counter()
     test_split = prepared.test
-    last_probabilities = predict(infer, test_split.x, test_split.lengths, config)
+    last_probabilities = inference.predict(infer, test_split.x, test_split.lengths, config)
     inference_seconds = time.perf_counter() - start
     if log.best_epoch != epochs_run:
         model.set_weights(log.best_weights)
-        best_probabilities = predict(infer, test_split.x, test_split.lengths, config)
+        best_probabilities = inference.predict(infer, test_split.x, test_split.lengths, config)
     else:
         best_probabilities = last_probabilities
-    gradients = gradient_flow(model, test_split, config) if primary else None
+    gradients = inference.gradient_flow(model, test_split, config) if primary else None
     model_file = Path("models") / f"{name}.keras"  # where `run` moves it once every model is done
     if primary:
         _save_model(model, work / f"{name}.keras")
@@ -470,7 +243,7 @@ def train_model(name: str, prepared: Prepared, config: Config, work: Path, sampl
     return entry, {name: best_probabilities, f"{name}_last": last_probabilities}
 
 
-def explain_model(name: str, path: Path, prepared: Prepared, config: Config, disagreements: list[dict],
+def explain_model(name: str, path: Path, prepared: prepare.Prepared, config: Config, disagreements: list[dict],
                   samples: list[int], progress: Progress) -> dict:
     """Word attributions of one finished model (its best checkpoint) for the reviews the report shows."""
     import keras
@@ -485,7 +258,7 @@ def explain_model(name: str, path: Path, prepared: Prepared, config: Config, dis
     texts += [("disagreement", d["index"], d["text"]) for d in disagreements]
     result = attributions.attribute(model, fresh, texts, prepared.test, prepared.vocabulary, config.data.max_length,
                                     config.data.padding,
-                                    lambda n: _width(n, config.data.max_length, config.train.bucketing),
+                                    lambda n: batches.width_for(n, config.data.max_length, config.train.bucketing),
                                     config.train.seed)
     keras.backend.clear_session()
     return result
@@ -493,70 +266,6 @@ def explain_model(name: str, path: Path, prepared: Prepared, config: Config, dis
 
 # ---------------------------------------------------------------------------------------------
 # The whole run
-
-
-def environment(started_at: str, wall_seconds: float, command: str, threads: dict) -> dict:
-    import keras
-    import tensorflow as tf
-
-    try:
-        import tensorflow_datasets as tfds
-
-        tfds_version = tfds.__version__
-    except Exception:  # tfds is optional for reading a local archive
-        tfds_version = None
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "tensorflow_datasets": tfds_version,
-        "numpy": np.__version__,
-        "labreport": __version__,
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-        "threads": threads,
-        "started_at": started_at,
-        "wall_seconds": round(wall_seconds, 2),
-        "command": command,
-    }
-
-
-def resume_key(config: Config, corpus: data.Corpus) -> str:
-    """Identifies a run's inputs: every model-changing setting, the library versions, the data."""
-    import keras
-    import tensorflow as tf
-
-    digest = hashlib.sha256()
-    digest.update(f"{config.experiment_hash()} {tf.__version__} {keras.__version__} {__version__}".encode())
-    for split in (corpus.train, corpus.test):
-        digest.update(split.labels.tobytes())
-        for text in split.texts:
-            digest.update(text.encode("utf-8", errors="replace"))
-    return digest.hexdigest()[:16]
-
-
-def _load_partial(folder: Path, name: str, with_model: bool = True) -> tuple[dict, dict[str, np.ndarray]] | None:
-    """A run an interrupted `run` finished: its entry, predictions and (if kept) checkpoint, all present."""
-    paths = [folder / f"{name}.json", folder / f"{name}.npz"] + ([folder / f"{name}.keras"] if with_model else [])
-    if not all(p.is_file() for p in paths):
-        return None
-    try:
-        entry = json.loads(paths[0].read_text(encoding="utf-8"))
-        with np.load(paths[1]) as arrays:
-            probabilities = {key: arrays[key] for key in arrays.files}
-    except (OSError, ValueError):
-        return None  # damaged: train it again
-    return entry, probabilities
 
 
 def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress = _stderr,
@@ -577,13 +286,13 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
 
     import tensorflow as tf
 
-    threads = configure_threads()
+    threads = inference.configure_threads()
     tf.config.experimental.enable_op_determinism()
     progress(f"preparing {len(corpus.train):,} training and {len(corpus.test):,} test reviews "
              f"from {corpus.location}")
-    prepared = prepare(corpus, config)
-    samples = choose_samples(prepared.test, config.train.seed)
-    partial = out / ".partial" / resume_key(config, corpus)
+    prepared = prepare.prepare(corpus, config)
+    samples = prepare.choose_samples(prepared.test, config.train.seed)
+    partial = out / ".partial" / resume.resume_key(config, corpus)
     partial.mkdir(parents=True, exist_ok=True)
 
     entries: dict[str, dict] = {}
@@ -592,7 +301,7 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
         runs = []
         for k, seed in enumerate(config.run_seeds()):
             key = name if k == 0 else f"{name}_seed{seed}"
-            finished = _load_partial(partial, key, with_model=k == 0)
+            finished = resume.load_partial(partial, key, with_model=k == 0)
             if finished is not None:
                 entry, probabilities = finished
                 progress(f"reusing {entry['display_name']} (seed {seed}), finished by an interrupted run "
@@ -602,7 +311,7 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
                                                    seed=seed, primary=k == 0)
                 if k:
                     probabilities = {key: probabilities[name]}
-                fileio.write_bytes(partial / f"{key}.npz", _npz_bytes(probabilities))
+                fileio.write_bytes(partial / f"{key}.npz", resume.npz_bytes(probabilities))
                 fileio.write_json(partial / f"{key}.json", entry)
             arrays.update(probabilities)
             runs.append({field: entry[field] for field in RUN_FIELDS})
@@ -629,7 +338,7 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
         "models": entries,
         "analysis": findings,
         "predictions_file": record.PREDICTIONS_FILE,
-        "environment": environment(started_at, time.perf_counter() - started,
+        "environment": record.environment(started_at, time.perf_counter() - started,
                                    command or "labreport " + shlex.join(sys.argv[1:]), threads),
     }
     record.validate_record(result)
@@ -643,16 +352,10 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
         "padding": config.data.padding,
         "config_hash": config.experiment_hash(),
     })
-    fileio.write_bytes(out / record.PREDICTIONS_FILE, _npz_bytes(arrays))
+    fileio.write_bytes(out / record.PREDICTIONS_FILE, resume.npz_bytes(arrays))
     fileio.write_json(out / record.RECORD_FILE, result)
     shutil.rmtree(out / ".partial", ignore_errors=True)
     progress(f"wrote {out / record.RECORD_FILE}")
     return result
 
 
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue()

@@ -1,11 +1,9 @@
 """Length-bucketed batches and the training loop that feeds them, against what the lab computes."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
-from labreport import data, train
+from labreport import batches, data, train
 from labreport.config import Config, DataConfig, ModelConfig, TrainConfig
 
 
@@ -35,10 +33,10 @@ def test_bucketed_batches_hold_every_review_once_with_only_padding_cut(side):
     rows = {tuple(row): i for i, row in enumerate(split.x)}
     assert len(rows) == len(LENGTHS)
     seen = []
-    for x, y in train.training_batches(split, cfg, epoch=0):
+    for x, y in batches.training_batches(split, cfg, epoch=0):
         assert len(x) <= cfg.train.batch_size and len(x) == len(y)
         width = x.shape[1]
-        assert width % train.SHAPE_STEP == 0 or width == cfg.data.max_length
+        assert width % batches.SHAPE_STEP == 0 or width == cfg.data.max_length
         for row, label in zip(x, y):
             # the full padded row is the batch row with zeros restored on the padding side
             zeros = np.zeros(cfg.data.max_length - width, dtype=row.dtype)
@@ -53,20 +51,20 @@ def test_bucketed_batches_hold_every_review_once_with_only_padding_cut(side):
 def test_bucketing_narrows_batches_and_each_epoch_has_its_own_order():
     cfg = config()
     split = encoded(LENGTHS, cfg.data.max_length)
-    widths = [x.shape[1] for x, _ in train.training_batches(split, cfg, epoch=0)]
+    widths = [x.shape[1] for x, _ in batches.training_batches(split, cfg, epoch=0)]
     assert min(widths) < cfg.data.max_length
-    first = [x.tolist() for x, _ in train.training_batches(split, cfg, epoch=0)]
-    again = [x.tolist() for x, _ in train.training_batches(split, cfg, epoch=0)]
-    second = [x.tolist() for x, _ in train.training_batches(split, cfg, epoch=1)]
+    first = [x.tolist() for x, _ in batches.training_batches(split, cfg, epoch=0)]
+    again = [x.tolist() for x, _ in batches.training_batches(split, cfg, epoch=0)]
+    second = [x.tolist() for x, _ in batches.training_batches(split, cfg, epoch=1)]
     assert first == again and first != second
 
 
 def test_without_bucketing_every_batch_is_the_labs_full_width():
     cfg = config(bucketing=False)
     split = encoded(LENGTHS, cfg.data.max_length)
-    batches = list(train.training_batches(split, cfg, epoch=0))
-    assert {x.shape[1] for x, _ in batches} == {cfg.data.max_length}
-    assert sum(len(x) for x, _ in batches) == len(LENGTHS)
+    made = list(batches.training_batches(split, cfg, epoch=0))
+    assert {x.shape[1] for x, _ in made} == {cfg.data.max_length}
+    assert sum(len(x) for x, _ in made) == len(LENGTHS)
 
 
 @pytest.mark.training
@@ -81,24 +79,24 @@ def test_fit_loop_trains_exactly_as_keras_fit():
     split = encoded(LENGTHS * 3, cfg.data.max_length, seed=1)
     val_split = encoded(LENGTHS, cfg.data.max_length, seed=2)
     validation = [(x, val_split.y[idx].astype(np.float32))
-                  for idx, x in train.evaluation_batches(val_split.x, val_split.lengths, cfg)]
+                  for idx, x in batches.evaluation_batches(val_split.x, val_split.lengths, cfg)]
 
-    def batches(epoch):
-        return [(x, y) for x, y in train.training_batches(split, cfg, epoch)]
+    def epoch_batches(epoch):
+        return [(x, y) for x, y in batches.training_batches(split, cfg, epoch)]
 
     def fresh():
         keras.utils.set_random_seed(cfg.train.seed)
         return models.build_model("gru", cfg, sequence_length=None)
 
     mine = fresh()
-    history = train.fit(mine, batches, validation, epochs=cfg.train.epochs, callbacks=[])
+    history = train.fit(mine, epoch_batches, validation, epochs=cfg.train.epochs, callbacks=[])
 
     theirs = fresh()
     signature = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.float32))
     epochs = iter(range(cfg.train.epochs))
     cardinality = tf.data.experimental.assert_cardinality  # so that `fit` asks for one pass per epoch
-    train_ds = tf.data.Dataset.from_generator(lambda: iter(batches(next(epochs))), output_signature=signature)
-    train_ds = train_ds.apply(cardinality(len(batches(0))))
+    train_ds = tf.data.Dataset.from_generator(lambda: iter(epoch_batches(next(epochs))), output_signature=signature)
+    train_ds = train_ds.apply(cardinality(len(epoch_batches(0))))
     val_ds = tf.data.Dataset.from_generator(lambda: iter(validation), output_signature=signature)
     val_ds = val_ds.apply(cardinality(len(validation)))
     reference = theirs.fit(train_ds, validation_data=val_ds, epochs=cfg.train.epochs, verbose=0).history
@@ -119,7 +117,7 @@ def test_fit_loop_stops_when_a_callback_says_so():
     cfg = config(epochs=6)
     split = encoded(LENGTHS, cfg.data.max_length)
     validation = [(x, split.y[idx].astype(np.float32))
-                  for idx, x in train.evaluation_batches(split.x, split.lengths, cfg)]
+                  for idx, x in batches.evaluation_batches(split.x, split.lengths, cfg)]
 
     class StopAfterTwo(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -129,6 +127,6 @@ def test_fit_loop_stops_when_a_callback_says_so():
 
     keras.utils.set_random_seed(cfg.train.seed)
     model = models.build_model("lstm", cfg, sequence_length=None)
-    history = train.fit(model, lambda e: train.training_batches(split, cfg, e), validation,
+    history = train.fit(model, lambda e: batches.training_batches(split, cfg, e), validation,
                         epochs=cfg.train.epochs, callbacks=[StopAfterTwo()])
     assert [len(v) for v in history.values()] == [2, 2, 2, 2]

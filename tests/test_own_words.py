@@ -4,10 +4,8 @@ numbering, vector figures, catalogs (a third language from a templates folder), 
 import html
 import json
 import re
-import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
