@@ -27,7 +27,10 @@ def flag_text(flag: dict, catalog: Catalog) -> Markup:
         return catalog.say("site.flag.settings_assignment" if flag["assignment"] else "site.flag.settings_class",
                            settings=listed)
     if check in ("quick", "partial"):
-        return catalog.say(f"site.flag.{check}", train=num(flag["train"]), test=num(flag["test"]))
+        from labreport.checks import FULL_TEST_REVIEWS, FULL_TRAIN_REVIEWS
+
+        return catalog.say(f"site.flag.{check}", train=num(flag["train"]), test=num(flag["test"]),
+                           full_train=num(FULL_TRAIN_REVIEWS), full_test=num(FULL_TEST_REVIEWS))
     if check == "edited":
         return catalog.say("site.flag.edited", fields=", ".join(flag["fields"]))
     if check == "identical":

@@ -423,3 +423,27 @@ def test_a_pair_tested_the_other_way_round_is_read_with_sides_swapped(record):
     assert s["low_points"] == pytest.approx(-100 * test["bootstrap"]["high"])
     assert s["high_points"] == pytest.approx(-100 * test["bootstrap"]["low"])
     assert s["p_value"] == test["mcnemar"]["p_value"]
+
+
+def test_site_never_imports_tensorflow(tmp_path, record):
+    """A course site is built from records alone: checks, class figures and pages need no TensorFlow."""
+    run = tmp_path / "class" / "student"
+    run.mkdir(parents=True)
+    (run / "results.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    for name in ("report.ko.html", "report.en.html", "report.ko.pdf", "report.en.pdf"):
+        (run / name).write_text("a report")
+    script = textwrap.dedent(f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("tensorflow", "keras", "tensorflow_datasets"):
+                    raise ImportError("blocked: " + name)
+        sys.meta_path.insert(0, Block())
+        from labreport.cli import main
+        code = main(["site", {str(tmp_path / "class")!r}, "--out", {str(tmp_path / "site")!r}])
+        assert "tensorflow" not in sys.modules
+        sys.exit(code)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "no_predictions" in (tmp_path / "site" / "grades.csv").read_text(encoding="utf-8-sig")
