@@ -4,4 +4,5 @@ import sys
 
 from labreport.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # a spawned render worker imports this module again and must not run the command
+    sys.exit(main())

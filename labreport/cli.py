@@ -58,6 +58,13 @@ def _add_data_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_out(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT}/)")
+    _add_verbosity(parser)
+
+
+def _add_verbosity(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    group.add_argument("-v", "--verbose", action="store_true", help="also print TensorFlow's own messages")
 
 
 def _add_render_flags(parser: argparse.ArgumentParser) -> None:
@@ -183,7 +190,10 @@ def command_train(args: argparse.Namespace) -> int:
     from labreport import data, train
 
     corpus = data.load_corpus(args.data, args.quick)
-    train.run(config, corpus, args.out, command="labreport " + shlex.join(args.argv))
+    if getattr(args, "quiet", False):
+        train.run(config, corpus, args.out, progress=lambda message: None, command="labreport " + shlex.join(args.argv))
+    else:
+        train.run(config, corpus, args.out, command="labreport " + shlex.join(args.argv))
     return 0
 
 
@@ -225,6 +235,8 @@ def command_render(args: argparse.Namespace) -> int:
     report = report_settings(args.config)
     written = render.render_all(args.out, languages, formats, args.templates, _notes_flags(args.notes, languages), report,
                                 _split_list(args.figures, render.FIGURE_FILES, "figure format"))
+    if args.quiet:
+        return 0
     for path in written:
         print(path)
     cover = {**_record_report(args.out), **report}
@@ -311,11 +323,14 @@ COMMANDS = {"train": command_train, "render": command_render, "build": command_b
 
 
 def main(argv: list[str] | None = None) -> int:
-    # TensorFlow's C++ start-up chatter (CUDA probing, CPU features) is noise for a report tool.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    # TensorFlow's C++ start-up chatter (CUDA probing, CPU features) is noise for a report tool; -v shows it.
+    if getattr(args, "verbose", False):
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    else:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args.argv = argv  # recorded in the results record as the command that reproduces the run
     if args.command is None:
         parser.print_help()

@@ -17,11 +17,11 @@ import logging
 import warnings
 from typing import Callable
 from functools import lru_cache
-from importlib import util as importlib_util
-from pathlib import Path
 
 import matplotlib
 import numpy as np
+
+from labreport.fonts import font_files
 
 matplotlib.use("Agg")
 
@@ -32,16 +32,6 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 COLORS = {"rnn": "#8c6d31", "gru": "#1f77b4", "lstm": "#d62728"}
 TRAIN_STYLE = {"linestyle": "-", "marker": "o", "markersize": 4}
 VAL_STYLE = {"linestyle": "--", "marker": "s", "markersize": 4}
-
-
-@lru_cache(maxsize=None)
-def font_files() -> dict[str, Path]:
-    """Paths of the NanumGothic regular and bold files shipped by koreanize-matplotlib."""
-    spec = importlib_util.find_spec("koreanize_matplotlib")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("koreanize-matplotlib is not installed; it provides the Korean font")
-    folder = Path(list(spec.submodule_search_locations)[0]) / "fonts"
-    return {"regular": folder / "NanumGothic.ttf", "bold": folder / "NanumGothicBold.ttf"}
 
 
 @lru_cache(maxsize=None)

@@ -29,7 +29,7 @@ def _weasyprint():
 def html_to_pdf(html: str) -> bytes:
     """Converts a self-contained report page to PDF bytes (A4, fonts embedded, offline)."""
     weasyprint = _weasyprint()
-    from labreport.figures import font_files
+    from labreport.fonts import font_files
 
     fonts = {"normal": font_files()["regular"], "bold": font_files()["bold"]}
     allowed = {path.as_uri() for path in fonts.values()}

@@ -108,7 +108,7 @@ def embedded_font_css(page: str) -> str:
 
     logging.getLogger("fontTools").setLevel(logging.ERROR)  # it reports each table it drops
 
-    from labreport.figures import font_files
+    from labreport.fonts import font_files
 
     # Keep the space: a font without it makes WeasyPrint write text that PDF readers cannot extract.
     text = re.sub(r"data:[^\"')\s]+", "", page)  # base64 data holds no character the page shows
@@ -288,6 +288,14 @@ def notes_files(out: Path, record: dict, languages: list[str], given: dict[str, 
 FIGURE_FILES = ("svg", "png")
 
 
+def start_method() -> str:
+    """How to start the language workers: fork is fastest, but not from a process whose TensorFlow
+    runtime has started its threads (`build` renders right after training), where only spawn is safe."""
+    if "tensorflow" in sys.modules or "fork" not in multiprocessing.get_all_start_methods():
+        return "spawn"
+    return "fork"
+
+
 def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str],
                user_templates: str | Path | None = None, notes: dict[str, str | Path] | None = None,
                report: dict | None = None, figure_files: Iterable[str] = ("svg",)) -> list[Path]:
@@ -320,8 +328,8 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
            for lang, path in notes_files(out, record, languages, notes).items()}
     figure_files = tuple(figure_files)
     jobs = [(record, lang, formats, user_templates, own.get(lang), figure_files) for lang in languages]
-    if len(jobs) > 1 and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("fork")
+    if len(jobs) > 1 and (os.cpu_count() or 1) > 1:
+        context = multiprocessing.get_context(start_method())
         with concurrent.futures.ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
             results = list(pool.map(_render_language, *zip(*jobs)))
     else:

@@ -52,6 +52,7 @@ def _make_callbacks(keras, name: str, config: Config, progress: Progress):
             self.best_value = -math.inf
             self.best_epoch = 0
             self.best_weights = None
+            self.before_print = lambda: None  # the progress bar clears its line here
 
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
@@ -65,6 +66,7 @@ def _make_callbacks(keras, name: str, config: Config, progress: Progress):
                 self.best_value, self.best_epoch = value, epoch + 1
                 self.best_weights = [w.copy() for w in self.model.get_weights()]
                 marker = "  (best val_accuracy so far)"
+            self.before_print()
             progress(
                 f"  {name} epoch {epoch + 1}/{config.train.epochs}: loss {logs['loss']:.4f}, "
                 f"accuracy {logs['accuracy']:.4f}, val_loss {logs['val_loss']:.4f}, "
@@ -77,7 +79,8 @@ def _make_callbacks(keras, name: str, config: Config, progress: Progress):
 
 
 def fit(model, batches: Callable[[int], Iterable[tuple[np.ndarray, np.ndarray]]],
-        validation: list[tuple[np.ndarray, np.ndarray]], epochs: int, callbacks: list) -> dict[str, list[float]]:
+        validation: list[tuple[np.ndarray, np.ndarray]], epochs: int, callbacks: list,
+        on_batch: Callable[[int, int, dict], None] | None = None) -> dict[str, list[float]]:
     """Keras' `fit` loop, with every batch handed to the compiled train step from Python.
 
     `model.fit` pulls its batches through a tf.data iterator inside the compiled step. On the CPU,
@@ -94,19 +97,22 @@ def fit(model, batches: Callable[[int], Iterable[tuple[np.ndarray, np.ndarray]]]
         validation: the (x, y) batches to validate on after every epoch.
         epochs: the most epochs to run.
         callbacks: Keras callbacks (`on_train_*` and `on_epoch_*` hooks are called).
+        on_batch: called after every training batch with (epoch, batches done, running means).
 
     Returns:
         {"loss", "accuracy", "val_loss", "val_accuracy"}: one value per epoch run.
     """
     import keras
 
-    def means(step, pairs) -> dict[str, float]:
+    def means(step, pairs, report=None) -> dict[str, float]:
         totals, count = {}, 0
-        for x, y in pairs:
+        for done, (x, y) in enumerate(pairs, 1):
             logs = step(x, y, return_dict=True)
             for key in ("loss", "accuracy"):
                 totals[key] = totals.get(key, 0.0) + float(logs[key]) * len(y)
             count += len(y)
+            if report:
+                report(done, {key: total / count for key, total in totals.items()})
         return {key: total / count for key, total in totals.items()}
 
     hooks = keras.callbacks.CallbackList(callbacks, model=model)
@@ -115,7 +121,8 @@ def fit(model, batches: Callable[[int], Iterable[tuple[np.ndarray, np.ndarray]]]
     hooks.on_train_begin()
     for epoch in range(epochs):
         hooks.on_epoch_begin(epoch)
-        logs = means(model.train_on_batch, batches(epoch))
+        report = (lambda done, running, epoch=epoch: on_batch(epoch, done, running)) if on_batch else None
+        logs = means(model.train_on_batch, batches(epoch), report)
         logs.update({f"val_{key}": value for key, value in means(model.test_on_batch, validation).items()})
         for key, value in logs.items():
             history[key].append(value)
@@ -124,6 +131,50 @@ def fit(model, batches: Callable[[int], Iterable[tuple[np.ndarray, np.ndarray]]]
             break
     hooks.on_train_end()
     return history
+
+
+class progress_bar:  # noqa: N801 - used like a function: None when there is no terminal to draw on
+    """A per-batch progress line on stderr: epoch, batches done, running loss and accuracy, time left.
+
+    Drawn only when stderr is a terminal and progress is shown at all: in a pipe or a log file, and
+    with `--quiet`, training prints its epoch lines only. The line is redrawn in place (carriage
+    return) at most five times a second and cleared before the epoch's own line is printed.
+    """
+
+    REDRAW_SECONDS = 0.2
+
+    def __new__(cls, model_name: str, config: Config, total: int, progress: Progress):
+        if progress is not _stderr or not sys.stderr.isatty():
+            return None
+        return super().__new__(cls)
+
+    def __init__(self, model_name: str, config: Config, total: int, progress: Progress):
+        self.model_name, self.epochs, self.total = model_name, config.train.epochs, max(total, 1)
+        self.epoch, self.started, self.drawn, self.width = -1, 0.0, 0.0, 0
+
+    def __call__(self, epoch: int, done: int, running: dict) -> None:
+        now = time.perf_counter()
+        if epoch != self.epoch:
+            self.epoch, self.started = epoch, now
+        if now - self.drawn < self.REDRAW_SECONDS and done < self.total:
+            return
+        self.drawn = now
+        filled = int(20 * done / self.total)
+        left = (now - self.started) / done * (self.total - done)
+        line = (f"  {self.model_name} epoch {epoch + 1}/{self.epochs} [{'#' * filled}{'.' * (20 - filled)}] "
+                f"{done}/{self.total} batches, loss {running['loss']:.4f}, accuracy {running['accuracy']:.4f}, "
+                f"{left:.0f} s left")
+        columns = shutil.get_terminal_size().columns - 1
+        line = line[:columns]
+        sys.stderr.write("\r" + line + " " * max(0, self.width - len(line)))
+        sys.stderr.flush()
+        self.width = len(line)
+
+    def close(self) -> None:
+        if self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")
+            sys.stderr.flush()
+            self.width = 0
 
 
 def _save_model(model, path: Path) -> None:
@@ -179,13 +230,22 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
     log, stop = _make_callbacks(keras, name, config, progress)
     progress(f"training {models.DISPLAY_NAMES[name]} ({total_params:,} parameters, seed {config.train.seed}) on "
              f"{len(prepared.train.y):,} reviews, validating on {len(prepared.validation.y):,}")
-    history = fit(model, lambda epoch: batches.training_batches(prepared.train, config, epoch), val_batches,
-                  epochs=config.train.epochs, callbacks=[log, stop])
+    bar = progress_bar(models.DISPLAY_NAMES[name], config, math.ceil(len(prepared.train.y) / config.train.batch_size),
+                       progress)
+    if bar is not None:
+        log.before_print = bar.close
+    try:
+        history = fit(model, lambda epoch: batches.training_batches(prepared.train, config, epoch), val_batches,
+                      epochs=config.train.epochs, callbacks=[log, stop], on_batch=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     hist = {key: [round(float(v), 6) for v in history[key]]
             for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
     epochs_run = len(hist["loss"])
 
     infer = inference.inference_function(model)
+    progress(f"  evaluating {models.DISPLAY_NAMES[name]} on {len(prepared.test.y):,} test reviews")
     start = time.perf_counter()
     test_split = prepared.test
     last_probabilities = inference.predict(infer, test_split.x, test_split.lengths, config)
@@ -195,6 +255,8 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
         best_probabilities = inference.predict(infer, test_split.x, test_split.lengths, config)
     else:
         best_probabilities = last_probabilities
+    if primary:
+        progress("  measuring the gradient flow and saving the best checkpoint")
     gradients = inference.gradient_flow(model, test_split, config) if primary else None
     model_file = Path("models") / f"{name}.keras"  # where `run` moves it once every model is done
     if primary:

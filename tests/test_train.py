@@ -175,6 +175,7 @@ def test_build_quick_writes_the_whole_report(quick_build):
         assert len(PdfReader(out / f"report.{lang}.pdf").pages) > 10
     assert record["dataset"]["source"] == "sample"
     assert "epoch 1/1" in result.stderr  # progress is reported while training
+    assert "\r" not in result.stderr and "batches, loss" not in result.stderr  # in a pipe: lines, no bar animation
     assert result.stderr.count("warning: the cover has no name or student ID") == 1
 
 
@@ -284,3 +285,33 @@ def test_build_explains_the_shown_reviews_word_by_word(quick_build):
         assert a["randomization"]["spearman"] < 0.95
     html = (out / "report.ko.html").read_text(encoding="utf-8")
     assert "판정을 이끈 단어" in html and 'class="w"' in html
+
+
+def test_a_terminal_shows_a_moving_bar_and_quiet_shows_nothing(tmp_path):
+    """Under a pseudo-terminal, training draws a per-batch line redrawn in place; --quiet prints nothing."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    args = [sys.executable, "-m", "labreport", "train", "--out", str(tmp_path / "tty"), *ARGS, "--models", "gru",
+            "--epochs", "1", "--no-attributions"]
+    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert process.wait(timeout=600) == 0, seen.decode(errors="replace")[-2000:]
+    text = seen.decode("utf-8", errors="replace")
+    assert "\r  BiGRU epoch 1/1 [" in text and "batches, loss" in text  # redrawn in place
+    assert "gru epoch 1/1: loss" in text  # the epoch line stays
+
+    quiet = run_cli("train", "--quiet", "--out", str(tmp_path / "quiet"), *ARGS, "--models", "gru", "--epochs", "1",
+                    "--no-attributions")
+    assert quiet.returncode == 0
+    assert "epoch" not in quiet.stderr and "training" not in quiet.stderr and quiet.stdout == ""
