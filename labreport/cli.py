@@ -17,35 +17,24 @@ from labreport import LabreportError, __version__
 
 DEFAULT_OUT = "output"
 
-HYPERPARAMETER_FLAGS = [
-    # flag, section, field, type, help
-    ("--vocab-size", "data", "vocab_size", int, "vocabulary size, padding and unknown-word indices included (10000)"),
-    ("--max-length", "data", "max_length", int, "tokens per review after padding/truncation (300)"),
-    ("--embedding-dim", "model", "embedding_dim", int, "width of each word vector (128)"),
-    ("--hidden-units", "model", "hidden_units", int, "recurrent units per direction (64)"),
-    ("--dropout", "model", "dropout", float, "dropout rate before the output layer (0.5)"),
-    ("--batch-size", "train", "batch_size", int, "reviews per training step (64)"),
-    ("--epochs", "train", "epochs", int, "maximum epochs (10)"),
-    ("--patience", "train", "patience", int, "epochs without a lower val_loss before stopping (4)"),
-    ("--validation-split", "train", "validation_split", float, "share of the training split held out (0.2)"),
-    ("--learning-rate", "train", "learning_rate", float, "Adam's learning rate (0.001)"),
-    ("--seeds", "train", "seeds", int, "training runs per model, seeds --seed, --seed+1, ...; the report gives mean ± sd (1)"),
-]
-
-
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting of `config.cli_settings()`, its help and default taken from the config itself."""
+    from labreport.config import cli_settings
+
     group = parser.add_argument_group("settings (override labreport.toml, which overrides the lab's defaults)")
-    group.add_argument("--config", metavar="FILE", help="TOML config file (default: ./labreport.toml if present)")
-    group.add_argument("--seed", type=int, help="random seed (42)")
-    group.add_argument("--models", metavar="LIST", help="comma-separated models among rnn,gru,lstm (gru,lstm)")
-    for flag, _section, _field, kind, text in HYPERPARAMETER_FLAGS:
-        group.add_argument(flag, type=kind, metavar="N" if kind is int else "X", help=text)
-    group.add_argument("--no-gru-reset-after", action="store_true",
-                       help="build the textbook GRU (reset_after=False, one bias per gate) instead of Keras' default")
-    group.add_argument("--no-attributions", action="store_true",
-                       help="skip the word attributions (integrated gradients) of the sample and disagreement reviews")
-    group.add_argument("--no-bucketing", action="store_true",
-                       help="pad every batch to --max-length exactly as the lab does (slower; default: length buckets)")
+    group.add_argument("--config", metavar="FILE", help="TOML file (default: ./labreport.toml if present)")
+    for setting in cli_settings():
+        if setting.kind == "bool":
+            group.add_argument(setting.flag, dest=f"no_{setting.name}", action="store_true",
+                               help=f"turn off — {setting.help} (default: on)")
+        elif setting.kind.startswith("tuple"):
+            group.add_argument(setting.flag, dest=setting.name, metavar="LIST",
+                               help=f"{setting.help}, comma-separated ({','.join(setting.default)})")
+        else:
+            kind = {"int": int, "float": float}.get(setting.kind, str)
+            group.add_argument(setting.flag, dest=setting.name, type=kind,
+                               metavar={"int": "N", "float": "X"}.get(setting.kind, "TEXT"),
+                               help=f"{setting.help} ({setting.default})")
 
 
 def _add_data_flags(parser: argparse.ArgumentParser) -> None:
@@ -148,21 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_flags(args: argparse.Namespace) -> dict[str, dict]:
     """The settings given on the command line, as {section: {field: value}}."""
+    from labreport.config import cli_settings
+
     flags: dict[str, dict] = {"data": {}, "model": {}, "train": {}}
-    for flag, section, field, _kind, _text in HYPERPARAMETER_FLAGS:
-        value = getattr(args, field)
-        if value is not None:
-            flags[section][field] = value
-    if args.seed is not None:
-        flags["train"]["seed"] = args.seed
-    if args.models is not None:
-        flags["model"]["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
-    if args.no_gru_reset_after:
-        flags["model"]["gru_reset_after"] = False
-    if args.no_bucketing:
-        flags["train"]["bucketing"] = False
-    if args.no_attributions:
-        flags["train"]["attributions"] = False
+    for setting in cli_settings():
+        if setting.kind == "bool":
+            if getattr(args, f"no_{setting.name}", False):
+                flags[setting.section][setting.name] = False
+            continue
+        value = getattr(args, setting.name, None)
+        if value is None:
+            continue
+        if setting.kind.startswith("tuple"):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        flags[setting.section][setting.name] = value
     return flags
 
 

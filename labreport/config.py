@@ -54,7 +54,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     models: tuple[str, ...] = ("gru", "lstm")
-    """Which models to train, in order; each is Bidirectional(<cell>) of the sizes below."""
+    """Which models to train, in order: any of rnn, gru, lstm, each wrapped in Bidirectional."""
     embedding_dim: int = 128
     """Width of each word vector."""
     hidden_units: int = 64
@@ -151,6 +151,53 @@ SECTIONS: dict[str, type] = {
     "train": TrainConfig,
     "report": ReportConfig,
 }
+
+
+CLI_SECTIONS = ("data", "model", "train")
+"""Sections whose settings the command line can override; `[report]` is set in the file."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting as the command line offers it: section, name, type, default and the help from its docstring."""
+
+    section: str
+    name: str
+    kind: str
+    default: Any
+    help: str
+
+    @property
+    def flag(self) -> str:
+        dashed = self.name.replace("_", "-")
+        return f"--no-{dashed}" if self.kind == "bool" else f"--{dashed}"
+
+
+def _docstrings(cls: type) -> dict[str, str]:
+    """Each field's docstring (the string right under it), first sentence, read from the class's source."""
+    import ast
+    import inspect
+    import textwrap
+
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    docs = {}
+    for node, following in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+            text = " ".join(str(following.value.value).split())
+            docs[node.target.id] = text.split(". ")[0].rstrip(".")
+    return docs
+
+
+def cli_settings() -> list[Setting]:
+    """Every setting the command line can override, declared once: here, by the dataclasses above."""
+    settings = []
+    for section in CLI_SECTIONS:
+        cls = SECTIONS[section]
+        docs = _docstrings(cls)
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            settings.append(Setting(section, f.name, str(f.type), default, docs.get(f.name, f.name)))
+    return settings
 
 
 def _closest(name: str, choices: list[str]) -> str:

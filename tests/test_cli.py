@@ -85,3 +85,36 @@ def test_params_prints_the_labs_table():
     assert result.returncode == 0
     assert "74,496" in result.stdout and "98,816" in result.stdout and "74,112" in result.stdout
     assert "MISMATCH" not in result.stdout
+
+
+@pytest.mark.parametrize("command", ["train", "build", "params"])
+def test_help_shows_the_configs_own_defaults(command):
+    """Flags and their defaults come from the config's declaration, so --help cannot drift from it."""
+    import re
+
+    from labreport.config import cli_settings
+
+    text = " ".join(run_cli(command, "--help").stdout.split())
+    text = text[text.index("settings (override"):]  # the options' list, not the usage line
+    for setting in cli_settings():
+        assert setting.flag in text
+        if setting.kind == "bool":
+            assert setting.default is True
+            continue
+        shown = ",".join(setting.default) if isinstance(setting.default, tuple) else str(setting.default)
+        after = text[text.index(setting.flag + " "):]
+        cut = after.find(" --", 3)
+        after = after[:cut] if cut > 0 else after
+        assert re.search(r"\(" + re.escape(shown) + r"\)", after), (setting.flag, shown, after)
+
+
+def test_every_setting_has_a_flag_that_reaches_the_config():
+    from labreport import cli
+    from labreport.config import cli_settings, load_config
+
+    args = cli.build_parser().parse_args(["train", "--hidden-units", "8", "--models", "rnn,gru", "--no-bucketing",
+                                          "--padding", "post", "--dropout", "0.25"])
+    config = load_config(None, cli.config_flags(args), cwd=__import__("pathlib").Path("/"))
+    assert (config.model.hidden_units, config.model.models, config.train.bucketing) == (8, ("rnn", "gru"), False)
+    assert (config.data.padding, config.model.dropout) == ("post", 0.25)
+    assert len(cli_settings()) == 17
