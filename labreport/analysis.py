@@ -13,6 +13,11 @@ import numpy as np
 
 DECISION_THRESHOLD = 0.5
 """A review is called positive when a model's probability exceeds this; stored in the record."""
+BOOTSTRAP_STREAM = 11
+DISAGREEMENT_STREAM = 13
+"""Random streams of the run's seed: `default_rng([seed, stream])`, one per use, so that changing how
+many numbers one use draws never changes another's (samples use `prepare.SAMPLE_STREAM`, the
+learned-words sample `attributions.LEARNED_STREAM`)."""
 EXACT_BELOW = 25
 """McNemar uses the exact binomial test when fewer reviews than this are discordant."""
 BOOTSTRAP_RESAMPLES = 2000
@@ -54,7 +59,7 @@ def bootstrap_difference(labels: np.ndarray, probabilities_a: np.ndarray, probab
     """Accuracy of A minus accuracy of B, with a paired percentile bootstrap interval of coverage `level`."""
     difference = (((probabilities_a > DECISION_THRESHOLD) == (labels == 1)).astype(np.int8)
                   - ((probabilities_b > DECISION_THRESHOLD) == (labels == 1)).astype(np.int8))
-    rng = np.random.default_rng([seed, 11])
+    rng = np.random.default_rng([seed, BOOTSTRAP_STREAM])
     means = np.empty(resamples)
     chunk = 100
     for start in range(0, resamples, chunk):
@@ -87,7 +92,7 @@ def disagreements(labels: np.ndarray, lengths: np.ndarray, texts: list[str], pro
     differ = np.flatnonzero(decisions.any(axis=0) & ~decisions.all(axis=0) & (lengths <= max_words))
     if len(differ) == 0:
         return []
-    chosen = np.sort(np.random.default_rng([seed, 13]).choice(differ, size=min(count, len(differ)), replace=False))
+    chosen = np.sort(np.random.default_rng([seed, DISAGREEMENT_STREAM]).choice(differ, size=min(count, len(differ)), replace=False))
     return [
         {"index": int(i), "text": texts[i], "label": int(labels[i]),
          "probabilities": {n: round(float(probabilities[n][i]), 6) for n in names}}

@@ -29,6 +29,8 @@ COMPLETENESS_LIMIT = 0.05
 """Largest completeness error allowed, as a share of |f(x) − f(baseline)|."""
 LEARNED_REVIEWS = 200
 """Seeded test reviews the learned-words summary averages over (see `learned_words`)."""
+LEARNED_STREAM = 17
+"""The random stream of the run's seed the learned-words sample is drawn from."""
 LEARNED_STEPS = 16
 MIN_COUNT = 10
 """A word is ranked only when it occurs this often in the sampled reviews."""
@@ -178,7 +180,7 @@ def learned_words(model, split: data.Encoded, vocabulary: data.Vocabulary, side:
     are not ranked. LEARNED_STEPS integration steps suffice for a mean over many uses (the
     completeness of each single review is checked on the reviews shown in full).
     """
-    rng = np.random.default_rng([seed, 17])
+    rng = np.random.default_rng([seed, LEARNED_STREAM])
     chosen = np.sort(rng.choice(len(split.y), size=min(LEARNED_REVIEWS, len(split.y)), replace=False))
     sums: dict[int, float] = {}
     counts: dict[int, int] = {}

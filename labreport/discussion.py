@@ -21,6 +21,9 @@ TIE_POINTS = 0.05
 """Accuracy differences below this many percentage points are called a tie."""
 SMALL_GAP_POINTS = 1.0
 """A single run's accuracy gap below this many points is called within seed-to-seed noise."""
+OVERFIT_RISE = 0.02
+"""A validation loss that ends this share above its lowest value (with the lowest before the last
+epoch) is called overfitting."""
 SPEED_TIE = 0.05
 """Relative differences in seconds per epoch below this share are called equal cost."""
 
@@ -50,7 +53,7 @@ def overfitting(entry: dict) -> dict:
         "min_val_loss": val_loss[best],
         "final_val_loss": val_loss[-1],
         "val_loss_rise": rise,
-        "rose": best + 1 < len(val_loss) and rise > 0.02,
+        "rose": best + 1 < len(val_loss) and rise > OVERFIT_RISE,
         "final_gap_points": gap * 100,
         "epochs_run": len(val_loss),
     }

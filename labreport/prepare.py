@@ -15,6 +15,8 @@ from labreport import LabreportError, data
 from labreport.config import Config
 
 SAMPLE_COUNT = 4
+SAMPLE_STREAM = 7
+"""The random stream of the run's seed the sample reviews are drawn from (see `analysis.BOOTSTRAP_STREAM`)."""
 SAMPLE_MAX_WORDS = 150
 
 @dataclass
@@ -93,7 +95,7 @@ def prepare(corpus: data.Corpus, config: Config) -> Prepared:
 
 def choose_samples(test: data.Encoded, seed: int, count: int = SAMPLE_COUNT) -> list[int]:
     """A seeded choice of test reviews short enough to print, half positive and half negative."""
-    rng = np.random.default_rng([seed, 7])
+    rng = np.random.default_rng([seed, SAMPLE_STREAM])
     chosen = []
     for label in (1, 0):
         pool = np.flatnonzero((test.y == label) & (test.lengths <= SAMPLE_MAX_WORDS))

@@ -21,7 +21,6 @@ import csv
 import io
 import re
 import shutil
-import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -103,8 +102,8 @@ def class_experiment(found: list[runs_module.Run]) -> dict[str, Any]:
 
 
 def _spread(values: list[float]) -> dict[str, Any]:
-    return {"n": len(values), "mean": statistics.fmean(values) if values else None,
-            "sd": statistics.stdev(values) if len(values) > 1 else None, "values": values}
+    """`analysis.spread` (mean, sample sd, values) with the count the page states."""
+    return {"n": len(values), **analysis.spread(values)}
 
 
 # ---------------------------------------------------------------------------------------------

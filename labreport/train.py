@@ -30,16 +30,13 @@ from typing import Callable, Iterable
 import numpy as np
 
 from labreport import __version__, analysis, batches, data, fileio, inference, prepare, record, resume
+from labreport import progress as progress_module
+from labreport.progress import Progress
 from labreport.config import Config
 
-Progress = Callable[[str], None]
 
 RUN_FIELDS = ("seed", "history", "epoch_seconds", "epochs_run", "best_epoch", "test", "test_last_epoch", "inference")
 """What the record keeps of each training run in `models.<name>.runs` (one per seed)."""
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _make_callbacks(keras, name: str, config: Config, progress: Progress):
@@ -133,50 +130,6 @@ def fit(model, batches: Callable[[int], Iterable[tuple[np.ndarray, np.ndarray]]]
     return history
 
 
-class progress_bar:  # noqa: N801 - used like a function: None when there is no terminal to draw on
-    """A per-batch progress line on stderr: epoch, batches done, running loss and accuracy, time left.
-
-    Drawn only when stderr is a terminal and progress is shown at all: in a pipe or a log file, and
-    with `--quiet`, training prints its epoch lines only. The line is redrawn in place (carriage
-    return) at most five times a second and cleared before the epoch's own line is printed.
-    """
-
-    REDRAW_SECONDS = 0.2
-
-    def __new__(cls, model_name: str, config: Config, total: int, progress: Progress):
-        if progress is not _stderr or not sys.stderr.isatty():
-            return None
-        return super().__new__(cls)
-
-    def __init__(self, model_name: str, config: Config, total: int, progress: Progress):
-        self.model_name, self.epochs, self.total = model_name, config.train.epochs, max(total, 1)
-        self.epoch, self.started, self.drawn, self.width = -1, 0.0, 0.0, 0
-
-    def __call__(self, epoch: int, done: int, running: dict) -> None:
-        now = time.perf_counter()
-        if epoch != self.epoch:
-            self.epoch, self.started = epoch, now
-        if now - self.drawn < self.REDRAW_SECONDS and done < self.total:
-            return
-        self.drawn = now
-        filled = int(20 * done / self.total)
-        left = (now - self.started) / done * (self.total - done)
-        line = (f"  {self.model_name} epoch {epoch + 1}/{self.epochs} [{'#' * filled}{'.' * (20 - filled)}] "
-                f"{done}/{self.total} batches, loss {running['loss']:.4f}, accuracy {running['accuracy']:.4f}, "
-                f"{left:.0f} s left")
-        columns = shutil.get_terminal_size().columns - 1
-        line = line[:columns]
-        sys.stderr.write("\r" + line + " " * max(0, self.width - len(line)))
-        sys.stderr.flush()
-        self.width = len(line)
-
-    def close(self) -> None:
-        if self.width:
-            sys.stderr.write("\r" + " " * self.width + "\r")
-            sys.stderr.flush()
-            self.width = 0
-
-
 def _save_model(model, path: Path) -> None:
     """Saves in the native `.keras` format, atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +145,7 @@ def _save_model(model, path: Path) -> None:
 
 
 def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Path, samples: list[int],
-                progress: Progress = _stderr, seed: int | None = None,
+                progress: Progress = progress_module.to_stderr, seed: int | None = None,
                 primary: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
     """Trains one model, saves its best checkpoint as `work/<name>.keras`, returns its results.
 
@@ -230,7 +183,7 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
     log, stop = _make_callbacks(keras, name, config, progress)
     progress(f"training {models.DISPLAY_NAMES[name]} ({total_params:,} parameters, seed {config.train.seed}) on "
              f"{len(prepared.train.y):,} reviews, validating on {len(prepared.validation.y):,}")
-    bar = progress_bar(models.DISPLAY_NAMES[name], config, math.ceil(len(prepared.train.y) / config.train.batch_size),
+    bar = progress_module.progress_bar(models.DISPLAY_NAMES[name], config, math.ceil(len(prepared.train.y) / config.train.batch_size),
                        progress)
     if bar is not None:
         log.before_print = bar.close
@@ -330,7 +283,7 @@ def explain_model(name: str, path: Path, prepared: prepare.Prepared, config: Con
 # The whole run
 
 
-def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress = _stderr,
+def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress = progress_module.to_stderr,
         command: str | None = None) -> dict:
     """Trains every configured model and writes `OUT/results.json`, `OUT/predictions.npz`, models.
 
