@@ -18,10 +18,13 @@ needs no TensorFlow.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
 from labreport import data
+from labreport.batches import width_for
+from labreport.config import Config
 
 START_STEPS = 32
 MAX_STEPS = 512
@@ -280,3 +283,29 @@ def _values_at(entry: dict, x: np.ndarray, side: str) -> np.ndarray:
         else:
             values[:n] = words
     return values
+
+
+def explain_model(name: str, path: Path, prepared, config: Config, disagreements: list[dict],
+                  samples: list[int], progress) -> dict:
+    """The record's `attributions` of one finished model: its best checkpoint, loaded from `path`.
+
+    Args:
+        prepared: the run's `prepare.Prepared` (test split and vocabulary).
+        disagreements, samples: the reviews the report shows in full.
+        progress: where to say what is happening.
+    """
+    import keras
+
+    from labreport import models
+
+    progress(f"explaining {models.DISPLAY_NAMES[name]}'s decisions word by word (integrated gradients)")
+    model = keras.models.load_model(path)
+    keras.utils.set_random_seed(config.train.seed + 1)
+    fresh = models.build_model(name, config, sequence_length=None).get_layer("bidirectional").get_weights()
+    texts = [("sample", i, data.clean(prepared.test.texts[i]).strip()) for i in samples]
+    texts += [("disagreement", d["index"], d["text"]) for d in disagreements]
+    result = attribute(model, fresh, texts, prepared.test, prepared.vocabulary, config.data.max_length,
+                       config.data.padding, lambda n: width_for(n, config.data.max_length, config.train.bucketing),
+                       config.train.seed)
+    keras.backend.clear_session()
+    return result

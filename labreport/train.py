@@ -29,7 +29,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from labreport import __version__, analysis, batches, data, fileio, inference, prepare, record, resume
+from labreport import __version__, analysis, attributions, batches, data, fileio, inference, prepare, record, resume
 from labreport import progress as progress_module
 from labreport.progress import Progress
 from labreport.config import Config
@@ -258,27 +258,6 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
     return entry, {name: best_probabilities, f"{name}_last": last_probabilities}
 
 
-def explain_model(name: str, path: Path, prepared: prepare.Prepared, config: Config, disagreements: list[dict],
-                  samples: list[int], progress: Progress) -> dict:
-    """Word attributions of one finished model (its best checkpoint) for the reviews the report shows."""
-    import keras
-
-    from labreport import attributions, models
-
-    progress(f"explaining {models.DISPLAY_NAMES[name]}'s decisions word by word (integrated gradients)")
-    model = keras.models.load_model(path)
-    keras.utils.set_random_seed(config.train.seed + 1)
-    fresh = models.build_model(name, config, sequence_length=None).get_layer("bidirectional").get_weights()
-    texts = [("sample", i, data.clean(prepared.test.texts[i]).strip()) for i in samples]
-    texts += [("disagreement", d["index"], d["text"]) for d in disagreements]
-    result = attributions.attribute(model, fresh, texts, prepared.test, prepared.vocabulary, config.data.max_length,
-                                    config.data.padding,
-                                    lambda n: batches.width_for(n, config.data.max_length, config.train.bucketing),
-                                    config.train.seed)
-    keras.backend.clear_session()
-    return result
-
-
 # ---------------------------------------------------------------------------------------------
 # The whole run
 
@@ -341,7 +320,7 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
         review["text"] = data.clean(review["text"]).strip()
     if config.train.attributions:
         for name in config.model.models:
-            entries[name]["attributions"] = explain_model(name, partial / f"{name}.keras", prepared, config,
+            entries[name]["attributions"] = attributions.explain_model(name, partial / f"{name}.keras", prepared, config,
                                                           findings["disagreements"], samples, progress)
     result = {
         "schema_version": record.SCHEMA_VERSION,
