@@ -228,7 +228,8 @@ def test_discussion_notes_when_loss_disagrees_with_accuracy(record):
     assert "The test loss points the other way" in quick_html(record, "en")
 
 
-def test_render_never_imports_tensorflow(record_dir):
+def cli_without_tensorflow(*args: str) -> subprocess.CompletedProcess:
+    """Runs `labreport ARGS` in a process where importing TensorFlow, Keras or tensorflow-datasets fails."""
     script = textwrap.dedent(f"""
         import sys
         class Block:
@@ -237,11 +238,15 @@ def test_render_never_imports_tensorflow(record_dir):
                     raise ImportError("blocked: " + name)
         sys.meta_path.insert(0, Block())
         from labreport.cli import main
-        code = main(["render", "--out", {str(record_dir)!r}, "--format", "html"])
+        code = main({list(args)!r})
         assert "tensorflow" not in sys.modules and "keras" not in sys.modules
         sys.exit(code)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+
+
+def test_render_never_imports_tensorflow(record_dir):
+    result = cli_without_tensorflow("render", "--out", str(record_dir), "--format", "html")
     assert result.returncode == 0, result.stderr
     assert (record_dir / "report.ko.html").exists()
 
@@ -432,18 +437,6 @@ def test_site_never_imports_tensorflow(tmp_path, record):
     (run / "results.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
     for name in ("report.ko.html", "report.en.html", "report.ko.pdf", "report.en.pdf"):
         (run / name).write_text("a report")
-    script = textwrap.dedent(f"""
-        import sys
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("tensorflow", "keras", "tensorflow_datasets"):
-                    raise ImportError("blocked: " + name)
-        sys.meta_path.insert(0, Block())
-        from labreport.cli import main
-        code = main(["site", {str(tmp_path / "class")!r}, "--out", {str(tmp_path / "site")!r}])
-        assert "tensorflow" not in sys.modules
-        sys.exit(code)
-    """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    result = cli_without_tensorflow("site", str(tmp_path / "class"), "--out", str(tmp_path / "site"))
     assert result.returncode == 0, result.stderr
     assert "no_predictions" in (tmp_path / "site" / "grades.csv").read_text(encoding="utf-8-sig")
