@@ -82,45 +82,27 @@ def _functions(model):
     return _COMPILED[key]
 
 
-def integrated_gradients(model, tokens: np.ndarray, steps: int):
-    """Attribution per position for a batch of reviews of one width, and f(x), f(baseline).
+def _embedded(model, tokens: np.ndarray):
+    """The reviews' embedded input and the all-padding baseline's."""
+    import tensorflow as tf
+
+    embedding = model.get_layer("embedding")
+    tokens = tf.constant(tokens, dtype=tf.int32)
+    return embedding(tokens), embedding(tf.zeros_like(tokens))
+
+
+def batch_attributions(model, tokens: np.ndarray, steps: int) -> np.ndarray:
+    """Attribution per position for reviews of one width: (n, width); their interpolation paths share each pass.
 
     Args:
         model: the lab's model (layers named embedding, bidirectional, dropout, dense).
         tokens: (n, width) word indices, padding 0.
         steps: integration steps (midpoint rule).
-
-    Returns:
-        (attributions (n, width), f_x (n,), f_baseline (n,)).
     """
     import tensorflow as tf
 
-    embedding = model.get_layer("embedding")
-    x = embedding(tf.constant(tokens, dtype=tf.int32))
-    base = embedding(tf.zeros_like(tf.constant(tokens, dtype=tf.int32)))
-    delta = x - base
-    alphas = tf.constant((np.arange(steps) + 0.5) / steps, dtype=x.dtype)
-    gradient, output = _functions(model)
-    n, width = tokens.shape
-    sums = []
-    for review in range(n):
-        path = base[review][None] + alphas[:, None, None] * delta[review][None]  # (steps, width, dims)
-        total = 0
-        for start in range(0, steps, CHUNK):
-            total += tf.reduce_sum(gradient(path[start:start + CHUNK]), axis=0)
-        sums.append(total / steps)
-    attributions = tf.reduce_sum(tf.stack(sums) * delta, axis=-1).numpy()
-    return attributions, output(x).numpy(), output(base).numpy()
-
-
-def batch_attributions(model, tokens: np.ndarray, steps: int) -> np.ndarray:
-    """Attributions for many reviews of one width at once: their interpolation paths share each pass."""
-    import tensorflow as tf
-
     gradient, _ = _functions(model)
-    embedding = model.get_layer("embedding")
-    x = embedding(tf.constant(tokens, dtype=tf.int32))
-    base = embedding(tf.zeros_like(tf.constant(tokens, dtype=tf.int32)))
+    x, base = _embedded(model, tokens)
     delta = x - base
     alphas = tf.constant((np.arange(steps) + 0.5) / steps, dtype=x.dtype)
     n, width = tokens.shape
@@ -128,6 +110,17 @@ def batch_attributions(model, tokens: np.ndarray, steps: int) -> np.ndarray:
     grads = tf.concat([gradient(path[start:start + CHUNK]) for start in range(0, n * steps, CHUNK)], axis=0)
     mean = tf.reduce_mean(tf.reshape(grads, (n, steps, width, -1)), axis=1)
     return tf.reduce_sum(mean * delta, axis=-1).numpy()
+
+
+def integrated_gradients(model, tokens: np.ndarray, steps: int):
+    """`batch_attributions` with the outputs completeness is checked against.
+
+    Returns:
+        (attributions (n, width), f_x (n,), f_baseline (n,)).
+    """
+    _, output = _functions(model)
+    x, base = _embedded(model, tokens)
+    return batch_attributions(model, tokens, steps), output(x).numpy(), output(base).numpy()
 
 
 def completeness_error(attributions: np.ndarray, f_x: np.ndarray, f_base: np.ndarray) -> np.ndarray:
@@ -157,15 +150,20 @@ def kept_words(text: str, width: int, side: str) -> list[str]:
     return words[-width:] if side == "pre" else words[:width]
 
 
-def review_attributions(model, text: str, vocabulary: data.Vocabulary, width: int, side: str) -> dict:
-    """A review's words with their attribution, for the page: [[word, value], ...] in reading order."""
+def review_attributions(model, text: str, vocabulary: data.Vocabulary, width: int, side: str):
+    """A review's words with their attribution, for the page: [[word, value], ...] in reading order.
+
+    Returns:
+        (the record's entry, the model's input, the attribution at every input position).
+    """
     words = kept_words(text, width, side)
     x = data.pad([vocabulary.encode(words)], width, side)[0]
     values, error, steps, f_x, f_base = explain(model, x)
     real = values[width - len(words):] if side == "pre" else values[: len(words)]
-    return {"tokens": [[w, round(float(v), 6)] for w, v in zip(words, real)],
-            "completeness_error": round(error, 6), "steps": steps,
-            "probability": round(f_x, 6), "baseline_probability": round(f_base, 6)}
+    entry = {"tokens": [[w, round(float(v), 6)] for w, v in zip(words, real)],
+             "completeness_error": round(error, 6), "steps": steps,
+             "probability": round(f_x, 6), "baseline_probability": round(f_base, 6)}
+    return entry, x, values
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -256,13 +254,10 @@ def attribute(model, fresh_recurrent_weights: list, texts: list[tuple[str, int, 
     start = time.perf_counter()
     reviews, inputs, values = [], [], []
     for kind, index, text in texts:
-        words = data.tokenize(text)
-        width = bucketing_width(len(words))
-        entry = review_attributions(model, text, vocabulary, width, side)
+        entry, x, at = review_attributions(model, text, vocabulary, bucketing_width(len(data.tokenize(text))), side)
         reviews.append({"kind": kind, "index": int(index), **entry})
-        x = data.pad([vocabulary.encode(kept_words(text, width, side))], width, side)[0]
         inputs.append(x)
-        values.append(_values_at(entry, x, side))
+        values.append(at)
     learned = learned_words(model, split, vocabulary, side, seed)
     randomization = randomization_check(model, fresh_recurrent_weights, inputs, values)
     return {
@@ -270,19 +265,6 @@ def attribute(model, fresh_recurrent_weights: list, texts: list[tuple[str, int, 
         "completeness_limit": COMPLETENESS_LIMIT, "reviews": reviews, "learned": learned,
         "randomization": randomization, "seconds": round(time.perf_counter() - start, 3),
     }
-
-
-def _values_at(entry: dict, x: np.ndarray, side: str) -> np.ndarray:
-    """The stored word attributions laid back onto the input's positions (padding positions 0)."""
-    values = np.zeros(len(x))
-    n = len(entry["tokens"])
-    words = np.array([v for _, v in entry["tokens"]], dtype=np.float64)
-    if n:
-        if side == "pre":
-            values[len(x) - n:] = words
-        else:
-            values[:n] = words
-    return values
 
 
 def explain_model(name: str, path: Path, prepared, config: Config, disagreements: list[dict],
