@@ -43,6 +43,8 @@ def _add_data_flags(parser: argparse.ArgumentParser) -> None:
                        help="IMDB archive aclImdb_v1.tar.gz or its aclImdb/ folder (default: tensorflow-datasets imdb_reviews)")
     group.add_argument("--quick", action="store_true",
                        help="train small models on the IMDB sample shipped with labreport (offline, about a minute)")
+    group.add_argument("--data-dir", metavar="DIR",
+                       help="where tensorflow-datasets keeps imdb_reviews (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets)")
 
 
 def _add_out(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +55,8 @@ def _add_out(parser: argparse.ArgumentParser) -> None:
 def _add_verbosity(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("-q", "--quiet", action="store_true", help="print errors only")
-    group.add_argument("-v", "--verbose", action="store_true", help="also print TensorFlow's own messages")
+    group.add_argument("-v", "--verbose", action="store_true",
+                       help="also print TensorFlow's own messages (or set LABREPORT_TF_LOGS=1)")
 
 
 def _add_render_flags(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(params)
     params.add_argument("--quick", action="store_true", help="use the --quick sizes")
     params.add_argument("--json", action="store_true", help="print the derivation as JSON")
+    _add_verbosity(params)
 
     site = commands.add_parser("site", help="a class's runs as one checked course site (for instructors)",
                                description="Gather runs (output folders, folders of them at any depth, or .zip/.tar.gz "
@@ -132,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="review texts")
     predict.add_argument("--file", metavar="FILE", help="a UTF-8 file with one review per line")
     predict.add_argument("--json", action="store_true", help="print JSON")
+
+    commands.add_parser("schema", help="print the JSON Schema of OUT/results.json (for scripts that read records)",
+                        description="Print the JSON Schema (Draft 2020-12) of the results record this labreport writes.")
     return parser
 
 
@@ -177,7 +184,7 @@ def command_train(args: argparse.Namespace) -> int:
     fileio.check_writable(args.out)
     from labreport import data, train
 
-    corpus = data.load_corpus(args.data, args.quick)
+    corpus = data.load_corpus(args.data, args.quick, args.data_dir)
     if getattr(args, "quiet", False):
         train.run(config, corpus, args.out, progress=lambda message: None, command="labreport " + shlex.join(args.argv))
     else:
@@ -206,23 +213,23 @@ def _notes_flags(values: list[str], languages: list[str]) -> dict[str, str]:
 
 
 def _render_options(args: argparse.Namespace) -> tuple[list[str], list[str]]:
-    from labreport import render
+    from labreport import pages
 
-    languages = _split_list(args.lang, tuple(render.languages(args.templates)), "language")
-    formats = _split_list(args.format, render.FORMATS, "format")
-    _split_list(args.figures, render.FIGURE_FILES, "figure format")
+    languages = _split_list(args.lang, tuple(pages.languages(args.templates)), "language")
+    formats = _split_list(args.format, pages.FORMATS, "format")
+    _split_list(args.figures, pages.FIGURE_FILES, "figure format")
     _notes_flags(args.notes, languages)
     return languages, formats
 
 
 def command_render(args: argparse.Namespace) -> int:
-    from labreport import render
+    from labreport import pages
     from labreport.config import report_settings
 
     languages, formats = _render_options(args)
     report = report_settings(args.config)
-    written = render.render_all(args.out, languages, formats, args.templates, _notes_flags(args.notes, languages), report,
-                                _split_list(args.figures, render.FIGURE_FILES, "figure format"))
+    written = pages.render_all(args.out, languages, formats, args.templates, _notes_flags(args.notes, languages), report,
+                                _split_list(args.figures, pages.FIGURE_FILES, "figure format"))
     if args.quiet:
         return 0
     for path in written:
@@ -248,9 +255,9 @@ def command_build(args: argparse.Namespace) -> int:
 
 
 def command_notes(args: argparse.Namespace) -> int:
-    from labreport import notes, record, render
+    from labreport import notes, pages, record
 
-    catalog = render.load_catalog(args.lang, args.templates)
+    catalog = pages.load_catalog(args.lang, args.templates)
     path = notes.write_starter(args.out, args.lang, record.load_record(args.out), catalog)
     print(path)
     print(f"labreport: write your sections in {path}, then run `labreport render --out {args.out}`", file=sys.stderr)
@@ -259,6 +266,9 @@ def command_notes(args: argparse.Namespace) -> int:
 
 def command_params(args: argparse.Namespace) -> int:
     config = _load_config(args)
+    from labreport import runtime
+
+    runtime.start()
     from labreport import models, params
 
     derivations = []
@@ -279,8 +289,9 @@ def command_params(args: argparse.Namespace) -> int:
 
 
 def command_predict(args: argparse.Namespace) -> int:
-    from labreport import predict
+    from labreport import predict, runtime
 
+    runtime.start()
     texts = list(args.texts) + (predict.read_review_file(args.file) if args.file else [])
     result = predict.predict_texts(args.out, texts)
     if args.json:
@@ -293,9 +304,9 @@ def command_predict(args: argparse.Namespace) -> int:
 
 
 def command_site(args: argparse.Namespace) -> int:
-    from labreport import render, site
+    from labreport import pages, site
 
-    languages = _split_list(args.lang, tuple(render.languages(args.templates)), "language")
+    languages = _split_list(args.lang, tuple(pages.languages(args.templates)), "language")
     summary = site.build(args.runs, args.out, args.assignment, languages, args.title, args.templates,
                          progress=lambda line: print(f"labreport: {line}", file=sys.stderr) if sys.stderr.isatty() else None)
     readable = sum(1 for r in summary["runs"] if not r["problem"])
@@ -306,7 +317,14 @@ def command_site(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": command_train, "render": command_render, "build": command_build, "params": command_params,
+def command_schema(args: argparse.Namespace) -> int:
+    from labreport import record
+
+    print(json.dumps(record.schema(), ensure_ascii=False, indent=2))
+    return 0
+
+
+COMMANDS = {"schema": command_schema, "train": command_train, "render": command_render, "build": command_build, "params": command_params,
             "predict": command_predict, "notes": command_notes, "site": command_site}
 
 
@@ -314,11 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    # TensorFlow's C++ start-up chatter (CUDA probing, CPU features) is noise for a report tool; -v shows it.
+    # TensorFlow's start-up chatter (CUDA probing, CPU features) is noise for a report tool; -v shows it.
+    from labreport import runtime
+
     if getattr(args, "verbose", False):
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-    else:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ[runtime.VERBOSE_ENV] = "1"
+    runtime.quiet_environment()
     args.argv = argv  # recorded in the results record as the command that reproduces the run
     if args.command is None:
         parser.print_help()

@@ -16,8 +16,8 @@ import collections
 import gzip
 import io
 import json
+import os
 import re
-import socket
 import tarfile
 import zlib
 from dataclasses import dataclass, field
@@ -158,40 +158,65 @@ def read_sample() -> Corpus:
 
 
 def _network_reachable(host: str, timeout: float = 3.0) -> bool:
+    """Whether an HTTPS request to `host` gets any answer, through the proxy of HTTPS_PROXY/NO_PROXY if set.
+
+    tensorflow-datasets downloads through the same proxy settings, so a machine that reaches the
+    web only through a proxy is not taken for an offline one. Any HTTP status counts as reachable.
+    """
+    import urllib.error
+    import urllib.request
+
     try:
-        socket.create_connection((host, 443), timeout=timeout).close()
+        urllib.request.urlopen(urllib.request.Request(f"https://{host}/", method="HEAD"), timeout=timeout).close()
         return True
-    except OSError:
+    except urllib.error.HTTPError:
+        return True  # the server answered
+    except (OSError, ValueError):  # URLError, timeouts, a proxy that refuses the tunnel, a malformed proxy URL
         return False
+
+
+def tfds_data_dir(data_dir: str | None = None) -> Path:
+    """Where tensorflow-datasets keeps its data: `--data-dir`, else TFDS_DATA_DIR, else ~/tensorflow_datasets."""
+    return Path(data_dir or os.environ.get("TFDS_DATA_DIR") or Path.home() / "tensorflow_datasets").expanduser()
 
 
 def load_tfds(data_dir: str | None = None) -> Corpus:
     """Loads `imdb_reviews` through tensorflow-datasets, as the lab does.
 
-    The prepared copy in `data_dir` (tfds' default folder when None) is used when present; otherwise
-    tfds downloads it, which needs the network. Offline, this fails at once with a message naming
-    the ways out instead of retrying for minutes.
+    The prepared copy in `data_dir` (see `tfds_data_dir`) is used when present; otherwise tfds
+    downloads it, which needs the network. Offline, this fails at once with a message naming the
+    ways out instead of retrying for minutes; a copy that is there but cannot be read is reported
+    as broken, with the folder to delete.
     """
     import tensorflow_datasets as tfds
 
+    folder = tfds_data_dir(data_dir)
+
     def load(download: bool):
         return tfds.load(
-            "imdb_reviews", split=["train", "test"], as_supervised=True, data_dir=data_dir, download=download
+            "imdb_reviews", split=["train", "test"], as_supervised=True, data_dir=str(folder), download=download
         )
 
     try:
         train_ds, test_ds = load(download=False)
-    except Exception:  # not prepared yet: tfds raises AssertionError or DatasetNotFoundError
+    except Exception as error:  # not prepared yet: tfds raises AssertionError or DatasetNotFoundError
+        copy = folder / "imdb_reviews"
+        if copy.is_dir() and any(copy.rglob("dataset_info.json")):
+            raise LabreportError(
+                f"the copy of imdb_reviews in {copy} cannot be read ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''}); delete that folder to download it again, "
+                "or use --data PATH or --quick"
+            ) from None
         if not _network_reachable(TFDS_HOST):
             raise LabreportError(
-                "tensorflow-datasets cannot download imdb_reviews (no network); use --data PATH "
-                "with the aclImdb_v1.tar.gz archive or its folder, or --quick for the shipped sample"
+                f"tensorflow-datasets cannot download imdb_reviews to {folder} (no network; HTTPS_PROXY is honoured); "
+                "use --data PATH with the aclImdb_v1.tar.gz archive or its folder, or --quick for the shipped sample"
             ) from None
         try:
             train_ds, test_ds = load(download=True)
         except Exception as error:
             raise LabreportError(
-                f"tensorflow-datasets could not prepare imdb_reviews ({type(error).__name__}: {error}); "
+                f"tensorflow-datasets could not prepare imdb_reviews in {folder} ({type(error).__name__}: {error}); "
                 "use --data PATH or --quick"
             ) from error
 
@@ -209,13 +234,13 @@ def load_tfds(data_dir: str | None = None) -> Corpus:
     return Corpus(train, test, "tfds", "tensorflow-datasets imdb_reviews", bad_train + bad_test)
 
 
-def load_corpus(data: str | None, quick: bool) -> Corpus:
-    """Picks the source: `--data` path, else the shipped sample with `--quick`, else tfds."""
+def load_corpus(data: str | None, quick: bool, data_dir: str | None = None) -> Corpus:
+    """Picks the source: `--data` path, else the shipped sample with `--quick`, else tfds (in `data_dir`)."""
     if data:
         return read_archive(data)
     if quick:
         return read_sample()
-    return load_tfds()
+    return load_tfds(data_dir)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,17 +1,19 @@
 """The report's figures, drawn with matplotlib from the record alone, as PNG and SVG.
 
-Korean labels are drawn with NanumGothic from the `koreanize-matplotlib` package, which
-`pip install` brings, so no system font is needed and the reader needs none either. A glyph the
-font lacks (a language without Hangul or Latin) falls back to DejaVu Sans, matplotlib's own font.
+Korean labels are drawn with Labreport Gothic, the subset of NanumGothic shipped inside the
+package (`labreport.fonts`), so no system font is needed and the reader needs none either. A glyph
+the font lacks (a word in Japanese, an emoji) falls back to DejaVu Sans, matplotlib's own font, and
+then to the reader's fonts; matplotlib's "Glyph … missing" warning is not shown.
 
 The report pages (HTML and PDF) carry each figure as SVG inside the page: vector paths with the
-text left as text, set in the page's own embedded NanumGothic, so figures stay sharp when printed
+text left as text, set in the page's own embedded font, so figures stay sharp when printed
 or zoomed and their words can be searched. PNGs at 160 dpi are written beside the report too, for
 documents that take no SVG.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import warnings
@@ -36,15 +38,15 @@ VAL_STYLE = {"linestyle": "--", "marker": "s", "markersize": 4}
 
 @lru_cache(maxsize=None)
 def _setup_fonts() -> str:
-    # NanumGothic's bold registers as weight 600; matplotlib would warn about it on every figure.
+    # The bold registers as weight 600; matplotlib would warn about it on every figure.
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     for path in font_files().values():
         font_manager.fontManager.addfont(str(path))
     name = font_manager.FontProperties(fname=str(font_files()["regular"])).get_name()
     plt.rcParams.update({
         "font.family": [name, "DejaVu Sans"],
-        "axes.unicode_minus": False,  # NanumGothic has no U+2212 minus sign
-        "svg.fonttype": "none",  # text stays text: the PDF embeds NanumGothic for it, and it can be searched
+        "axes.unicode_minus": False,  # the font has no U+2212 minus sign
+        "svg.fonttype": "none",  # text stays text: the PDF embeds the font for it, and it can be searched
         "axes.spines.top": False,
         "axes.spines.right": False,
         "axes.grid": True,
@@ -61,6 +63,18 @@ Label = Callable[..., str]
 """A figure's words: `label("epoch")`, `label("truncation", length=300, share=22.8)` (catalog `figure.label.*`)."""
 
 
+def drawn_quietly(draw: Callable) -> Callable:
+    """A figure function that says nothing about glyphs its fonts lack: the SVG keeps the character as
+    text and the reader's fonts draw it (a PNG shows a box); matplotlib would warn once per glyph."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Glyph .* missing from")
+            return draw(*args, **kwargs)
+    return wrapper
+
+
+@drawn_quietly
 def save(fig, formats: tuple[str, ...] = FORMATS, salt: str = "labreport") -> dict[str, bytes]:
     """The figure as bytes in each format; no software tag, date or random ids, so equal records give equal bytes.
 
@@ -68,14 +82,12 @@ def save(fig, formats: tuple[str, ...] = FORMATS, salt: str = "labreport") -> di
     """
     plt.rcParams["svg.hashsalt"] = salt
     result = {}
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Glyph .* missing from")  # fallback is drawn as a box; said once in the docs
-        # Each figure ends in tight_layout(), so no bbox_inches="tight" (it would draw every figure twice).
-        for fmt in formats:
-            buffer = io.BytesIO()
-            metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
-            fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
-            result[fmt] = buffer.getvalue()
+    # Each figure ends in tight_layout(), so no bbox_inches="tight" (it would draw every figure twice).
+    for fmt in formats:
+        buffer = io.BytesIO()
+        metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+        fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
+        result[fmt] = buffer.getvalue()
     plt.close(fig)
     return result
 
@@ -115,6 +127,7 @@ def _plot_runs(ax, entry: dict, key: str, label: str, style: dict, alpha: float 
     ax.fill_between(epochs, mean - sd, mean + sd, color=color, alpha=0.15 * alpha, linewidth=0)
 
 
+@drawn_quietly
 def convergence(entry: dict, label: Label):
     """Loss and accuracy per epoch, training and validation, for one model.
 
@@ -139,6 +152,7 @@ def convergence(entry: dict, label: Label):
     return fig
 
 
+@drawn_quietly
 def comparison(models: dict, label: Label):
     """Validation loss and accuracy of every model on shared axes (means with bands over seeds)."""
     _setup_fonts()
@@ -157,6 +171,7 @@ def comparison(models: dict, label: Label):
     return fig
 
 
+@drawn_quietly
 def length_histogram(dataset: dict, label: Label):
     """Training review lengths in words, with the truncation point."""
     _setup_fonts()
@@ -177,6 +192,7 @@ def length_histogram(dataset: dict, label: Label):
     return fig
 
 
+@drawn_quietly
 def confusion_matrices(models: dict, label: Label):
     """One confusion matrix per model (best checkpoint, test split), counts and shares."""
     _setup_fonts()
@@ -206,6 +222,7 @@ def confusion_matrices(models: dict, label: Label):
     return fig
 
 
+@drawn_quietly
 def gradient_flow(models: dict, label: Label):
     """Gradient norm per input position, log scale, one line per model."""
     _setup_fonts()
@@ -215,7 +232,7 @@ def gradient_flow(models: dict, label: Label):
         ax.plot(range(1, len(norms) + 1), norms, color=COLORS.get(entry["name"], "#333333"),
                 label=entry["display_name"], linewidth=1.4)
     ax.set_yscale("log")
-    # Plain "1e-03" labels: the default 10^{-3} mathtext needs a minus sign NanumGothic lacks.
+    # Plain "1e-03" labels: the default 10^{-3} mathtext needs a minus sign the font lacks.
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0e}"))
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
     ax.set_xlabel(label("position"))
@@ -241,6 +258,7 @@ def all_figures(record: dict, label: Label, formats: tuple[str, ...] = FORMATS) 
     return {name: save(draw(), formats, salt=name) for name, draw in drawings.items()}
 
 
+@drawn_quietly
 def class_accuracy(experiment: dict, label: Label):
     """Each model's test accuracy across the class's runs: one dot per run, the mean as a bar."""
     _setup_fonts()
@@ -260,6 +278,7 @@ def class_accuracy(experiment: dict, label: Label):
     return fig
 
 
+@drawn_quietly
 def class_differences(pair: dict, display_names: dict, label: Label):
     """The per-run difference in test accuracy between two models, in points, with zero marked."""
     _setup_fonts()
@@ -277,6 +296,7 @@ def class_differences(pair: dict, display_names: dict, label: Label):
     return fig
 
 
+@drawn_quietly
 def learned_words(models: dict, label: Label):
     """Per model, the words with the largest mean positive and negative attribution (horizontal bars)."""
     _setup_fonts()

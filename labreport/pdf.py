@@ -1,8 +1,8 @@
 """HTML → PDF through WeasyPrint: the report's own HTML plus one conversion step.
 
-The page carries its figures inline; the conversion adds one stylesheet that points NanumGothic at
-the files koreanize-matplotlib installed (faster for WeasyPrint than parsing the HTML's embedded
-copy) and embeds the glyphs it uses. The URL fetcher serves `data:` URLs and those two font files
+The page carries its figures inline; the conversion adds one stylesheet that points the report's
+font at the files labreport ships (faster for WeasyPrint than parsing the HTML's embedded copy) and
+embeds the glyphs it uses; a character the font lacks falls back to the machine's own fonts. The URL fetcher serves `data:` URLs and those two font files
 only: no network, no other file.
 """
 
@@ -29,7 +29,7 @@ def _weasyprint():
 def html_to_pdf(html: str) -> bytes:
     """Converts a self-contained report page to PDF bytes (A4, fonts embedded, offline)."""
     weasyprint = _weasyprint()
-    from labreport.fonts import font_files
+    from labreport.fonts import FAMILY, font_files
 
     fonts = {"normal": font_files()["regular"], "bold": font_files()["bold"]}
     allowed = {path.as_uri() for path in fonts.values()}
@@ -44,7 +44,7 @@ def html_to_pdf(html: str) -> bytes:
 
     fetcher = LocalOnlyFetcher(allowed_protocols=("data", "file"))
     css = "".join(
-        f"@font-face {{ font-family: 'NanumGothic'; font-weight: {weight}; src: url('{path.as_uri()}'); }}\n"
+        f"@font-face {{ font-family: '{FAMILY}'; font-weight: {weight}; src: url('{path.as_uri()}'); }}\n"
         for weight, path in fonts.items()
     )
     # @font-face rules in a stylesheet of their own load only through a shared FontConfiguration.

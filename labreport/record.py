@@ -1,7 +1,9 @@
 """The results record, `OUT/results.json`: everything a report needs, and nothing that needs TensorFlow.
 
-`labreport train` writes it; `labreport render` and `labreport params --record` read it. Fields
-(schema version 4; all numbers are plain JSON numbers, fractions in [0, 1], times in seconds):
+`labreport train` writes it; `labreport render` and `labreport params --record` read it. The same
+fields as a JSON Schema (Draft 2020-12): `labreport/record.schema.json`, printed by
+`labreport schema`. Fields (schema version 5; all numbers are plain JSON numbers, fractions in
+[0, 1], times in seconds):
 
 - `schema_version` (int), `labreport_version` (str)
 - `decision_threshold`: a review is called positive when a model's probability exceeds it (0.5);
@@ -16,19 +18,21 @@
   - `splits`: `train`, `validation`, `test` → {`total`, `positive`, `negative`}
   - `preprocessing`: `max_length`, `padding`, `truncating`, `padding_reason`, `line_breaks_removed`,
     `vocabulary_from`, `validation`
-  - `vocabulary`: {`size`, `words_in_training`, `coverage_train`, `coverage_test`, `oov_token`}
+  - `vocabulary`: {`size`, `distinct_words_in_training`, `coverage_train`, `coverage_test`, `oov_token`}
   - `lengths`: `train` and `test` → {`mean`, `median`, `min`, `max`, `percentiles` {"25".."99"},
     `truncated_share`, `mean_after_truncation`, `histogram` {`edges`, `counts`}}
 - `models`: {name ("gru", "lstm", "rnn") → model entry}, in training order (readers restore
   `config.model.models` order should a tool re-sort the keys), each with
   - `name`, `display_name` ("BiGRU"), `cell` ("GRU"), `seed` (the seed of this, the first, run)
+  - `device` (new in version 5): where it trained, "CPU" or "GPU:0 (the GPU's name)"
   - `summary_text` (Keras' `model.summary()`, captured before training), `summary_rows`
     [{`name`, `type`, `output_shape`, `params`}], `total_params`
   - `params`: the derivation of every layer (see `labreport.params.derive_model`)
   - `history`: {`loss`, `accuracy`, `val_loss`, `val_accuracy`}, one value per epoch run
   - `epoch_seconds`: wall seconds per epoch (training and validation)
   - `epochs_run`, `stopped_early` (bool)
-  - `best_epoch` (1-based), `best_criterion` {`monitor`, `mode`, `value`}
+  - `best_epoch` (1-based), `best_criterion` {`monitor`, `mode`, `value`}, `early_stopping`
+    {`monitor`, `patience`}
   - `test`: metrics of the best checkpoint, {`weights` ("best_checkpoint"), `epoch`, `loss`,
     `accuracy`, `precision`, `recall`, `f1`, `confusion_matrix` [[TN, FP], [FN, TP]], `reviews`}
   - `test_last_epoch`: the same for the weights after the last epoch (what the lab reported)
@@ -71,6 +75,9 @@
 - `predictions_file`: "predictions.npz" beside the record: `labels`, `lengths`, and for each model
   `<name>` (best checkpoint) and `<name>_last` (last epoch) positive-class probabilities, float32,
   in test-split order; further seeds add `<name>_seed<seed>` (best checkpoint).
+
+Beside the record, `OUT/history/<name>.csv` holds each model's `history` in the column layout of
+Keras' `CSVLogger` (`epoch` from 0, then the metrics in alphabetical order), for spreadsheets.
 """
 
 from __future__ import annotations
@@ -83,9 +90,11 @@ from typing import Any
 
 from labreport import LabreportError, __version__
 
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (2, 3, 4)
-"""Versions `load_record` reads: 3 lacks only `attributions`, 2 also `decision_threshold`."""
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (2, 3, 4, 5)
+"""Versions `load_record` reads: 4 lacks only `models.<name>.device`, 3 also `attributions`, 2 also
+`decision_threshold`."""
+SCHEMA_FILE = Path(__file__).resolve().parent / "record.schema.json"
 RECORD_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.npz"
 
@@ -198,6 +207,20 @@ def load_record(out: str | Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise LabreportError(f"{path} is not valid JSON ({error})") from error
     return validate_record(record, str(path))
+
+
+def schema() -> dict:
+    """The record's JSON Schema (Draft 2020-12) for the current schema version."""
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def history_csv(history: dict[str, list[float]]) -> str:
+    """One model's history in Keras' `CSVLogger` layout: `epoch` (from 0), then the sorted metric names."""
+    keys = sorted(history)
+    lines = [",".join(["epoch", *keys])]
+    for epoch in range(len(history[keys[0]]) if keys else 0):
+        lines.append(",".join([str(epoch), *(repr(float(history[key][epoch])) for key in keys)]))
+    return "\n".join(lines) + "\n"
 
 
 def environment(started_at: str, wall_seconds: float, command: str, threads: dict) -> dict:

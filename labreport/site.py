@@ -199,10 +199,10 @@ def _copy_reports(run: runs_module.Run, target: Path, previous: Path | None, lan
         for name in present:
             shutil.copyfile(run.folder / name, target / name)
     else:
-        from labreport import render
+        from labreport import pages
 
         shutil.copyfile(run.folder / "results.json", target / "results.json")
-        render.render_all(target, languages, ("html", "pdf"), figure_files=())
+        pages.render_all(target, languages, ("html", "pdf"), figure_files=())
         (target / "results.json").unlink()
     (target / DIGEST_FILE).write_text(stamp)
     return sorted(p.name for p in target.iterdir() if p.name.startswith("report."))
@@ -217,12 +217,12 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
         LabreportError: a run path that does not exist, an assignment file that is not valid, or a
         site folder that cannot be written; nothing is replaced then.
     """
-    from labreport import render
+    from labreport import pages
     from labreport.site_page import page
 
     languages = languages or ["ko", "en"]
     out = Path(out)
-    catalogs = {lang: render.load_catalog(lang, user_templates) for lang in languages}
+    catalogs = {lang: pages.load_catalog(lang, user_templates) for lang in languages}
     expected = assignment_settings(assignment)
     if out.exists() and not out.is_dir():
         raise LabreportError(f"site folder {out} is a file: choose another with --out")

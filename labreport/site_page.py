@@ -83,7 +83,7 @@ def class_paragraph(experiment: dict, catalog: Catalog) -> list[Markup]:
 def figures(experiment: dict, catalog: Catalog) -> dict[str, Markup]:
     """The class figures, as SVG to place inside the page."""
     from labreport import figures as figures_module
-    from labreport.render import figure_label, figure_markup
+    from labreport.pages import figure_label, figure_markup
 
     if experiment["runs"] == 0:
         return {}
@@ -97,7 +97,7 @@ def figures(experiment: dict, catalog: Catalog) -> dict[str, Markup]:
 
 def page(summary: dict, catalog: Catalog, languages: list[str], user_templates=None) -> str:
     """The index page of the site in `catalog`'s language, with its font embedded."""
-    from labreport.render import make_environment, with_embedded_font
+    from labreport.pages import make_environment, with_embedded_font
 
     experiment = summary["experiment"]
     names = experiment["display_names"]

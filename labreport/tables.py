@@ -229,6 +229,9 @@ def environment(record: dict) -> Table:
     for key in ("python", "tensorflow", "keras", "tensorflow_datasets", "numpy", "labreport", "platform", "cpu", "cpu_count"):
         table.rows.append(("", [Cell(key), Cell(code(env[key] if env.get(key) is not None else "–"))]))
     table.rows.append(("", [Cell("GPU"), Cell(", ".join(env["gpus"]) if env.get("gpus") else M("label.none"))]))
+    for model in record["models"].values():  # a version-4 record does not say
+        if model.get("device"):
+            table.rows.append(("", [Cell(M("label.trained_on", model=model["display_name"])), Cell(code(model["device"]))]))
     if env.get("threads"):
         table.rows.append(("", [Cell(M("label.threads")),
                                 Cell(code(f"intra_op={env['threads']['intra_op']}, inter_op={env['threads']['inter_op']}"))]))

@@ -29,7 +29,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from labreport import __version__, analysis, attributions, batches, data, fileio, inference, prepare, record, resume
+from labreport import __version__, analysis, attributions, batches, data, fileio, inference, prepare, record, resume, runtime
 from labreport import progress as progress_module
 from labreport.progress import Progress
 from labreport.config import Config
@@ -181,8 +181,9 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
                    for idx, x in batches.evaluation_batches(validation.x, validation.lengths, config)]
 
     log, stop = _make_callbacks(keras, name, config, progress)
+    device = runtime.training_device()
     progress(f"training {models.DISPLAY_NAMES[name]} ({total_params:,} parameters, seed {config.train.seed}) on "
-             f"{len(prepared.train.y):,} reviews, validating on {len(prepared.validation.y):,}")
+             f"{len(prepared.train.y):,} reviews, validating on {len(prepared.validation.y):,}, on the {device}")
     bar = progress_module.progress_bar(models.DISPLAY_NAMES[name], config, math.ceil(len(prepared.train.y) / config.train.batch_size),
                        progress)
     if bar is not None:
@@ -226,6 +227,7 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
         "seed": config.train.seed,
         "display_name": models.DISPLAY_NAMES[name],
         "cell": models.CELL_CLASSES[name],
+        "device": device,
         "summary_text": summary_text,
         "summary_rows": summary_rows,
         "total_params": total_params,
@@ -278,12 +280,13 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
     started = time.perf_counter()
     started_at = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
+    device = runtime.start()
     import tensorflow as tf
 
     threads = inference.configure_threads()
     tf.config.experimental.enable_op_determinism()
-    progress(f"preparing {len(corpus.train):,} training and {len(corpus.test):,} test reviews "
-             f"from {corpus.location}")
+    progress(f"training on the {device} (TensorFlow {tf.__version__}); preparing {len(corpus.train):,} training "
+             f"and {len(corpus.test):,} test reviews from {corpus.location}")
     prepared = prepare.prepare(corpus, config)
     samples = prepare.choose_samples(prepared.test, config.train.seed)
     partial = out / ".partial" / resume.resume_key(config, corpus)
@@ -347,6 +350,8 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
         "config_hash": config.experiment_hash(),
     })
     fileio.write_bytes(out / record.PREDICTIONS_FILE, resume.npz_bytes(arrays))
+    for name, entry in entries.items():
+        fileio.write_text(out / "history" / f"{name}.csv", record.history_csv(entry["history"]))
     fileio.write_json(out / record.RECORD_FILE, result)
     shutil.rmtree(out / ".partial", ignore_errors=True)
     progress(f"wrote {out / record.RECORD_FILE}")

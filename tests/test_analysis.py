@@ -35,7 +35,7 @@ def test_mcnemar_chi_square_large_case():
 
 
 def test_mcnemar_p_value_matches_scipy():
-    scipy_stats = pytest.importorskip("scipy.stats")
+    import scipy.stats as scipy_stats
     labels = np.ones(100, dtype=int)
     a = decisions_to_probabilities([1] * 40 + [0] * 60)
     b = decisions_to_probabilities([0] * 30 + [1] * 10 + [0] * 60)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 from keras import layers  # noqa: E402
 
 from labreport import params  # noqa: E402

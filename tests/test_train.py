@@ -33,8 +33,13 @@ def load(out):
 
 
 def test_record_is_complete_and_consistent(runs):
+    import jsonschema
+
+    from labreport import record as record_module
+
     record = load(runs[0])
-    assert record["schema_version"] == 4
+    assert record["schema_version"] == record_module.SCHEMA_VERSION
+    jsonschema.Draft202012Validator(record_module.schema()).validate(record)  # a fresh record meets the shipped schema
     assert list(record["models"]) == ["gru", "lstm"]
     assert record["dataset"]["splits"]["train"]["total"] == 1600
     assert record["dataset"]["splits"]["validation"]["total"] == 400
@@ -56,6 +61,10 @@ def test_record_is_complete_and_consistent(runs):
         assert entry["params"]["total"]["ok"] is True
         assert entry["total_params"] == entry["params"]["total"]["keras"]
         assert (runs[0] / entry["model_file"]).is_file()
+        assert entry["device"] == "CPU"
+        csv_rows = (runs[0] / "history" / f"{name}.csv").read_text().splitlines()
+        assert csv_rows[0] == "epoch,accuracy,loss,val_accuracy,val_loss" and len(csv_rows) == entry["epochs_run"] + 1
+        assert [float(v) for v in csv_rows[1].split(",")[1:]] == [history[k][0] for k in ("accuracy", "loss", "val_accuracy", "val_loss")]
 
 
 def test_both_models_get_the_same_sample_reviews(runs):

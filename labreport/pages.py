@@ -94,11 +94,11 @@ def _template_error(error: Exception) -> LabreportError:
 
 
 def embedded_font_css(page: str) -> str:
-    """@font-face rules that embed NanumGothic, cut down to the characters `page` uses (its figures' too).
+    """@font-face rules that embed the report's font, cut down to the characters `page` uses (its figures' too).
 
-    The HTML then shows Korean the same way on every device without fetching a font. NanumGothic
-    comes from koreanize-matplotlib, cut with fontTools (a matplotlib dependency); the result is the
-    same for the same page. (The PDF takes the font files directly: see `pdf.html_to_pdf`.)
+    The HTML then shows Korean the same way on every device without fetching a font. The font is
+    the one labreport ships (`labreport.fonts`), cut again with fontTools; the result is the same for
+    the same page. (The PDF takes the font files directly: see `pdf.html_to_pdf`.)
     """
     import base64
     import io
@@ -108,7 +108,7 @@ def embedded_font_css(page: str) -> str:
 
     logging.getLogger("fontTools").setLevel(logging.ERROR)  # it reports each table it drops
 
-    from labreport.fonts import font_files
+    from labreport.fonts import FAMILY, font_files
 
     # Keep the space: a font without it makes WeasyPrint write text that PDF readers cannot extract.
     text = re.sub(r"data:[^\"')\s]+", "", page)  # base64 data holds no character the page shows
@@ -117,6 +117,7 @@ def embedded_font_css(page: str) -> str:
     for weight, path in (("normal", font_files()["regular"]), ("bold", font_files()["bold"])):
         options = subset.Options()
         options.name_IDs = ["*"]  # keep the copyright and licence records (SIL Open Font License)
+        options.name_languages = ["*"]
         options.notdef_outline = True
         font = subset.load_font(str(path), options)
         font.recalcTimestamp = False  # same page, same bytes
@@ -127,7 +128,7 @@ def embedded_font_css(page: str) -> str:
         subset.save_font(font, buffer, options)
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
         rules.append(
-            f"@font-face {{ font-family: 'NanumGothic'; font-weight: {weight}; "
+            f"@font-face {{ font-family: '{FAMILY}'; font-weight: {weight}; "
             f"src: url(data:font/ttf;base64,{data}) format('truetype'); }}"
         )
     return "<style>\n" + "\n".join(rules) + "\n</style>\n"
@@ -225,7 +226,7 @@ def render_html(record: dict, lang: str, env: jinja2.Environment | None = None,
 
 
 def with_embedded_font(page: str) -> str:
-    """The page with NanumGothic embedded before `</head>` (see `embedded_font_css`)."""
+    """The page with its font embedded before `</head>` (see `embedded_font_css`)."""
     head_end = page.find("</head>")
     if head_end < 0:
         return page  # a user template without <head>: leave the page as written
