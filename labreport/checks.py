@@ -44,8 +44,9 @@ def settings(record: dict) -> dict[str, Any]:
     return flat
 
 
-FREE_SETTINGS = ("train.seed",)
-"""Settings each student may choose: compared only with an assignment that sets them."""
+FREE_SETTINGS = ("train.seed", "train.fused")
+"""Settings each student may choose (the seed; the engine, which changes speed, not results): compared
+only with an assignment that sets them."""
 
 
 def most_common_settings(records: list[dict]) -> dict[str, Any]:

@@ -88,6 +88,12 @@ class TrainConfig:
 
     False pads every batch to max_length, exactly as the lab's notebook does.
     """
+    fused: bool = True
+    """On a CPU, run the LSTM's whole sequence as one TensorFlow op (same weights and results as Keras' layer, faster).
+
+    False keeps Keras' own step-by-step loop. On a GPU the models always keep Keras' layers and
+    their cuDNN kernels; the record says which loop ran (`models.<name>.recurrent_loop`).
+    """
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,26 @@ DISPLAY_NAMES = {"rnn": "BiRNN", "gru": "BiGRU", "lstm": "BiLSTM"}
 CELL_CLASSES = {"rnn": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
 
 
-def recurrent_layer(cell: str, units: int, gru_reset_after: bool = True) -> layers.Layer:
-    """The recurrent layer for `cell` ("rnn", "gru" or "lstm"), returning the last state only."""
+def recurrent_layer(cell: str, units: int, gru_reset_after: bool = True, fused: bool = False) -> layers.Layer:
+    """The recurrent layer for `cell` ("rnn", "gru" or "lstm"), returning the last state only.
+
+    `fused` gives the LSTM labreport's CPU fast path (`labreport.fused.FusedLSTM`: Keras' LSTM with
+    the same weights, its loop in one op); the other cells have none and ignore it.
+    """
     if cell == "gru":
         return layers.GRU(units, reset_after=gru_reset_after)
     if cell == "lstm":
+        if fused:
+            from labreport.fused import FusedLSTM
+
+            return FusedLSTM(units)
         return layers.LSTM(units)
     if cell == "rnn":
         return layers.SimpleRNN(units)
     raise ValueError(f"Received an invalid value for argument `cell`. Expected one of rnn, gru, lstm, received: cell={cell!r}")
 
 
-def build_model(cell: str, config: Config, sequence_length: int | None = None) -> keras.Model:
+def build_model(cell: str, config: Config, sequence_length: int | None = None, fused: bool = False) -> keras.Model:
     """Builds and compiles the lab's model for one recurrent cell.
 
     Args:
@@ -38,6 +46,8 @@ def build_model(cell: str, config: Config, sequence_length: int | None = None) -
         config: sizes from `config.data` and `config.model`, optimizer settings from `config.train`.
         sequence_length: the input's time dimension; None accepts batches of any length (used when
             batches are bucketed by length), an int fixes it (the summary then shows it, as in the lab).
+        fused: use the fused CPU loop where the cell has one (see `recurrent_layer`); for training on
+            a CPU only: summaries, parameter proofs and saved checkpoints use Keras' own layers.
 
     Returns:
         A compiled `keras.Model` named after the cell ("gru", "lstm", ...).
@@ -45,7 +55,7 @@ def build_model(cell: str, config: Config, sequence_length: int | None = None) -
     m = config.model
     inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="review")
     x = layers.Embedding(config.data.vocab_size, m.embedding_dim, name="embedding")(inputs)
-    x = layers.Bidirectional(recurrent_layer(cell, m.hidden_units, m.gru_reset_after), name="bidirectional")(x)
+    x = layers.Bidirectional(recurrent_layer(cell, m.hidden_units, m.gru_reset_after, fused), name="bidirectional")(x)
     x = layers.Dropout(m.dropout, name="dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="dense")(x)
     model = keras.Model(inputs, outputs, name=cell)
@@ -55,6 +65,22 @@ def build_model(cell: str, config: Config, sequence_length: int | None = None) -
         metrics=["accuracy"],
     )
     return model
+
+
+def recurrent_loop(cell: str, config: Config, device: str) -> str:
+    """Which loop trains `cell` here: "fused" (one TensorFlow op, CPU only) or "keras" (Keras' layer;
+    on a GPU that is cuDNN's kernel)."""
+    from labreport.fused import FUSED_LAYERS
+
+    return "fused" if config.train.fused and device == "CPU" and cell in FUSED_LAYERS else "keras"
+
+
+def plain_twin(model: keras.Model, cell: str, config: Config) -> keras.Model:
+    """The same model with Keras' own layers and the same weights: what a checkpoint holds, so it loads
+    with Keras alone."""
+    twin = build_model(cell, config, sequence_length=None, fused=False)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def summary_text(model: keras.Model) -> str:

@@ -231,7 +231,8 @@ def environment(record: dict) -> Table:
     table.rows.append(("", [Cell("GPU"), Cell(", ".join(env["gpus"]) if env.get("gpus") else M("label.none"))]))
     for model in record["models"].values():  # a version-4 record does not say
         if model.get("device"):
-            table.rows.append(("", [Cell(M("label.trained_on", model=model["display_name"])), Cell(code(model["device"]))]))
+            loop = {"fused": " · fused BlockLSTM op", "keras": " · Keras"}.get(model.get("recurrent_loop", ""), "")
+            table.rows.append(("", [Cell(M("label.trained_on", model=model["display_name"])), Cell(code(model["device"] + loop))]))
     if env.get("threads"):
         table.rows.append(("", [Cell(M("label.threads")),
                                 Cell(code(f"intra_op={env['threads']['intra_op']}, inter_op={env['threads']['inter_op']}"))]))

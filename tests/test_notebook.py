@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import labreport
-from labreport import LabreportError
+from labreport import LabreportError, record as record_module
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -72,7 +72,7 @@ def test_the_readme_colab_cells_build_show_and_download_the_report(tmp_path, mon
 
 def test_load_render_and_their_errors(record_dir):
     record = labreport.load(record_dir)
-    assert record["schema_version"] == 5 and "<table>" in record._repr_html_()
+    assert record["schema_version"] == record_module.SCHEMA_VERSION and "<table>" in record._repr_html_()
     report = labreport.render(record_dir, lang=["en"], formats=["html"])
     assert report.html("en") == Path(record_dir) / "report.en.html"
     with pytest.raises(LabreportError, match="no report.en.pdf was written"):

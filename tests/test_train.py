@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -62,6 +63,9 @@ def test_record_is_complete_and_consistent(runs):
         assert entry["total_params"] == entry["params"]["total"]["keras"]
         assert (runs[0] / entry["model_file"]).is_file()
         assert entry["device"] == "CPU"
+        assert entry["recurrent_loop"] == ("fused" if name == "lstm" else "keras")
+        saved = keras.saving.load_model(runs[0] / entry["model_file"])  # Keras alone reads it: no labreport layer
+        assert type(saved.get_layer("bidirectional").forward_layer) is {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[name]
         csv_rows = (runs[0] / "history" / f"{name}.csv").read_text().splitlines()
         assert csv_rows[0] == "epoch,accuracy,loss,val_accuracy,val_loss" and len(csv_rows) == entry["epochs_run"] + 1
         assert [float(v) for v in csv_rows[1].split(",")[1:]] == [history[k][0] for k in ("accuracy", "loss", "val_accuracy", "val_loss")]
