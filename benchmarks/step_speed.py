@@ -91,20 +91,33 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=300)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--threads", metavar="INTER,INTRA",
+                        help="TensorFlow's thread pools for this run (0 = TensorFlow's default); default labreport's")
+    parser.add_argument("--paths", default="keras,fused,torch", help="which paths to time (keras,fused,torch)")
     args = parser.parse_args()
 
     from labreport import inference
 
-    threads = inference.configure_threads()
+    if args.threads:
+        import tensorflow as tf
+
+        inter, intra = (int(n) for n in args.threads.split(","))
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        threads = {"intra_op": intra, "inter_op": inter}
+    else:
+        threads = inference.configure_threads()
+    wanted = args.paths.split(",")
     paths = {}
     for cell in ("gru", "lstm"):
         paths[(cell, "keras")] = tensorflow_step(cell, False, args.batch, args.width)
-        if cell == "lstm":
+        if cell == "lstm" and "fused" in wanted:
             paths[(cell, "fused")] = tensorflow_step(cell, True, args.batch, args.width)
-        try:
-            paths[(cell, "torch")] = torch_step(cell, args.batch, args.width, threads["intra_op"] or os.cpu_count())
-        except ImportError:
-            pass
+        if "torch" in wanted:
+            try:
+                paths[(cell, "torch")] = torch_step(cell, args.batch, args.width, threads["intra_op"] or os.cpu_count())
+            except ImportError:
+                pass
     times: dict[tuple[str, str], list[float]] = {key: [] for key in paths}
     for step in paths.values():  # trace and warm up
         step(), step()
