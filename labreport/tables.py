@@ -231,8 +231,9 @@ def environment(record: dict) -> Table:
     table.rows.append(("", [Cell("GPU"), Cell(", ".join(env["gpus"]) if env.get("gpus") else M("label.none"))]))
     for model in record["models"].values():  # a version-4 record does not say
         if model.get("device"):
-            loop = {"fused": " · fused BlockLSTM op", "keras": " · Keras"}.get(model.get("recurrent_loop", ""), "")
-            table.rows.append(("", [Cell(M("label.trained_on", model=model["display_name"])), Cell(code(model["device"] + loop))]))
+            loop = model.get("recurrent_loop")  # a version-5 record does not say
+            where = Cell(M(f"label.loop_{loop}", device=model["device"])) if loop else Cell(code(model["device"]))
+            table.rows.append(("", [Cell(M("label.trained_on", model=model["display_name"])), where]))
     if env.get("threads"):
         table.rows.append(("", [Cell(M("label.threads")),
                                 Cell(code(f"intra_op={env['threads']['intra_op']}, inter_op={env['threads']['inter_op']}"))]))

@@ -440,3 +440,13 @@ def test_site_never_imports_tensorflow(tmp_path, record):
     result = cli_without_tensorflow("site", str(tmp_path / "class"), "--out", str(tmp_path / "site"))
     assert result.returncode == 0, result.stderr
     assert "no_predictions" in (tmp_path / "site" / "grades.csv").read_text(encoding="utf-8-sig")
+
+
+def test_the_appendix_says_where_and_with_which_loop_each_model_trained(record):
+    record["models"]["lstm"]["recurrent_loop"] = "fused"
+    english = quick_html(record, "en")
+    assert "<td>BiGRU trained on</td><td>CPU, Keras' own layer</td>" in english
+    assert "<td>BiLSTM trained on</td><td>CPU, the LSTM's fused loop (one BlockLSTM op)</td>" in english
+    assert "CPU, LSTM 융합 루프(BlockLSTM 연산 하나)" in quick_html(record, "ko")
+    del record["models"]["gru"]["recurrent_loop"]  # a version-5 record: the device alone
+    assert "fused loop" in quick_html(record, "en") and "<code>CPU</code>" in quick_html(record, "en")
