@@ -168,7 +168,11 @@ def _load_config(args: argparse.Namespace):
 
 
 def _split_list(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
-    items = [v.strip() for v in value.split(",") if v.strip()]
+    return checked_choices([v.strip() for v in value.split(",") if v.strip()], allowed, what)
+
+
+def checked_choices(items: list[str], allowed: tuple[str, ...], what: str) -> list[str]:
+    """`items` if each is one of `allowed` and there is at least one; else the error naming the choices."""
     for item in items:
         if item not in allowed:
             raise LabreportError(f"unknown {what} {item!r}: choose among {', '.join(allowed)}")

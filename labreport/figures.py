@@ -63,18 +63,20 @@ Label = Callable[..., str]
 """A figure's words: `label("epoch")`, `label("truncation", length=300, share=22.8)` (catalog `figure.label.*`)."""
 
 
-def drawn_quietly(draw: Callable) -> Callable:
-    """A figure function that says nothing about glyphs its fonts lack: the SVG keeps the character as
-    text and the reader's fonts draw it (a PNG shows a box); matplotlib would warn once per glyph."""
+def figure(draw: Callable) -> Callable:
+    """A figure function: drawn in the shipped font, and silent about glyphs the fonts lack (the SVG
+    keeps the character as text and the reader's fonts draw it; a PNG shows a box), where matplotlib
+    would warn once per glyph."""
     @functools.wraps(draw)
     def wrapper(*args, **kwargs):
+        _setup_fonts()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Glyph .* missing from")
             return draw(*args, **kwargs)
     return wrapper
 
 
-@drawn_quietly
+@figure
 def save(fig, formats: tuple[str, ...] = FORMATS, salt: str = "labreport") -> dict[str, bytes]:
     """The figure as bytes in each format; no software tag, date or random ids, so equal records give equal bytes.
 
@@ -127,13 +129,12 @@ def _plot_runs(ax, entry: dict, key: str, label: str, style: dict, alpha: float 
     ax.fill_between(epochs, mean - sd, mean + sd, color=color, alpha=0.15 * alpha, linewidth=0)
 
 
-@drawn_quietly
+@figure
 def convergence(entry: dict, label: Label):
     """Loss and accuracy per epoch, training and validation, for one model.
 
     One run: its curves, best epoch marked. Several seeds: the mean curve with a ±1 sd band.
     """
-    _setup_fonts()
     runs = _runs(entry)
     longest = max(len(run["history"]["loss"]) for run in runs)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -152,10 +153,9 @@ def convergence(entry: dict, label: Label):
     return fig
 
 
-@drawn_quietly
+@figure
 def comparison(models: dict, label: Label):
     """Validation loss and accuracy of every model on shared axes (means with bands over seeds)."""
-    _setup_fonts()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for entry in models.values():
         _plot_runs(axes[0], entry, "val_loss", entry["display_name"], VAL_STYLE)
@@ -171,10 +171,9 @@ def comparison(models: dict, label: Label):
     return fig
 
 
-@drawn_quietly
+@figure
 def length_histogram(dataset: dict, label: Label):
     """Training review lengths in words, with the truncation point."""
-    _setup_fonts()
     stats = dataset["lengths"]["train"]
     edges, counts = stats["histogram"]["edges"], stats["histogram"]["counts"]
     max_length = dataset["preprocessing"]["max_length"]
@@ -192,10 +191,9 @@ def length_histogram(dataset: dict, label: Label):
     return fig
 
 
-@drawn_quietly
+@figure
 def confusion_matrices(models: dict, label: Label):
     """One confusion matrix per model (best checkpoint, test split), counts and shares."""
-    _setup_fonts()
     fig, axes = plt.subplots(1, len(models), figsize=(3.3 * len(models), 3.1), squeeze=False)
     names = [label("negative"), label("positive")]
     for ax, entry in zip(axes[0], models.values()):
@@ -222,10 +220,9 @@ def confusion_matrices(models: dict, label: Label):
     return fig
 
 
-@drawn_quietly
+@figure
 def gradient_flow(models: dict, label: Label):
     """Gradient norm per input position, log scale, one line per model."""
-    _setup_fonts()
     fig, ax = plt.subplots(figsize=(8, 3.2))
     for entry in models.values():
         norms = entry["gradient_flow"]["norms"]
@@ -258,10 +255,9 @@ def all_figures(record: dict, label: Label, formats: tuple[str, ...] = FORMATS) 
     return {name: save(draw(), formats, salt=name) for name, draw in drawings.items()}
 
 
-@drawn_quietly
+@figure
 def class_accuracy(experiment: dict, label: Label):
     """Each model's test accuracy across the class's runs: one dot per run, the mean as a bar."""
-    _setup_fonts()
     names = experiment["models"]
     fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(names) + 1.5), 3.2))
     rng = np.random.default_rng(0)  # a fixed jitter: the same runs give the same figure
@@ -278,10 +274,9 @@ def class_accuracy(experiment: dict, label: Label):
     return fig
 
 
-@drawn_quietly
+@figure
 def class_differences(pair: dict, display_names: dict, label: Label):
     """The per-run difference in test accuracy between two models, in points, with zero marked."""
-    _setup_fonts()
     values = np.array(pair["differences"]) * 100
     fig, ax = plt.subplots(figsize=(6.5, 2.6))
     bins = max(5, min(30, len(values) // 2))
@@ -296,10 +291,9 @@ def class_differences(pair: dict, display_names: dict, label: Label):
     return fig
 
 
-@drawn_quietly
+@figure
 def learned_words(models: dict, label: Label):
     """Per model, the words with the largest mean positive and negative attribution (horizontal bars)."""
-    _setup_fonts()
     fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 4.2), squeeze=False)
     for ax, entry in zip(axes[0], models.values()):
         learned = entry["attributions"]["learned"]

@@ -24,14 +24,10 @@ from __future__ import annotations
 import keras
 from keras import activations
 
-FUSED_LAYERS = {"lstm": "FusedLSTM"}
-"""Cells with a fused CPU path, and the layer class that provides it."""
-
-
 # Registered because `Bidirectional` makes the backward layer from the forward one's config.
 @keras.saving.register_keras_serializable(package="labreport")
 class FusedLSTM(keras.layers.LSTM):
-    """`keras.layers.LSTM` whose sequence loop is TensorFlow's `BlockLSTMV2` op where the settings allow."""
+    """`keras.layers.LSTM` whose sequence loop is TensorFlow's `BlockLSTM` op where the settings allow."""
 
     def fusable(self, mask, training) -> bool:
         """Whether this call computes exactly what the fused op computes."""
@@ -66,3 +62,7 @@ class FusedLSTM(keras.layers.LSTM):
 
         i, f, c, o = tf.split(weights, 4, axis=axis)
         return tf.concat([i, c, f, o], axis=axis)
+
+
+FUSED_LAYERS = {"lstm": FusedLSTM}
+"""Cells with a fused CPU path, and the layer class that provides it."""

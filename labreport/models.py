@@ -13,6 +13,7 @@ import keras
 from keras import layers
 
 from labreport.config import Config
+from labreport.fused import FUSED_LAYERS
 from labreport.params import shape_text
 
 DISPLAY_NAMES = {"rnn": "BiRNN", "gru": "BiGRU", "lstm": "BiLSTM"}
@@ -25,13 +26,11 @@ def recurrent_layer(cell: str, units: int, gru_reset_after: bool = True, fused: 
     `fused` gives the LSTM labreport's CPU fast path (`labreport.fused.FusedLSTM`: Keras' LSTM with
     the same weights, its loop in one op); the other cells have none and ignore it.
     """
+    if fused and cell in FUSED_LAYERS:
+        return FUSED_LAYERS[cell](units)
     if cell == "gru":
         return layers.GRU(units, reset_after=gru_reset_after)
     if cell == "lstm":
-        if fused:
-            from labreport.fused import FusedLSTM
-
-            return FusedLSTM(units)
         return layers.LSTM(units)
     if cell == "rnn":
         return layers.SimpleRNN(units)
@@ -70,8 +69,6 @@ def build_model(cell: str, config: Config, sequence_length: int | None = None, f
 def recurrent_loop(cell: str, config: Config, device: str) -> str:
     """Which loop trains `cell` here: "fused" (one TensorFlow op, CPU only) or "keras" (Keras' layer;
     on a GPU that is cuDNN's kernel)."""
-    from labreport.fused import FUSED_LAYERS
-
     return "fused" if config.train.fused and device == "CPU" and cell in FUSED_LAYERS else "keras"
 
 

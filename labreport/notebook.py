@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Iterable
 
 from labreport import LabreportError
-from labreport.cli import DEFAULT_OUT
+from labreport.cli import DEFAULT_OUT, checked_choices
+from labreport.formats import format_number, format_percent
+from labreport.pages import FORMATS
 
 LANGUAGES = ("ko", "en")
-FORMATS = ("html", "pdf")
 
 
 class Record(dict):
@@ -30,10 +31,10 @@ class Record(dict):
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            "<tr><td>{}</td><td style='text-align:right'>{:,}</td><td style='text-align:right'>{}</td>"
-            "<td style='text-align:right'>{:.2%}</td><td>{}</td></tr>".format(
-                html.escape(m["display_name"]), m["total_params"], m["best_epoch"], m["test"]["accuracy"],
-                html.escape(m.get("device", "")))
+            "<tr><td>{}</td><td style='text-align:right'>{}</td><td style='text-align:right'>{}</td>"
+            "<td style='text-align:right'>{}</td><td>{}</td></tr>".format(
+                html.escape(m["display_name"]), format_number(m["total_params"]), m["best_epoch"],
+                format_percent(m["test"]["accuracy"]), html.escape(m.get("device", "")))
             for m in self["models"].values()
         )
         return ("<table><thead><tr><th>model</th><th>parameters</th><th>best epoch</th><th>test accuracy</th>"
@@ -138,13 +139,7 @@ def build(out: str | Path = DEFAULT_OUT, *, quick: bool = False, data: str | Pat
 
 
 def _listed(values: Iterable[str] | str, allowed: tuple[str, ...], what: str) -> list[str]:
-    items = [values] if isinstance(values, str) else list(values)
-    for item in items:
-        if item not in allowed:
-            raise LabreportError(f"unknown {what} {item!r}: choose among {', '.join(allowed)}")
-    if not items:
-        raise LabreportError(f"no {what} given: choose among {', '.join(allowed)}")
-    return items
+    return checked_choices([values] if isinstance(values, str) else list(values), allowed, what)
 
 
 def _settings(settings: dict) -> tuple[dict[str, dict], list[str]]:
