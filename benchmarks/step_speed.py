@@ -4,7 +4,7 @@
 
 For the BiGRU and the BiLSTM at the lab's sizes (vocabulary 10,000, embedding 128, 64 units per
 direction), times a whole training step (forward, backward, Adam update; traced once, warm-up
-excluded) of: Keras' own layer (`keras`), labreport's fused CPU LSTM (`fused`, see
+excluded) of: Keras' own layer (`keras`), labreport's fused CPU loop (`fused`, see
 labreport/fused.py) and, when PyTorch is installed, PyTorch's fused CPU GRU/LSTM (`torch`: an
 optional comparison, never a dependency). Prints the median milliseconds per step and per padded
 column (step / width), the machine, and the thread pools, which are labreport's
@@ -111,7 +111,7 @@ def main() -> None:
     paths = {}
     for cell in ("gru", "lstm"):
         paths[(cell, "keras")] = tensorflow_step(cell, False, args.batch, args.width)
-        if cell == "lstm" and "fused" in wanted:
+        if "fused" in wanted:
             paths[(cell, "fused")] = tensorflow_step(cell, True, args.batch, args.width)
         if "torch" in wanted:
             try:

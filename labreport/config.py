@@ -89,9 +89,10 @@ class TrainConfig:
     False pads every batch to max_length, exactly as the lab's notebook does.
     """
     fused: bool = True
-    """On a CPU, run the LSTM's whole sequence as one TensorFlow op (same weights and results as Keras' layer, faster).
+    """On a CPU, train the GRU and the LSTM with labreport's fused sequence loops (`labreport.fused`: Keras'
+    layers with the same weights and results, faster).
 
-    False keeps Keras' own step-by-step loop. On a GPU the models always keep Keras' layers and
+    False keeps Keras' own step-by-step loops. On a GPU the models always keep Keras' layers and
     their cuDNN kernels; the record says which loop ran (`models.<name>.recurrent_loop`).
     """
 

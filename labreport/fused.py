@@ -1,28 +1,40 @@
-"""The LSTM's CPU fast path: Keras' own LSTM layer, its whole sequence run by one TensorFlow op.
+"""The recurrent layers' CPU fast paths: Keras' own GRU and LSTM layers, their sequence loops rewritten.
 
-Keras runs an LSTM on the CPU as a loop of small operations, one time step after another; for the
-lab's shapes the time goes to starting those operations, not to arithmetic. TensorFlow has an op
-that runs the whole loop in C++, `BlockLSTM`, with its gradient registered. `FusedLSTM` is
-`keras.layers.LSTM` with the same weights (kernel, recurrent kernel, bias, in Keras' gate order
-i, f, c, o), reordered on each call to the op's i, c, f, o, and with the op's `forget_bias` at 0
-and its cell clipping off (Keras' forget bias is in the bias itself). Its inner loop is that op
-whenever the layer's settings are those the op computes: tanh and sigmoid, a bias, no dropout of either kind while training, no
-mask, no unrolling. Anything else falls back to Keras' own loop, so the results never depend on
-which path ran beyond float rounding (the tests compare outputs and gradients with
-`keras.layers.LSTM` to 1e-5). (`BlockLSTMV2` takes Keras' order as it is, but TensorFlow registers
-the first op's gradient for it, which assumes the other order: its weight gradients are wrong.)
+Keras runs a recurrent layer on the CPU as a loop of small operations, one time step after another;
+for the lab's shapes much of the time goes to starting those operations, not to arithmetic. Each
+class here is the Keras layer itself (same weights, same summary, same parameter count) with a
+different `inner_loop`, used whenever the layer's settings are those the loop computes, and Keras'
+own loop otherwise. The tests compare outputs and gradients with Keras' layers to 1e-5.
 
-The models use it on the CPU only: on a GPU they keep `keras.layers.LSTM` and its cuDNN kernel.
+- `FusedLSTM` runs the whole sequence as one TensorFlow op, `BlockLSTM` (its loop in C++, gradient
+  registered). Keras' kernel and recurrent kernel are concatenated and the gate blocks reordered on
+  each call from Keras' i, f, c, o to the op's i, c, f, o; the op's `forget_bias` is 0 and its cell
+  clipping off (Keras' forget bias is in the bias itself). (`BlockLSTMV2` takes Keras' order as it
+  is, but TensorFlow registers the first op's gradient for it, which assumes the other order: its
+  weight gradients are wrong.)
+- `FusedGRU`: TensorFlow has no sequence op for Keras' default GRU (`reset_after=True`; its
+  `GRUBlockCell` is one step of the textbook variant), and no maintained library offers one for
+  TensorFlow on the CPU. So the loop is written out here: the input projection x·W + b for every
+  time step at once (one large matrix product instead of one small one per step, and the same for
+  its gradient), then a `tf.while_loop` holding only h·U and the gates, with the backward pass
+  written by hand (`_gru_last_state`) instead of differentiated through the loop, which keeps the
+  backward loop to a few operations per step; the recurrent kernel's gradient is one matrix product
+  over all steps after the loop.
+
+The models use them on the CPU only: on a GPU they keep Keras' layers and cuDNN's kernels.
 Checkpoints are saved from a plain Keras twin (`models.plain_twin`), so a saved model loads with
-Keras alone. There is no such op for Keras' default GRU (`reset_after=True`): TensorFlow's
-`GRUBlockCell` is one step of the textbook variant, and no maintained library offers a fused
-sequence GRU for TensorFlow on the CPU, so the GRU keeps Keras' layer.
+Keras alone.
 """
 
 from __future__ import annotations
 
 import keras
 from keras import activations
+
+
+def _keras_activations(cell) -> bool:
+    return cell.activation is activations.tanh and cell.recurrent_activation is activations.sigmoid
+
 
 # Registered because `Bidirectional` makes the backward layer from the forward one's config.
 @keras.saving.register_keras_serializable(package="labreport")
@@ -32,9 +44,7 @@ class FusedLSTM(keras.layers.LSTM):
     def fusable(self, mask, training) -> bool:
         """Whether this call computes exactly what the fused op computes."""
         return (mask is None and not self.unroll and not self.recurrent_dropout
-                and not (training and self.dropout) and self.cell.use_bias
-                and self.cell.activation is activations.tanh
-                and self.cell.recurrent_activation is activations.sigmoid)
+                and not (training and self.dropout) and self.cell.use_bias and _keras_activations(self.cell))
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not self.fusable(mask, training):
@@ -64,5 +74,90 @@ class FusedLSTM(keras.layers.LSTM):
         return tf.concat([i, c, f, o], axis=axis)
 
 
-FUSED_LAYERS = {"lstm": FusedLSTM}
+@keras.saving.register_keras_serializable(package="labreport")
+class FusedGRU(keras.layers.GRU):
+    """`keras.layers.GRU` whose input projection runs once per sequence and whose loop has a hand-written
+    backward pass, where the settings allow."""
+
+    def fusable(self, mask, training) -> bool:
+        """Whether this call computes exactly what `_gru_last_state` computes."""
+        return (mask is None and not self.unroll and not self.recurrent_dropout
+                and not (training and self.dropout) and not self.return_sequences
+                and self.cell.use_bias and self.cell.reset_after and _keras_activations(self.cell))
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not self.fusable(mask, training):
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        import tensorflow as tf
+
+        h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
+        x = tf.transpose(sequences, [1, 0, 2])  # time-major
+        if self.go_backwards:
+            x = tf.reverse(x, axis=[0])
+        steps, batch = tf.shape(x)[0], tf.shape(x)[1]
+        input_bias, recurrent_bias = self.cell.bias.value[0], self.cell.bias.value[1]
+        projected = tf.nn.bias_add(tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), self.cell.kernel.value), input_bias)
+        projected = tf.reshape(projected, [steps, batch, 3 * self.units])
+        last_h = _gru_last_state(projected, h0, self.cell.recurrent_kernel.value, recurrent_bias)
+        return last_h, tf.expand_dims(last_h, 1), [last_h]
+
+
+def _gru_last_state(projected, h0, recurrent_kernel, recurrent_bias):
+    """The last state of Keras' GRU (`reset_after=True`, gates z, r, h) over a time-major sequence.
+
+    Args:
+        projected: x·W + b_input for every step, shape (steps, batch, 3·units).
+        h0: the initial state, (batch, units).
+        recurrent_kernel: U, (units, 3·units).
+        recurrent_bias: b_recurrent, (3·units,).
+
+    Returns:
+        h after the last step, (batch, units); its gradient with respect to all four inputs is
+        written out below (back-propagation through time, one step per loop iteration).
+    """
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def last_state(projected, h0, recurrent_kernel, recurrent_bias):
+        steps, units, dtype = tf.shape(projected)[0], tf.shape(h0)[1], projected.dtype
+        saved = [tf.TensorArray(dtype, size=steps) for _ in range(5)]  # z, r, candidate, U·h + b's part, h
+
+        def forward(t, h, z_all, r_all, n_all, rh_all, h_all):
+            x_t = projected[t]
+            h_part = tf.nn.bias_add(tf.matmul(h, recurrent_kernel), recurrent_bias)
+            zr = tf.sigmoid(x_t[:, :2 * units] + h_part[:, :2 * units])
+            z, r = zr[:, :units], zr[:, units:]
+            rh = h_part[:, 2 * units:]
+            n = tf.tanh(x_t[:, 2 * units:] + r * rh)
+            return (t + 1, n + z * (h - n), z_all.write(t, z), r_all.write(t, r), n_all.write(t, n),
+                    rh_all.write(t, rh), h_all.write(t, h))
+
+        _, h_last, *saved = tf.while_loop(lambda t, *_: t < steps, forward, (0, h0, *saved))
+        z_all, r_all, n_all, rh_all, h_all = (a.stack() for a in saved)
+
+        def gradient(dh_last):
+            d_projected = tf.TensorArray(dtype, size=steps)
+            d_h_part = tf.TensorArray(dtype, size=steps)
+
+            def backward(t, dh, d_projected, d_h_part):
+                z, r, n, rh, h_prev = z_all[t], r_all[t], n_all[t], rh_all[t], h_all[t]
+                dn = dh * (1 - z) * (1 - n * n)  # through tanh
+                dz = dh * (h_prev - n) * z * (1 - z)
+                dr = dn * rh * r * (1 - r)
+                dh_part = tf.concat([dz, dr, dn * r], axis=1)
+                dh_prev = dh * z + tf.matmul(dh_part, recurrent_kernel, transpose_b=True)
+                return t - 1, dh_prev, d_projected.write(t, tf.concat([dz, dr, dn], axis=1)), d_h_part.write(t, dh_part)
+
+            _, dh0, d_projected, d_h_part = tf.while_loop(
+                lambda t, *_: t >= 0, backward, (steps - 1, dh_last, d_projected, d_h_part))
+            d_h_part = tf.reshape(d_h_part.stack(), [-1, 3 * units])
+            d_kernel = tf.matmul(tf.reshape(h_all, [-1, units]), d_h_part, transpose_a=True)
+            return d_projected.stack(), dh0, d_kernel, tf.reduce_sum(d_h_part, axis=0)
+
+        return h_last, gradient
+
+    return last_state(projected, h0, recurrent_kernel, recurrent_bias)
+
+
+FUSED_LAYERS = {"gru": FusedGRU, "lstm": FusedLSTM}
 """Cells with a fused CPU path, and the layer class that provides it."""

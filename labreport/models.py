@@ -23,18 +23,15 @@ CELL_CLASSES = {"rnn": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
 def recurrent_layer(cell: str, units: int, gru_reset_after: bool = True, fused: bool = False) -> layers.Layer:
     """The recurrent layer for `cell` ("rnn", "gru" or "lstm"), returning the last state only.
 
-    `fused` gives the LSTM labreport's CPU fast path (`labreport.fused.FusedLSTM`: Keras' LSTM with
-    the same weights, its loop in one op); the other cells have none and ignore it.
+    `fused` gives the GRU and the LSTM labreport's CPU fast path (`labreport.fused`: Keras' layer
+    with the same weights and a faster sequence loop); the simple RNN has none and ignores it.
     """
-    if fused and cell in FUSED_LAYERS:
-        return FUSED_LAYERS[cell](units)
-    if cell == "gru":
-        return layers.GRU(units, reset_after=gru_reset_after)
-    if cell == "lstm":
-        return layers.LSTM(units)
-    if cell == "rnn":
-        return layers.SimpleRNN(units)
-    raise ValueError(f"Received an invalid value for argument `cell`. Expected one of rnn, gru, lstm, received: cell={cell!r}")
+    if cell not in CELL_CLASSES:
+        raise ValueError("Received an invalid value for argument `cell`. Expected one of rnn, gru, lstm, "
+                         f"received: cell={cell!r}")
+    layer_class = FUSED_LAYERS[cell] if fused and cell in FUSED_LAYERS else getattr(layers, CELL_CLASSES[cell])
+    options = {"reset_after": gru_reset_after} if cell == "gru" else {}
+    return layer_class(units, **options)
 
 
 def build_model(cell: str, config: Config, sequence_length: int | None = None, fused: bool = False) -> keras.Model:
@@ -67,9 +64,11 @@ def build_model(cell: str, config: Config, sequence_length: int | None = None, f
 
 
 def recurrent_loop(cell: str, config: Config, device: str) -> str:
-    """Which loop trains `cell` here: "fused" (one TensorFlow op, CPU only) or "keras" (Keras' layer;
-    on a GPU that is cuDNN's kernel)."""
-    return "fused" if config.train.fused and device == "CPU" and cell in FUSED_LAYERS else "keras"
+    """Which loop trains `cell` here: "fused" (labreport's CPU loop, `labreport.fused`) or "keras" (Keras'
+    layer; on a GPU that is cuDNN's kernel). The fused GRU computes Keras' default GRU only
+    (`reset_after=True`); with the textbook variant the GRU keeps Keras' loop."""
+    fusable = cell in FUSED_LAYERS and (cell != "gru" or config.model.gru_reset_after)
+    return "fused" if config.train.fused and device == "CPU" and fusable else "keras"
 
 
 def plain_twin(model: keras.Model, cell: str, config: Config) -> keras.Model:

@@ -25,8 +25,10 @@ fields as a JSON Schema (Draft 2020-12): `labreport/record.schema.json`, printed
   `config.model.models` order should a tool re-sort the keys), each with
   - `name`, `display_name` ("BiGRU"), `cell` ("GRU"), `seed` (the seed of this, the first, run)
   - `device` (new in version 5): where it trained, "CPU" or "GPU:0 (the GPU's name)"
-  - `recurrent_loop` (new in version 6): "fused" (the LSTM's sequence in one TensorFlow op on the
-    CPU, `labreport.fused`) or "keras" (Keras' own layer; cuDNN's kernel on a GPU)
+  - `recurrent_loop` (new in version 6): "fused" (labreport's CPU loop for Keras' layer,
+    `labreport.fused`: the LSTM's sequence as one TensorFlow op, the GRU's as a hand-written loop;
+    records written before the GRU had one say "fused" for the LSTM only) or "keras" (Keras' own
+    layer; cuDNN's kernel on a GPU)
   - `summary_text` (Keras' `model.summary()`, captured before training), `summary_rows`
     [{`name`, `type`, `output_shape`, `params`}], `total_params`
   - `params`: the derivation of every layer (see `labreport.params.derive_model`)

@@ -185,7 +185,7 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
     log, stop = _make_callbacks(keras, name, config, progress)
     progress(f"training {models.DISPLAY_NAMES[name]} ({total_params:,} parameters, seed {config.train.seed}) on "
              f"{len(prepared.train.y):,} reviews, validating on {len(prepared.validation.y):,}, on the {device}"
-             + (" (fused LSTM loop)" if loop == "fused" else ""))
+             + (" (fused loop)" if loop == "fused" else ""))
     bar = progress_module.progress_bar(models.DISPLAY_NAMES[name], config, math.ceil(len(prepared.train.y) / config.train.batch_size),
                        progress)
     if bar is not None:

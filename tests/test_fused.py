@@ -1,5 +1,6 @@
-"""The fused CPU LSTM computes what Keras' LSTM computes: outputs and gradients to 1e-5, both directions,
-every width bucketing gives; it falls back where it would differ; checkpoints stay Keras' own."""
+"""The fused CPU GRU and LSTM compute what Keras' layers compute: outputs and gradients to 1e-5, both
+directions, every width bucketing gives; they fall back where they would differ; checkpoints stay
+Keras' own."""
 
 from __future__ import annotations
 
@@ -12,17 +13,19 @@ import tensorflow as tf
 
 from labreport import batches, models
 from labreport.config import load_config
-from labreport.fused import FusedLSTM
+from labreport.fused import FusedGRU, FusedLSTM
+
+FUSED = {"gru": (FusedGRU, keras.layers.GRU), "lstm": (FusedLSTM, keras.layers.LSTM)}
 
 
 def quick_config():
     return load_config(None, quick=True)
 
 
-def twins(config):
+def twins(cell, config):
     keras.utils.set_random_seed(3)
-    fused = models.build_model("lstm", config, sequence_length=None, fused=True)
-    plain = models.build_model("lstm", config, sequence_length=None, fused=False)
+    fused = models.build_model(cell, config, sequence_length=None, fused=True)
+    plain = models.build_model(cell, config, sequence_length=None, fused=False)
     plain.set_weights(fused.get_weights())
     return fused, plain
 
@@ -34,19 +37,22 @@ def outputs_and_gradients(model, x, y):
     return p.numpy(), [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, model.trainable_variables)]
 
 
-def test_the_model_is_fused_on_both_directions_and_the_weights_are_keras_own():
-    fused, plain = twins(quick_config())
+@pytest.mark.parametrize("cell", FUSED)
+def test_the_model_is_fused_on_both_directions_and_the_weights_are_keras_own(cell):
+    fused_class, keras_class = FUSED[cell]
+    fused, plain = twins(cell, quick_config())
     layer = fused.get_layer("bidirectional")
-    assert isinstance(layer.forward_layer, FusedLSTM) and isinstance(layer.backward_layer, FusedLSTM)
+    assert type(layer.forward_layer) is fused_class and type(layer.backward_layer) is fused_class
     assert layer.backward_layer.go_backwards
     assert [w.shape for w in fused.weights] == [w.shape for w in plain.weights]
-    assert models.plain_twin(fused, "lstm", quick_config()).get_layer("bidirectional").forward_layer.__class__ \
-        is keras.layers.LSTM
+    assert fused.count_params() == plain.count_params()
+    assert type(models.plain_twin(fused, cell, quick_config()).get_layer("bidirectional").forward_layer) is keras_class
 
 
-def test_outputs_and_gradients_match_keras_at_every_bucketed_width():
+@pytest.mark.parametrize("cell", FUSED)
+def test_outputs_and_gradients_match_keras_at_every_bucketed_width(cell):
     config = quick_config()
-    fused, plain = twins(config)
+    fused, plain = twins(cell, config)
     max_length = config.data.max_length
     widths = sorted({batches.width_for(n, max_length, True) for n in range(1, max_length + 1)})
     assert widths[0] == batches.SHAPE_STEP and widths[-1] == max_length and len(widths) == max_length // batches.SHAPE_STEP
@@ -62,54 +68,74 @@ def test_outputs_and_gradients_match_keras_at_every_bucketed_width():
             np.testing.assert_allclose(a, b, atol=1e-5, err_msg=f"width {width}: {variable.path}")
 
 
+@pytest.mark.parametrize("cell", FUSED)
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_a_single_layer_matches_keras_with_random_weights_and_states(go_backwards):
+def test_a_single_layer_matches_keras_with_random_weights_and_states(cell, go_backwards):
+    fused_class, keras_class = FUSED[cell]
     rng = np.random.default_rng(1)
     x = tf.constant(rng.normal(size=(3, 13, 5)).astype("float32"))
-    plain, fused = keras.layers.LSTM(6, go_backwards=go_backwards, return_state=True), \
-        FusedLSTM(6, go_backwards=go_backwards, return_state=True)
+    plain, fused = (layer_class(6, go_backwards=go_backwards, return_state=True) for layer_class in FUSED[cell][::-1])
     plain(x), fused(x)
     weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in plain.get_weights()]
     plain.set_weights(weights), fused.set_weights(weights)
-    h0, c0 = (tf.constant(rng.normal(size=(3, 6)).astype("float32")) for _ in range(2))
+    states = [tf.constant(rng.normal(size=(3, 6)).astype("float32")) for _ in plain.cell.state_size
+              ] if cell == "lstm" else [tf.constant(rng.normal(size=(3, 6)).astype("float32"))]
     with tf.GradientTape(persistent=True) as tape:
-        tape.watch([x, h0, c0])
-        out_p = plain(x, initial_state=[h0, c0])
-        out_f = fused(x, initial_state=[h0, c0])
+        tape.watch([x, *states])
+        out_p = plain(x, initial_state=states)
+        out_f = fused(x, initial_state=states)
         loss_p = sum(tf.reduce_sum(o * o) for o in out_p)
         loss_f = sum(tf.reduce_sum(o * o) for o in out_f)
-    for a, b in zip(out_f, out_p):  # last output, h, c
+    for a, b in zip(out_f, out_p):  # last output and the states
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
-    for a, b in zip(tape.gradient(loss_f, [x, h0, c0, *fused.trainable_variables]),
-                    tape.gradient(loss_p, [x, h0, c0, *plain.trainable_variables])):
+    for a, b in zip(tape.gradient(loss_f, [x, *states, *fused.trainable_variables]),
+                    tape.gradient(loss_p, [x, *states, *plain.trainable_variables])):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
 
 
-def test_it_falls_back_to_keras_loop_where_the_op_would_compute_something_else():
-    layer = FusedLSTM(4, dropout=0.3)
+@pytest.mark.parametrize("cell", FUSED)
+def test_it_falls_back_to_keras_loop_where_the_fused_one_would_compute_something_else(cell):
+    fused_class, keras_class = FUSED[cell]
+    layer = fused_class(4, dropout=0.3)
     layer.build((None, None, 3))
     assert layer.fusable(mask=None, training=False)
     assert not layer.fusable(mask=None, training=True)  # input dropout while training
     assert not layer.fusable(mask=tf.ones((2, 5), dtype=bool), training=False)
-    assert not FusedLSTM(4, recurrent_dropout=0.1).fusable(None, False)
-    relu = FusedLSTM(4, activation="relu")
-    relu.build((None, None, 3))
-    assert not relu.fusable(None, False)
+    assert not fused_class(4, recurrent_dropout=0.1).fusable(None, False)
+    for other in ({"activation": "relu"}, {"use_bias": False}):
+        changed = fused_class(4, **other)
+        changed.build((None, None, 3))
+        assert not changed.fusable(None, False), other
     # and the fallback gives Keras' result with a mask
     x = tf.constant(np.random.default_rng(2).normal(size=(2, 5, 3)).astype("float32"))
     mask = tf.constant([[True] * 5, [True, True, True, False, False]])
-    plain = keras.layers.LSTM(4)
+    plain = keras_class(4)
     plain(x)
-    fused = FusedLSTM(4)
+    fused = fused_class(4)
     fused(x)
     fused.set_weights(plain.get_weights())
     np.testing.assert_allclose(fused(x, mask=mask).numpy(), plain(x, mask=mask).numpy(), atol=1e-6)
 
 
-def test_the_loop_is_fused_only_on_the_cpu_only_for_the_lstm_and_not_with_no_fused():
+def test_the_fused_gru_keeps_keras_loop_for_the_textbook_variant_and_for_whole_sequences():
+    x = tf.constant(np.random.default_rng(4).normal(size=(2, 5, 3)).astype("float32"))
+    for options in ({"reset_after": False}, {"return_sequences": True}):
+        plain, fused = keras.layers.GRU(4, **options), FusedGRU(4, **options)
+        plain(x), fused(x)
+        fused.set_weights(plain.get_weights())
+        assert not fused.fusable(None, False), options
+        np.testing.assert_allclose(fused(x).numpy(), plain(x).numpy(), atol=1e-6)
+
+
+def test_the_loop_is_fused_only_on_the_cpu_for_the_gru_and_lstm_and_not_with_no_fused():
     config = quick_config()
     assert models.recurrent_loop("lstm", config, "CPU") == "fused"
-    assert models.recurrent_loop("gru", config, "CPU") == "keras"
+    assert models.recurrent_loop("gru", config, "CPU") == "fused"
+    assert models.recurrent_loop("rnn", config, "CPU") == "keras"
     assert models.recurrent_loop("lstm", config, "GPU:0 (NVIDIA H200)") == "keras"
+    assert models.recurrent_loop("gru", config, "GPU:0 (NVIDIA H200)") == "keras"
     off = dataclasses.replace(config, train=dataclasses.replace(config.train, fused=False))
-    assert models.recurrent_loop("lstm", off, "CPU") == "keras"
+    assert models.recurrent_loop("lstm", off, "CPU") == "keras" and models.recurrent_loop("gru", off, "CPU") == "keras"
+    textbook = dataclasses.replace(config, model=dataclasses.replace(config.model, gru_reset_after=False))
+    assert models.recurrent_loop("gru", textbook, "CPU") == "keras"
+    assert not models.build_model("gru", textbook, fused=True).get_layer("bidirectional").forward_layer.cell.reset_after
