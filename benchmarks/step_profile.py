@@ -26,7 +26,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def profile(cell: str, fused: bool, batch: int, width: int, steps: int) -> None:
-    import keras  # noqa: F401  (Keras 3 before the models module)
     import numpy as np
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
