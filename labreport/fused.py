@@ -120,7 +120,8 @@ def _gru_last_state(projected, h0, recurrent_kernel, recurrent_bias):
     @tf.custom_gradient
     def last_state(projected, h0, recurrent_kernel, recurrent_bias):
         steps, units, dtype = tf.shape(projected)[0], tf.shape(h0)[1], projected.dtype
-        saved = [tf.TensorArray(dtype, size=steps) for _ in range(5)]  # z, r, candidate, U·h + b's part, h
+        # per step: z, r, the candidate n, its recurrent term h·U_n + b_n, and h before the step
+        saved = [tf.TensorArray(dtype, size=steps) for _ in range(5)]
 
         def forward(t, h, z_all, r_all, n_all, rh_all, h_all):
             x_t = projected[t]
