@@ -72,10 +72,14 @@ def recurrent_loop(cell: str, config: Config, device: str) -> str:
 
 
 def plain_twin(model: keras.Model, cell: str, config: Config) -> keras.Model:
-    """The same model with Keras' own layers and the same weights: what a checkpoint holds, so it loads
-    with Keras alone."""
+    """The same model with Keras' own layers, the same weights and the same optimizer state: what a
+    checkpoint holds, so it loads with Keras alone, as a checkpoint of Keras' own layers would."""
     twin = build_model(cell, config, sequence_length=None, fused=False)
     twin.set_weights(model.get_weights())
+    if model.optimizer.built:  # the fused layers hold their variables in Keras' order, so Adam's slots line up
+        twin.optimizer.build(twin.trainable_variables)
+        for mine, theirs in zip(twin.optimizer.variables, model.optimizer.variables, strict=True):
+            mine.assign(theirs)
     return twin
 
 

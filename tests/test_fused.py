@@ -139,3 +139,27 @@ def test_the_loop_is_fused_only_on_the_cpu_for_the_gru_and_lstm_and_not_with_no_
     textbook = dataclasses.replace(config, model=dataclasses.replace(config.model, gru_reset_after=False))
     assert models.recurrent_loop("gru", textbook, "CPU") == "keras"
     assert not models.build_model("gru", textbook, fused=True).get_layer("bidirectional").forward_layer.cell.reset_after
+
+
+@pytest.mark.parametrize("cell", FUSED)
+def test_the_checkpoint_twin_carries_the_optimizer_state_and_loads_without_warnings(cell, tmp_path):
+    import warnings
+
+    config = quick_config()
+    fused, _ = twins(cell, config)
+    rng = np.random.default_rng(5)
+    for _ in range(2):
+        fused.train_on_batch(rng.integers(0, config.data.vocab_size, size=(4, 16)).astype("int32"),
+                             rng.integers(0, 2, size=(4, 1)).astype("float32"))
+    twin = models.plain_twin(fused, cell, config)
+    assert len(twin.optimizer.variables) == len(fused.optimizer.variables) > 2
+    for mine, theirs in zip(twin.optimizer.variables, fused.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+    path = tmp_path / f"{cell}.keras"
+    twin.save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = keras.saving.load_model(path)
+    assert int(np.asarray(loaded.optimizer.iterations)) == 2
+    for mine, theirs in zip(loaded.optimizer.variables, fused.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
