@@ -32,8 +32,20 @@ import keras
 from keras import activations
 
 
-def _keras_activations(cell) -> bool:
-    return cell.activation is activations.tanh and cell.recurrent_activation is activations.sigmoid
+def _plain_settings(layer, mask, training) -> bool:
+    """What both fused loops need of a call: no mask, no unrolling, no dropout of either kind while
+    training, a bias, and Keras' default activations (tanh, sigmoid)."""
+    return (mask is None and not layer.unroll and not layer.recurrent_dropout
+            and not (training and layer.dropout) and layer.cell.use_bias
+            and layer.cell.activation is activations.tanh and layer.cell.recurrent_activation is activations.sigmoid)
+
+
+def _time_major(layer, sequences):
+    """(batch, steps, features) as (steps, batch, features), reversed in time for a backward layer."""
+    import tensorflow as tf
+
+    x = tf.transpose(sequences, [1, 0, 2])
+    return tf.reverse(x, axis=[0]) if layer.go_backwards else x
 
 
 # Registered because `Bidirectional` makes the backward layer from the forward one's config.
@@ -43,8 +55,7 @@ class FusedLSTM(keras.layers.LSTM):
 
     def fusable(self, mask, training) -> bool:
         """Whether this call computes exactly what the fused op computes."""
-        return (mask is None and not self.unroll and not self.recurrent_dropout
-                and not (training and self.dropout) and self.cell.use_bias and _keras_activations(self.cell))
+        return _plain_settings(self, mask, training)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not self.fusable(mask, training):
@@ -52,9 +63,7 @@ class FusedLSTM(keras.layers.LSTM):
         import tensorflow as tf
 
         h0, c0 = initial_state
-        x = tf.transpose(sequences, [1, 0, 2])  # the op is time-major
-        if self.go_backwards:
-            x = tf.reverse(x, axis=[0])
+        x = _time_major(self, sequences)  # as the op wants it
         kernel = tf.concat([self.cell.kernel.value, self.cell.recurrent_kernel.value], axis=0)
         no_peephole = tf.zeros([self.units], dtype=x.dtype)
         _, cs, _, _, _, _, h = tf.raw_ops.BlockLSTM(
@@ -81,9 +90,7 @@ class FusedGRU(keras.layers.GRU):
 
     def fusable(self, mask, training) -> bool:
         """Whether this call computes exactly what `_gru_last_state` computes."""
-        return (mask is None and not self.unroll and not self.recurrent_dropout
-                and not (training and self.dropout) and not self.return_sequences
-                and self.cell.use_bias and self.cell.reset_after and _keras_activations(self.cell))
+        return _plain_settings(self, mask, training) and self.cell.reset_after and not self.return_sequences
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not self.fusable(mask, training):
@@ -91,9 +98,7 @@ class FusedGRU(keras.layers.GRU):
         import tensorflow as tf
 
         h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
-        x = tf.transpose(sequences, [1, 0, 2])  # time-major
-        if self.go_backwards:
-            x = tf.reverse(x, axis=[0])
+        x = _time_major(self, sequences)
         steps, batch = tf.shape(x)[0], tf.shape(x)[1]
         input_bias, recurrent_bias = self.cell.bias.value[0], self.cell.bias.value[1]
         projected = tf.nn.bias_add(tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), self.cell.kernel.value), input_bias)

@@ -65,10 +65,12 @@ def build_model(cell: str, config: Config, sequence_length: int | None = None, f
 
 def recurrent_loop(cell: str, config: Config, device: str) -> str:
     """Which loop trains `cell` here: "fused" (labreport's CPU loop, `labreport.fused`) or "keras" (Keras'
-    layer; on a GPU that is cuDNN's kernel). The fused GRU computes Keras' default GRU only
-    (`reset_after=True`); with the textbook variant the GRU keeps Keras' loop."""
-    fusable = cell in FUSED_LAYERS and (cell != "gru" or config.model.gru_reset_after)
-    return "fused" if config.train.fused and device == "CPU" and fusable else "keras"
+    layer; on a GPU that is cuDNN's kernel). The layer decides whether its settings allow the fused
+    loop (the fused GRU computes Keras' default GRU only, `reset_after=True`)."""
+    if not (config.train.fused and device == "CPU" and cell in FUSED_LAYERS):
+        return "keras"
+    layer = recurrent_layer(cell, config.model.hidden_units, config.model.gru_reset_after, fused=True)
+    return "fused" if layer.fusable(mask=None, training=True) else "keras"
 
 
 def plain_twin(model: keras.Model, cell: str, config: Config) -> keras.Model:
