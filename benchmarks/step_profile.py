@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/step_profile.py [--cell gru] [--width 200] [--batch 64] [--steps 5]
 
-Runs `train_on_batch` (labreport's models and thread pools, the fused CPU loop unless --no-fused)
+Runs `train_on_batch` (labreport's models and thread pools, the loop chosen by --loop, default fused)
 under `tf.profiler`, reads the trace it writes (XSpace protobuf, no TensorBoard needed) and prints,
 per compute thread, the milliseconds per step and calls per step of the costliest ops, and how many
 graph nodes each thread ran per step. Then it measures what the arithmetic alone would cost: the
@@ -25,7 +25,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def profile(cell: str, fused: bool, batch: int, width: int, steps: int) -> None:
+def profile(cell: str, loop: str, batch: int, width: int, steps: int) -> None:
     import numpy as np
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
@@ -34,7 +34,7 @@ def profile(cell: str, fused: bool, batch: int, width: int, steps: int) -> None:
     from labreport.config import load_config
 
     config = load_config(None, cwd=Path(__file__).resolve().parent)  # the lab's defaults
-    model = models.build_model(cell, config, sequence_length=None, fused=fused)
+    model = models.build_model(cell, config, sequence_length=None, loop=loop)
     rng = np.random.default_rng(0)
     x = rng.integers(1, config.data.vocab_size, size=(batch, width)).astype("int32")
     y = rng.integers(0, 2, size=(batch, 1)).astype("float32")
@@ -63,7 +63,7 @@ def profile(cell: str, fused: bool, batch: int, width: int, steps: int) -> None:
                 else:
                     busy[(line.name, op)] += event.duration_ps / 1e9
                     calls[(line.name, op)] += 1
-    print(f"{models.DISPLAY_NAMES[cell]} {'fused' if fused else 'keras'} loop, batch {batch} x width {width}: "
+    print(f"{models.DISPLAY_NAMES[cell]} {loop} loop, batch {batch} x width {width}: "
           f"{wall * 1000:.1f} ms per step (wall, {steps} steps under the profiler)")
     for index, thread in enumerate(sorted(nodes), 1):
         print(f"  compute thread {index}: busy {busy[(thread, '(busy)')] / steps:.1f} ms, "
@@ -118,7 +118,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=200)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--no-fused", action="store_true", help="Keras' own loop")
+    parser.add_argument("--loop", choices=("keras", "fused", "compiled"), default="fused",
+                        help="which recurrent loop (labreport.models.LOOPS)")
     args = parser.parse_args()
 
     from labreport import inference
@@ -130,7 +131,7 @@ def main() -> None:
                platform.processor())
     print(f"machine: {cpu}, {os.cpu_count()} cores, {platform.platform()}; Python {platform.python_version()}, "
           f"TensorFlow {tf.__version__}, threads {threads}")
-    profile(args.cell, not args.no_fused, args.batch, args.width, args.steps)
+    profile(args.cell, args.loop, args.batch, args.width, args.steps)
     print("floor:")
     matmul_floor(args.cell, args.batch, args.width)
 

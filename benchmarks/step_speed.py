@@ -4,8 +4,9 @@
 
 For the BiGRU and the BiLSTM at the lab's sizes (vocabulary 10,000, embedding 128, 64 units per
 direction), times a whole training step (forward, backward, Adam update; traced once, warm-up
-excluded) of: Keras' own layer (`keras`), labreport's fused CPU loop (`fused`, see
-labreport/fused.py) and, when PyTorch is installed, PyTorch's fused CPU GRU/LSTM (`torch`: an
+excluded) of: Keras' own layer (`keras`), labreport's fused CPU loop written as TensorFlow ops
+(`fused`, see labreport/fused.py), the same loop compiled (`compiled`, labreport/kernels; built
+first if this machine has no cached build) and, when PyTorch is installed, PyTorch's fused CPU GRU/LSTM (`torch`: an
 optional comparison, never a dependency). Prints the median milliseconds per step and per padded
 column (step / width), the machine, and the thread pools, which are labreport's
 (`inference.configure_threads`) for TensorFlow and the same count of intra-op threads for PyTorch.
@@ -24,7 +25,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def tensorflow_step(cell: str, fused: bool, batch: int, width: int):
+def tensorflow_step(cell: str, loop: str, batch: int, width: int):
     import keras
     import numpy as np
     import tensorflow as tf
@@ -34,7 +35,7 @@ def tensorflow_step(cell: str, fused: bool, batch: int, width: int):
 
     config = load_config(None, cwd=Path(__file__).resolve().parent)  # the lab's defaults, no labreport.toml
     keras.utils.set_random_seed(0)
-    model = models.build_model(cell, config, sequence_length=None, fused=fused)
+    model = models.build_model(cell, config, sequence_length=None, loop=loop)
     optimizer, loss_fn = model.optimizer, keras.losses.BinaryCrossentropy()
     x = tf.constant(np.random.randint(1, 10_000, size=(batch, width)), dtype=tf.int32)
     y = tf.constant(np.random.randint(0, 2, size=(batch, 1)), dtype=tf.float32)
@@ -93,7 +94,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", metavar="INTER,INTRA",
                         help="TensorFlow's thread pools for this run (0 = TensorFlow's default); default labreport's")
-    parser.add_argument("--paths", default="keras,fused,torch", help="which paths to time (keras,fused,torch)")
+    parser.add_argument("--paths", default="keras,fused,compiled,torch",
+                        help="which paths to time (keras,fused,compiled,torch)")
     args = parser.parse_args()
 
     from labreport import inference
@@ -108,11 +110,19 @@ def main() -> None:
     else:
         threads = inference.configure_threads()
     wanted = args.paths.split(",")
+    if "compiled" in wanted:
+        from labreport import kernels
+
+        loaded = kernels.default(progress=print)
+        if loaded.library is None:
+            print(f"compiled: {loaded.note}")
+            wanted.remove("compiled")
     paths = {}
     for cell in ("gru", "lstm"):
-        paths[(cell, "keras")] = tensorflow_step(cell, False, args.batch, args.width)
-        if "fused" in wanted:
-            paths[(cell, "fused")] = tensorflow_step(cell, True, args.batch, args.width)
+        paths[(cell, "keras")] = tensorflow_step(cell, "keras", args.batch, args.width)
+        for loop in ("fused", "compiled"):
+            if loop in wanted:
+                paths[(cell, loop)] = tensorflow_step(cell, loop, args.batch, args.width)
         if "torch" in wanted:
             try:
                 paths[(cell, "torch")] = torch_step(cell, args.batch, args.width, threads["intra_op"] or os.cpu_count())
@@ -134,11 +144,11 @@ def main() -> None:
     print(f"machine: {cpu}, {os.cpu_count()} cores, {platform.platform()}; Python {platform.python_version()}, "
           f"TensorFlow {tf.__version__}, threads {threads}")
     print(f"batch {args.batch} x width {args.width}, {args.steps} timed steps per path (median)")
-    print(f"{'model':8} {'path':6} {'ms/step':>9} {'ms/column':>10} {'vs keras':>9}")
+    print(f"{'model':8} {'path':8} {'ms/step':>9} {'ms/column':>10} {'vs keras':>9}")
     for (cell, path), values in times.items():
         median = statistics.median(values)
         keras_median = statistics.median(times[(cell, "keras")])
-        print(f"{'Bi' + cell.upper():8} {path:6} {median * 1000:9.1f} {median * 1000 / args.width:10.3f} "
+        print(f"{'Bi' + cell.upper():8} {path:8} {median * 1000:9.1f} {median * 1000 / args.width:10.3f} "
               f"{median / keras_median:9.2f}")
 
 

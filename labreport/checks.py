@@ -44,7 +44,7 @@ def settings(record: dict) -> dict[str, Any]:
     return flat
 
 
-FREE_SETTINGS = ("train.seed", "train.fused")
+FREE_SETTINGS = ("train.seed", "train.fused", "train.compiled")
 """Settings each student may choose (the seed; the engine, which changes speed, not results): compared
 only with an assignment that sets them."""
 

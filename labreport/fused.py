@@ -21,6 +21,11 @@ own loop otherwise. The tests compare outputs and gradients with Keras' layers t
   backward loop to a few operations per step; the recurrent kernel's gradient is one matrix product
   over all steps after the loop.
 
+Built with `compiled=True`, both layers run their loops as labreport's compiled ops instead
+(`labreport.kernels`: the same loops in C++, forward and backward, built on the machine at first use)
+where those are available, and the loops above where not; the input projection stays one TensorFlow
+matrix product either way.
+
 The models use them on the CPU only: on a GPU they keep Keras' layers and cuDNN's kernels.
 Checkpoints are saved from a plain Keras twin (`models.plain_twin`), so a saved model loads with
 Keras alone.
@@ -40,6 +45,27 @@ def _plain_settings(layer, mask, training) -> bool:
             and layer.cell.activation is activations.tanh and layer.cell.recurrent_activation is activations.sigmoid)
 
 
+def _compiled_library(layer):
+    """The compiled loops' library where `layer` asks for them and they are available (float32 only, as
+    the ops are written), else None."""
+    if not layer.compiled or layer.compute_dtype != "float32":
+        return None
+    from labreport import kernels
+
+    return kernels.default().library
+
+
+def _input_projection(layer, x, gates: int):
+    """x·W + b for every step of a time-major sequence at once: (steps, batch, gates·units)."""
+    import tensorflow as tf
+
+    steps, batch = tf.shape(x)[0], tf.shape(x)[1]
+    bias = layer.cell.bias.value
+    projected = tf.nn.bias_add(tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), layer.cell.kernel.value),
+                               bias[0] if len(bias.shape) == 2 else bias)  # the GRU's bias is (input, recurrent)
+    return tf.reshape(projected, [steps, batch, gates * layer.units])
+
+
 def _time_major(layer, sequences):
     """(batch, steps, features) as (steps, batch, features), reversed in time for a backward layer."""
     import tensorflow as tf
@@ -51,7 +77,15 @@ def _time_major(layer, sequences):
 # Registered because `Bidirectional` makes the backward layer from the forward one's config.
 @keras.saving.register_keras_serializable(package="labreport")
 class FusedLSTM(keras.layers.LSTM):
-    """`keras.layers.LSTM` whose sequence loop is TensorFlow's `BlockLSTM` op where the settings allow."""
+    """`keras.layers.LSTM` whose sequence loop is TensorFlow's `BlockLSTM` op, or labreport's compiled
+    loop with `compiled=True`, where the settings allow."""
+
+    def __init__(self, units, compiled: bool = False, **kwargs):
+        super().__init__(units, **kwargs)
+        self.compiled = compiled
+
+    def get_config(self):
+        return {**super().get_config(), "compiled": self.compiled}
 
     def fusable(self, mask, training) -> bool:
         """Whether this call computes exactly what the fused op computes."""
@@ -64,6 +98,11 @@ class FusedLSTM(keras.layers.LSTM):
 
         h0, c0 = initial_state
         x = _time_major(self, sequences)  # as the op wants it
+        library = _compiled_library(self)
+        if library is not None and not self.return_sequences:
+            last_h, last_c = _lstm_last_states_compiled(library, _input_projection(self, x, 4), h0, c0,
+                                                        self.cell.recurrent_kernel.value)
+            return last_h, tf.expand_dims(last_h, 1), [last_h, last_c]
         kernel = tf.concat([self.cell.kernel.value, self.cell.recurrent_kernel.value], axis=0)
         no_peephole = tf.zeros([self.units], dtype=x.dtype)
         _, cs, _, _, _, _, h = tf.raw_ops.BlockLSTM(
@@ -86,7 +125,14 @@ class FusedLSTM(keras.layers.LSTM):
 @keras.saving.register_keras_serializable(package="labreport")
 class FusedGRU(keras.layers.GRU):
     """`keras.layers.GRU` whose input projection runs once per sequence and whose loop has a hand-written
-    backward pass, where the settings allow."""
+    backward pass (or is labreport's compiled loop, with `compiled=True`), where the settings allow."""
+
+    def __init__(self, units, compiled: bool = False, **kwargs):
+        super().__init__(units, **kwargs)
+        self.compiled = compiled
+
+    def get_config(self):
+        return {**super().get_config(), "compiled": self.compiled}
 
     def fusable(self, mask, training) -> bool:
         """Whether this call computes exactly what `_gru_last_state` computes."""
@@ -98,12 +144,10 @@ class FusedGRU(keras.layers.GRU):
         import tensorflow as tf
 
         h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
-        x = _time_major(self, sequences)
-        steps, batch = tf.shape(x)[0], tf.shape(x)[1]
-        input_bias, recurrent_bias = self.cell.bias.value[0], self.cell.bias.value[1]
-        projected = tf.nn.bias_add(tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), self.cell.kernel.value), input_bias)
-        projected = tf.reshape(projected, [steps, batch, 3 * self.units])
-        last_h = _gru_last_state(projected, h0, self.cell.recurrent_kernel.value, recurrent_bias)
+        projected = _input_projection(self, _time_major(self, sequences), 3)
+        library = _compiled_library(self)
+        arguments = (projected, h0, self.cell.recurrent_kernel.value, self.cell.bias.value[1])
+        last_h = _gru_last_state_compiled(library, *arguments) if library is not None else _gru_last_state(*arguments)
         return last_h, tf.expand_dims(last_h, 1), [last_h]
 
 
@@ -163,6 +207,62 @@ def _gru_last_state(projected, h0, recurrent_kernel, recurrent_bias):
         return h_last, gradient
 
     return last_state(projected, h0, recurrent_kernel, recurrent_bias)
+
+
+def _recurrent_kernel_gradient(states, d_h_part):
+    """dU = Σ over steps of h_prevᵀ · d(h·U), as one matrix product over all steps at once."""
+    import tensorflow as tf
+
+    units, gates = tf.shape(states)[2], tf.shape(d_h_part)[2]
+    return tf.matmul(tf.reshape(states, [-1, units]), tf.reshape(d_h_part, [-1, gates]), transpose_a=True)
+
+
+def _gru_last_state_compiled(library, projected, h0, recurrent_kernel, recurrent_bias):
+    """`_gru_last_state` computed by labreport's compiled GRU loop (`labreport.kernels`), forward and
+    backward, with the same arguments and result."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def last_state(projected, h0, recurrent_kernel, recurrent_bias):
+        h_last, gates, states = library.labreport_gru_sequence(projected, h0, recurrent_kernel, recurrent_bias)
+
+        def gradient(dh_last):
+            d_projected, dh0, d_h_part = library.labreport_gru_sequence_grad(gates, states, recurrent_kernel, dh_last)
+            return (d_projected, dh0, _recurrent_kernel_gradient(states, d_h_part),
+                    tf.reduce_sum(d_h_part, axis=[0, 1]))
+
+        return h_last, gradient
+
+    return last_state(projected, h0, recurrent_kernel, recurrent_bias)
+
+
+def _lstm_last_states_compiled(library, projected, h0, c0, recurrent_kernel):
+    """h and c after the last step of Keras' LSTM (gates i, f, c, o) over a time-major sequence, by
+    labreport's compiled LSTM loop.
+
+    Args:
+        projected: x·W + b for every step, (steps, batch, 4·units); the bias is in here, so its
+            gradient comes from TensorFlow's own differentiation of the projection.
+        h0, c0: the initial states, (batch, units).
+        recurrent_kernel: U, (units, 4·units).
+    """
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def last_states(projected, h0, c0, recurrent_kernel):
+        h_last, c_last, gates, states, cells = library.labreport_lstm_sequence(projected, h0, c0, recurrent_kernel)
+
+        def gradient(dh_last, dc_last):
+            # an output nothing depends on may come without a gradient
+            dh_last = tf.zeros_like(h_last) if dh_last is None else dh_last
+            dc_last = tf.zeros_like(c_last) if dc_last is None else dc_last
+            d_projected, dh0, dc0 = library.labreport_lstm_sequence_grad(
+                gates, states, cells, c_last, recurrent_kernel, dh_last, dc_last)
+            return d_projected, dh0, dc0, _recurrent_kernel_gradient(states, d_projected)
+
+        return (h_last, c_last), gradient
+
+    return last_states(projected, h0, c0, recurrent_kernel)
 
 
 FUSED_LAYERS = {"gru": FusedGRU, "lstm": FusedLSTM}

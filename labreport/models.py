@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Callable
 
 import keras
 from keras import layers
@@ -20,21 +21,32 @@ DISPLAY_NAMES = {"rnn": "BiRNN", "gru": "BiGRU", "lstm": "BiLSTM"}
 CELL_CLASSES = {"rnn": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
 
 
-def recurrent_layer(cell: str, units: int, gru_reset_after: bool = True, fused: bool = False) -> layers.Layer:
+LOOPS = ("keras", "fused", "compiled")
+"""The recurrent loops a model can train with, slowest first: Keras' own layer; Keras' layer with
+labreport's loop written as TensorFlow ops (`labreport.fused`); the same layer with labreport's
+compiled loop (`labreport.kernels`, where it builds; the TensorFlow-ops loop where it does not)."""
+
+
+def recurrent_layer(cell: str, units: int, gru_reset_after: bool = True, loop: str = "keras") -> layers.Layer:
     """The recurrent layer for `cell` ("rnn", "gru" or "lstm"), returning the last state only.
 
-    `fused` gives the GRU and the LSTM labreport's CPU fast path (`labreport.fused`: Keras' layer
-    with the same weights and a faster sequence loop); the simple RNN has none and ignores it.
+    `loop` (one of `LOOPS`): "fused" and "compiled" give the GRU and the LSTM labreport's CPU fast
+    paths (Keras' layer with the same weights and a faster sequence loop); the simple RNN has none
+    and keeps Keras' layer.
     """
     if cell not in CELL_CLASSES:
         raise ValueError("Received an invalid value for argument `cell`. Expected one of rnn, gru, lstm, "
                          f"received: cell={cell!r}")
-    layer_class = FUSED_LAYERS[cell] if fused and cell in FUSED_LAYERS else getattr(layers, CELL_CLASSES[cell])
+    if loop not in LOOPS:
+        raise ValueError(f"Received an invalid value for argument `loop`. Expected one of {', '.join(LOOPS)}, "
+                         f"received: loop={loop!r}")
     options = {"reset_after": gru_reset_after} if cell == "gru" else {}
-    return layer_class(units, **options)
+    if loop != "keras" and cell in FUSED_LAYERS:
+        return FUSED_LAYERS[cell](units, compiled=loop == "compiled", **options)
+    return getattr(layers, CELL_CLASSES[cell])(units, **options)
 
 
-def build_model(cell: str, config: Config, sequence_length: int | None = None, fused: bool = False) -> keras.Model:
+def build_model(cell: str, config: Config, sequence_length: int | None = None, loop: str = "keras") -> keras.Model:
     """Builds and compiles the lab's model for one recurrent cell.
 
     Args:
@@ -42,8 +54,9 @@ def build_model(cell: str, config: Config, sequence_length: int | None = None, f
         config: sizes from `config.data` and `config.model`, optimizer settings from `config.train`.
         sequence_length: the input's time dimension; None accepts batches of any length (used when
             batches are bucketed by length), an int fixes it (the summary then shows it, as in the lab).
-        fused: use the fused CPU loop where the cell has one (see `recurrent_layer`); for training on
-            a CPU only: summaries, parameter proofs and saved checkpoints use Keras' own layers.
+        loop: which recurrent loop (one of `LOOPS`, see `recurrent_layer`); "fused" and "compiled" are
+            for training on a CPU only: summaries, parameter proofs and saved checkpoints use Keras'
+            own layers ("keras").
 
     Returns:
         A compiled `keras.Model` named after the cell ("gru", "lstm", ...).
@@ -51,7 +64,7 @@ def build_model(cell: str, config: Config, sequence_length: int | None = None, f
     m = config.model
     inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="review")
     x = layers.Embedding(config.data.vocab_size, m.embedding_dim, name="embedding")(inputs)
-    x = layers.Bidirectional(recurrent_layer(cell, m.hidden_units, m.gru_reset_after, fused), name="bidirectional")(x)
+    x = layers.Bidirectional(recurrent_layer(cell, m.hidden_units, m.gru_reset_after, loop), name="bidirectional")(x)
     x = layers.Dropout(m.dropout, name="dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="dense")(x)
     model = keras.Model(inputs, outputs, name=cell)
@@ -63,20 +76,32 @@ def build_model(cell: str, config: Config, sequence_length: int | None = None, f
     return model
 
 
-def recurrent_loop(cell: str, config: Config, device: str) -> str:
-    """Which loop trains `cell` here: "fused" (labreport's CPU loop, `labreport.fused`) or "keras" (Keras'
-    layer; on a GPU that is cuDNN's kernel). The layer decides whether its settings allow the fused
-    loop (the fused GRU computes Keras' default GRU only, `reset_after=True`)."""
+def recurrent_loop(cell: str, config: Config, device: str, progress: Callable[[str], None] | None = None) -> str:
+    """Which loop trains `cell` here (one of `LOOPS`): "compiled" where labreport's compiled loops build
+    on this machine, else "fused", both on a CPU only and where the layer's settings allow them (the
+    fused GRU computes Keras' default GRU only, `reset_after=True`); else "keras" (on a GPU that is
+    cuDNN's kernel). `progress` hears of a first-use build of the compiled loops, or why they are
+    not available."""
     if not (config.train.fused and device == "CPU" and cell in FUSED_LAYERS):
         return "keras"
-    layer = recurrent_layer(cell, config.model.hidden_units, config.model.gru_reset_after, fused=True)
-    return "fused" if layer.fusable(mask=None, training=True) else "keras"
+    layer = recurrent_layer(cell, config.model.hidden_units, config.model.gru_reset_after, loop="fused")
+    if not layer.fusable(mask=None, training=True):
+        return "keras"
+    if not config.train.compiled:
+        return "fused"
+    from labreport import kernels
+
+    first = not kernels.is_loaded()
+    loaded = kernels.default(progress)
+    if first and loaded.library is None and progress:
+        progress(f"note: {loaded.note}")
+    return "compiled" if loaded.library is not None else "fused"
 
 
 def plain_twin(model: keras.Model, cell: str, config: Config) -> keras.Model:
     """The same model with Keras' own layers, the same weights and the same optimizer state: what a
     checkpoint holds, so it loads with Keras alone, as a checkpoint of Keras' own layers would."""
-    twin = build_model(cell, config, sequence_length=None, fused=False)
+    twin = build_model(cell, config, sequence_length=None)
     twin.set_weights(model.get_weights())
     if model.optimizer.built:  # the fused layers hold their variables in Keras' order, so Adam's slots line up
         twin.optimizer.build(twin.trainable_variables)

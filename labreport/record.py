@@ -2,7 +2,7 @@
 
 `labreport train` writes it; `labreport render` and `labreport params --record` read it. The same
 fields as a JSON Schema (Draft 2020-12): `labreport/record.schema.json`, printed by
-`labreport schema`. Fields (schema version 6; all numbers are plain JSON numbers, fractions in
+`labreport schema`. Fields (schema version 7; all numbers are plain JSON numbers, fractions in
 [0, 1], times in seconds):
 
 - `schema_version` (int), `labreport_version` (str)
@@ -25,10 +25,11 @@ fields as a JSON Schema (Draft 2020-12): `labreport/record.schema.json`, printed
   `config.model.models` order should a tool re-sort the keys), each with
   - `name`, `display_name` ("BiGRU"), `cell` ("GRU"), `seed` (the seed of this, the first, run)
   - `device` (new in version 5): where it trained, "CPU" or "GPU:0 (the GPU's name)"
-  - `recurrent_loop` (new in version 6): "fused" (labreport's CPU loop for Keras' layer,
-    `labreport.fused`: the LSTM's sequence as one TensorFlow op, the GRU's as a hand-written loop;
-    records written before the GRU had one say "fused" for the LSTM only) or "keras" (Keras' own
-    layer; cuDNN's kernel on a GPU)
+  - `recurrent_loop` (new in version 6): "compiled" (new in version 7: Keras' layer with
+    labreport's compiled CPU loop, `labreport.kernels`), "fused" (Keras' layer with labreport's CPU
+    loop written as TensorFlow ops, `labreport.fused`: the LSTM's sequence as one TensorFlow op, the
+    GRU's as a hand-written loop; records written before the GRU had one say "fused" for the LSTM
+    only) or "keras" (Keras' own layer; cuDNN's kernel on a GPU)
   - `summary_text` (Keras' `model.summary()`, captured before training), `summary_rows`
     [{`name`, `type`, `output_shape`, `params`}], `total_params`
   - `params`: the derivation of every layer (see `labreport.params.derive_model`)
@@ -94,9 +95,9 @@ from typing import Any
 
 from labreport import LabreportError, __version__
 
-SCHEMA_VERSION = 6
-READABLE_VERSIONS = (2, 3, 4, 5, 6)
-"""Versions `load_record` reads: 5 lacks only `models.<name>.recurrent_loop`, 4 also `device`, 3 also
+SCHEMA_VERSION = 7
+READABLE_VERSIONS = (2, 3, 4, 5, 6, 7)
+"""Versions `load_record` reads: 6 differs only in never saying "compiled", 5 lacks `models.<name>.recurrent_loop`, 4 also `device`, 3 also
 `attributions`, 2 also `decision_threshold`."""
 SCHEMA_FILE = Path(__file__).resolve().parent / "record.schema.json"
 RECORD_FILE = "results.json"

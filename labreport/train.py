@@ -174,9 +174,9 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
     del shown
 
     device = runtime.training_device()
-    loop = models.recurrent_loop(name, config, device)
+    loop = models.recurrent_loop(name, config, device, progress)
     keras.utils.set_random_seed(config.train.seed)
-    model = models.build_model(name, config, sequence_length=None, fused=loop == "fused")
+    model = models.build_model(name, config, sequence_length=None, loop=loop)
 
     validation = prepared.validation
     val_batches = [(x, validation.y[idx].astype(np.float32))
@@ -185,7 +185,7 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
     log, stop = _make_callbacks(keras, name, config, progress)
     progress(f"training {models.DISPLAY_NAMES[name]} ({total_params:,} parameters, seed {config.train.seed}) on "
              f"{len(prepared.train.y):,} reviews, validating on {len(prepared.validation.y):,}, on the {device}"
-             + (" (fused loop)" if loop == "fused" else ""))
+             + {"fused": " (fused loop)", "compiled": " (compiled loop)"}.get(loop, ""))
     bar = progress_module.progress_bar(models.DISPLAY_NAMES[name], config, math.ceil(len(prepared.train.y) / config.train.batch_size),
                        progress)
     if bar is not None:
@@ -216,7 +216,7 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
     gradients = inference.gradient_flow(model, test_split, config) if primary else None
     model_file = Path("models") / f"{name}.keras"  # where `run` moves it once every model is done
     if primary:
-        _save_model(models.plain_twin(model, name, config) if loop == "fused" else model, work / f"{name}.keras")
+        _save_model(models.plain_twin(model, name, config) if loop != "keras" else model, work / f"{name}.keras")
 
     test = {"weights": "best_checkpoint", "epoch": log.best_epoch,
             **analysis.metrics(prepared.test.y, best_probabilities)}

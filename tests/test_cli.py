@@ -113,8 +113,9 @@ def test_every_setting_has_a_flag_that_reaches_the_config():
     from labreport.config import cli_settings, load_config
 
     args = cli.build_parser().parse_args(["train", "--hidden-units", "8", "--models", "rnn,gru", "--no-bucketing",
-                                          "--padding", "post", "--dropout", "0.25", "--no-fused"])
+                                          "--padding", "post", "--dropout", "0.25", "--no-fused",
+                                          "--no-compiled"])
     config = load_config(None, cli.config_flags(args), cwd=__import__("pathlib").Path("/"))
     assert (config.model.hidden_units, config.model.models, config.train.bucketing) == (8, ("rnn", "gru"), False)
-    assert (config.data.padding, config.model.dropout, config.train.fused) == ("post", 0.25, False)
-    assert len(cli_settings()) == 18
+    assert (config.data.padding, config.model.dropout, config.train.fused, config.train.compiled) == ("post", 0.25, False, False)
+    assert len(cli_settings()) == 19

@@ -1,4 +1,5 @@
-"""The fused CPU GRU and LSTM compute what Keras' layers compute: outputs and gradients to 1e-5, both
+"""The fused CPU GRU and LSTM compute what Keras' layers compute, with their loops written as TensorFlow
+ops ("fused") and compiled ("compiled", labreport.kernels): outputs and gradients to 1e-5, both
 directions, every width bucketing gives; they fall back where they would differ; checkpoints stay
 Keras' own."""
 
@@ -11,30 +12,65 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from labreport import batches, models
+from labreport import batches, kernels, models
 from labreport.config import load_config
 from labreport.fused import FusedGRU, FusedLSTM
 
 FUSED = {"gru": (FusedGRU, keras.layers.GRU), "lstm": (FusedLSTM, keras.layers.LSTM)}
+LOOPS = ["fused", pytest.param("compiled", marks=pytest.mark.skipif(
+    kernels.find_compiler() is None, reason="no C++ compiler here to build labreport's compiled loops"))]
+COMPILED_OPS = {"gru": {"LabreportGruSequence", "LabreportGruSequenceGrad"},
+                "lstm": {"LabreportLstmSequence", "LabreportLstmSequenceGrad"}}
+
+
+@pytest.fixture
+def loop(request):
+    """The loop under test; for "compiled", the compiled loops must have built here (a failed build
+    fails the test rather than passing on the fallback)."""
+    if request.param == "compiled":
+        loaded = kernels.default()
+        assert loaded.library is not None, loaded.note
+    return request.param
+
+
+def op_types(model, x, y):
+    """The op types of one traced training step (forward and backward), nested functions included."""
+    @tf.function
+    def step(x, y):
+        outputs_and_gradients_tensors(model, x, y)
+
+    graph = step.get_concrete_function(x, y).graph
+    types, graphs = set(), [graph]
+    while graphs:
+        current = graphs.pop()
+        types |= {op.type for op in current.get_operations()}
+        graphs += [function.graph for function in getattr(current, "_functions", {}).values()
+                   if hasattr(function, "graph")]
+    return types
+
+
+def outputs_and_gradients_tensors(model, x, y):
+    with tf.GradientTape() as tape:
+        p = model(x, training=False)
+        loss = keras.losses.binary_crossentropy(y, p)
+    return p, tape.gradient(loss, model.trainable_variables)
 
 
 def quick_config():
     return load_config(None, quick=True)
 
 
-def twins(cell, config):
+def twins(cell, config, loop="fused"):
     keras.utils.set_random_seed(3)
-    fused = models.build_model(cell, config, sequence_length=None, fused=True)
-    plain = models.build_model(cell, config, sequence_length=None, fused=False)
+    fused = models.build_model(cell, config, sequence_length=None, loop=loop)
+    plain = models.build_model(cell, config, sequence_length=None)
     plain.set_weights(fused.get_weights())
     return fused, plain
 
 
 def outputs_and_gradients(model, x, y):
-    with tf.GradientTape() as tape:
-        p = model(x, training=False)
-        loss = keras.losses.binary_crossentropy(y, p)
-    return p.numpy(), [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, model.trainable_variables)]
+    p, gradients = outputs_and_gradients_tensors(model, x, y)
+    return p.numpy(), [tf.convert_to_tensor(g).numpy() for g in gradients]
 
 
 @pytest.mark.parametrize("cell", FUSED)
@@ -49,10 +85,11 @@ def test_the_model_is_fused_on_both_directions_and_the_weights_are_keras_own(cel
     assert type(models.plain_twin(fused, cell, quick_config()).get_layer("bidirectional").forward_layer) is keras_class
 
 
+@pytest.mark.parametrize("loop", LOOPS, indirect=True)
 @pytest.mark.parametrize("cell", FUSED)
-def test_outputs_and_gradients_match_keras_at_every_bucketed_width(cell):
+def test_outputs_and_gradients_match_keras_at_every_bucketed_width(cell, loop):
     config = quick_config()
-    fused, plain = twins(cell, config)
+    fused, plain = twins(cell, config, loop)
     max_length = config.data.max_length
     widths = sorted({batches.width_for(n, max_length, True) for n in range(1, max_length + 1)})
     assert widths[0] == batches.SHAPE_STEP and widths[-1] == max_length and len(widths) == max_length // batches.SHAPE_STEP
@@ -66,15 +103,19 @@ def test_outputs_and_gradients_match_keras_at_every_bucketed_width(cell):
         np.testing.assert_allclose(p_fused, p_plain, atol=1e-5, err_msg=f"width {width}")
         for a, b, variable in zip(g_fused, g_plain, plain.trainable_variables):
             np.testing.assert_allclose(a, b, atol=1e-5, err_msg=f"width {width}: {variable.path}")
+    used = op_types(fused, tf.constant(x), tf.constant(y))  # the loop under test is the one that ran
+    assert (COMPILED_OPS[cell] <= used) == (loop == "compiled")
 
 
+@pytest.mark.parametrize("loop", LOOPS, indirect=True)
 @pytest.mark.parametrize("cell", FUSED)
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_a_single_layer_matches_keras_with_random_weights_and_states(cell, go_backwards):
+def test_a_single_layer_matches_keras_with_random_weights_and_states(cell, go_backwards, loop):
     fused_class, keras_class = FUSED[cell]
     rng = np.random.default_rng(1)
     x = tf.constant(rng.normal(size=(3, 13, 5)).astype("float32"))
-    plain, fused = (layer_class(6, go_backwards=go_backwards, return_state=True) for layer_class in FUSED[cell][::-1])
+    plain = keras_class(6, go_backwards=go_backwards, return_state=True)
+    fused = fused_class(6, go_backwards=go_backwards, return_state=True, compiled=loop == "compiled")
     plain(x), fused(x)
     weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in plain.get_weights()]
     plain.set_weights(weights), fused.set_weights(weights)
@@ -127,10 +168,14 @@ def test_the_fused_gru_keeps_keras_loop_for_the_textbook_variant_and_for_whole_s
         np.testing.assert_allclose(fused(x).numpy(), plain(x).numpy(), atol=1e-6)
 
 
-def test_the_loop_is_fused_only_on_the_cpu_for_the_gru_and_lstm_and_not_with_no_fused():
+def test_the_loop_is_compiled_or_fused_only_on_the_cpu_for_the_gru_and_lstm_and_as_configured():
     config = quick_config()
-    assert models.recurrent_loop("lstm", config, "CPU") == "fused"
-    assert models.recurrent_loop("gru", config, "CPU") == "fused"
+    fast = "compiled" if kernels.find_compiler() else "fused"  # where a compiler is found, the build must work
+    assert models.recurrent_loop("lstm", config, "CPU") == fast
+    assert models.recurrent_loop("gru", config, "CPU") == fast
+    no_compiled = dataclasses.replace(config, train=dataclasses.replace(config.train, compiled=False))
+    assert models.recurrent_loop("lstm", no_compiled, "CPU") == "fused"
+    assert models.recurrent_loop("gru", no_compiled, "CPU") == "fused"
     assert models.recurrent_loop("rnn", config, "CPU") == "keras"
     assert models.recurrent_loop("lstm", config, "GPU:0 (NVIDIA H200)") == "keras"
     assert models.recurrent_loop("gru", config, "GPU:0 (NVIDIA H200)") == "keras"
@@ -138,15 +183,16 @@ def test_the_loop_is_fused_only_on_the_cpu_for_the_gru_and_lstm_and_not_with_no_
     assert models.recurrent_loop("lstm", off, "CPU") == "keras" and models.recurrent_loop("gru", off, "CPU") == "keras"
     textbook = dataclasses.replace(config, model=dataclasses.replace(config.model, gru_reset_after=False))
     assert models.recurrent_loop("gru", textbook, "CPU") == "keras"
-    assert not models.build_model("gru", textbook, fused=True).get_layer("bidirectional").forward_layer.cell.reset_after
+    assert not models.build_model("gru", textbook, loop="fused").get_layer("bidirectional").forward_layer.cell.reset_after
 
 
+@pytest.mark.parametrize("loop", LOOPS, indirect=True)
 @pytest.mark.parametrize("cell", FUSED)
-def test_the_checkpoint_twin_carries_the_optimizer_state_and_loads_without_warnings(cell, tmp_path):
+def test_the_checkpoint_twin_carries_the_optimizer_state_and_loads_without_warnings(cell, tmp_path, loop):
     import warnings
 
     config = quick_config()
-    fused, _ = twins(cell, config)
+    fused, _ = twins(cell, config, loop)
     rng = np.random.default_rng(5)
     for _ in range(2):
         fused.train_on_batch(rng.integers(0, config.data.vocab_size, size=(4, 16)).astype("int32"),

@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import pytest
 
+from labreport import kernels
+
 pytestmark = pytest.mark.training
 
 ARGS = ["--quick", "--epochs", "2", "--max-length", "120"]
@@ -63,7 +65,8 @@ def test_record_is_complete_and_consistent(runs):
         assert entry["total_params"] == entry["params"]["total"]["keras"]
         assert (runs[0] / entry["model_file"]).is_file()
         assert entry["device"] == "CPU"
-        assert entry["recurrent_loop"] == ("fused" if name in ("gru", "lstm") else "keras")
+        fast = "compiled" if kernels.find_compiler() else "fused"
+        assert entry["recurrent_loop"] == (fast if name in ("gru", "lstm") else "keras")
         saved = keras.saving.load_model(runs[0] / entry["model_file"])  # Keras alone reads it: no labreport layer
         assert type(saved.get_layer("bidirectional").forward_layer) is {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[name]
         csv_rows = (runs[0] / "history" / f"{name}.csv").read_text().splitlines()

@@ -1,0 +1,184 @@
+"""labreport's compiled sequence loops: `recurrent_loops.cc`, built on this machine at first use.
+
+The GRU's and the LSTM's loops over time (forward and back-propagation through time) run as
+TensorFlow ops written in C++ (`recurrent_loops.cc`), a step of the lab's BiGRU about 0.7× the time
+of the same loop written as TensorFlow ops (benchmarks/RESULTS.md). TensorFlow's wheels ship the
+headers to compile such ops but no compiled copy of ours can fit every TensorFlow version and CPU,
+so labreport compiles the file the first time a model trains, with the machine's C++ compiler and
+TensorFlow's own flags (`tf.sysconfig`), tuned to this CPU (`-march=native`), and keeps the library
+in a cache folder:
+
+- `LABREPORT_CACHE_DIR`, else `$XDG_CACHE_HOME/labreport`, else `~/.cache/labreport`; the library
+  is `kernels/recurrent_loops-<key>.so`, where the key covers the source, TensorFlow's version and
+  flags, the compiler and the CPU, so a new TensorFlow or a home folder shared between machines
+  gets its own build.
+- The compiler is `$CXX`, else the first of c++, g++, clang++ on the PATH.
+
+Where no compiler is found, or the build fails (its log is kept beside the cache as
+`recurrent_loops-<key>.log`, and the same build is not tried again), training uses the loops
+written as TensorFlow ops (`labreport.fused`) and says so once; nothing else changes. The record
+says which loop ran (`models.<name>.recurrent_loop`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+SOURCE = Path(__file__).resolve().parent / "recurrent_loops.cc"
+COMPILERS = ("c++", "g++", "clang++")
+BUILD_TIMEOUT_SECONDS = 600
+OPS = ("labreport_gru_sequence", "labreport_gru_sequence_grad", "labreport_lstm_sequence",
+       "labreport_lstm_sequence_grad")
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """The outcome of loading the compiled loops: `library` (what `tf.load_op_library` returns) or
+    None, `note`, one line saying what happened (loaded from where, or why not), and `path`, the
+    library file (None where none was built)."""
+
+    library: Any
+    note: str
+    path: Path | None = None
+
+
+def cache_folder() -> Path:
+    """Where built libraries are kept (see the module's docstring)."""
+    if os.environ.get("LABREPORT_CACHE_DIR"):
+        return Path(os.environ["LABREPORT_CACHE_DIR"]).expanduser() / "kernels"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "labreport" / "kernels"
+
+
+def find_compiler() -> str | None:
+    """`$CXX` if set (even when it does not exist: the build then says so), else the first C++
+    compiler on the PATH, else None."""
+    if os.environ.get("CXX"):
+        return os.environ["CXX"]
+    return next((found for name in COMPILERS if (found := shutil.which(name))), None)
+
+
+def _cpu_fingerprint() -> str:
+    """What `-march=native` depends on: the CPU's model and feature flags (Linux), else its name."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return "\n".join(sorted({line for line in lines if line.startswith(("model name", "flags", "Features"))}))
+    except OSError:
+        return f"{platform.machine()} {platform.processor()}"
+
+
+def build_command(compiler: str, library: Path) -> list[str]:
+    """The compile-and-link command for `recurrent_loops.cc`, with TensorFlow's own flags."""
+    import tensorflow as tf
+
+    return [compiler, "-std=c++17", "-shared", "-fPIC", "-O3", "-march=native", "-w", str(SOURCE),
+            "-o", str(library), *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags()]
+
+
+def _build_key(compiler: str) -> str:
+    import tensorflow as tf
+
+    digest = hashlib.sha256(SOURCE.read_bytes())
+    for part in (tf.__version__, *build_command(compiler, Path("-")), _cpu_fingerprint(), platform.python_version()):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def load(folder: Path | None = None, compiler: str | None = None,
+         progress: Callable[[str], None] | None = None) -> Kernels:
+    """Loads the compiled loops from the cache, building them first where needed.
+
+    Args:
+        folder: the cache folder; default `cache_folder()`.
+        compiler: the C++ compiler; default `find_compiler()`.
+        progress: told, in one line, that a build starts (it takes about half a minute).
+
+    Returns:
+        `Kernels`; `library` is None where no compiler was found or the build failed, and `note` says
+        why in a line fit to show the user. Never raises for a missing compiler or a failed build.
+    """
+    import tensorflow as tf
+
+    folder = folder or cache_folder()
+    compiler = compiler or find_compiler()
+    if compiler is None:
+        return Kernels(None, "no C++ compiler found (install g++ or set CXX); using the loops written as TensorFlow ops")
+    if not SOURCE.is_file():  # an installation without its package data
+        return Kernels(None, f"{SOURCE} is missing; using the loops written as TensorFlow ops")
+    key = _build_key(compiler)
+    library, log = folder / f"recurrent_loops-{key}.so", folder / f"recurrent_loops-{key}.log"
+    if not library.exists():
+        if log.exists():
+            return Kernels(None, f"the compiled loops failed to build before (see {log}); using the loops written "
+                                 "as TensorFlow ops")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            return Kernels(None, f"cannot write the cache folder {folder} ({error.strerror}); using the loops "
+                                 "written as TensorFlow ops")
+        if progress:
+            progress(f"compiling labreport's GRU and LSTM loops for this machine with {compiler} "
+                     f"(once, about half a minute; kept in {folder})")
+        failure = _build(compiler, library, log)
+        if failure:
+            return Kernels(None, f"the compiled loops did not build ({failure}; see {log}); using the loops written "
+                                 "as TensorFlow ops")
+    try:
+        loaded = tf.load_op_library(str(library))
+    except (tf.errors.NotFoundError, OSError) as error:  # e.g. a library from an incompatible build
+        return Kernels(None, f"the compiled loops in {library} do not load ({str(error).splitlines()[0]}); "
+                             "using the loops written as TensorFlow ops")
+    if not all(hasattr(loaded, op) for op in OPS):  # TensorFlow registers an op once per process
+        return Kernels(None, f"the compiled loops in {library} came without their ops (another copy is loaded "
+                             "in this process); using the loops written as TensorFlow ops")
+    return Kernels(loaded, f"compiled loops loaded from {library}", library)
+
+
+def _build(compiler: str, library: Path, log: Path) -> str | None:
+    """Builds into a temporary file beside `library` and moves it into place (another process may be
+    building the same key: whichever finishes last replaces an identical file). Returns None, or
+    what went wrong in a few words, with the compiler's output written to `log`."""
+    handle, partial = tempfile.mkstemp(prefix=library.stem + ".", suffix=".partial.so", dir=library.parent)
+    os.close(handle)
+    command = build_command(compiler, Path(partial))
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS)
+        failure = None if result.returncode == 0 else f"{Path(compiler).name} exited with status {result.returncode}"
+        output = result.stdout + result.stderr
+    except FileNotFoundError:
+        failure, output = f"{compiler} not found", ""
+    except subprocess.TimeoutExpired:
+        failure, output = f"the build took longer than {BUILD_TIMEOUT_SECONDS} s", ""
+    except OSError as error:
+        failure, output = f"{compiler} could not run ({error.strerror})", ""
+    if failure:
+        Path(partial).unlink(missing_ok=True)
+        log.write_text(f"$ {' '.join(command)}\n\n{output}\n{failure}\n", encoding="utf-8")
+        return failure
+    os.replace(partial, library)
+    return None
+
+
+_loaded: dict[tuple[str | None, Path], Kernels] = {}
+
+
+def is_loaded() -> bool:
+    """Whether `default()` has answered in this process for the current cache folder and compiler."""
+    return (find_compiler(), cache_folder()) in _loaded
+
+
+def default(progress: Callable[[str], None] | None = None) -> Kernels:
+    """`load()` with the default cache folder and compiler, once per process for each: the layers ask
+    at every trace; training asks first, with its progress, so that a build is announced."""
+    key = (find_compiler(), cache_folder())
+    if key not in _loaded:
+        _loaded[key] = load(key[1], key[0], progress)
+    return _loaded[key]

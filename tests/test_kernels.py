@@ -1,0 +1,131 @@
+"""labreport.kernels builds the compiled loops once per machine, reuses the build, and where it cannot
+build says so in one line and leaves training on the loops written as TensorFlow ops."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from labreport import kernels, models
+from labreport.config import load_config
+
+needs_compiler = pytest.mark.skipif(kernels.find_compiler() is None,
+                                    reason="no C++ compiler here to build labreport's compiled loops")
+
+
+def script(path: Path, body: str) -> str:
+    """An executable Python script standing in for a compiler; it logs its arguments to `path`.calls."""
+    path.write_text(f"#!{sys.executable}\nimport sys, shutil\n"
+                    f"open({str(path) + '.calls'!r}, 'a').write(repr(sys.argv[1:]) + '\\n')\n" + textwrap.dedent(body))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def calls(compiler: str) -> list[str]:
+    log = Path(compiler + ".calls")
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_a_failed_build_says_why_keeps_its_log_and_is_not_tried_again(tmp_path):
+    compiler = script(tmp_path / "broken-c++", "sys.stderr.write('recurrent_loops.cc:1: error: no headers\\n'); sys.exit(1)")
+    cache = tmp_path / "cache"
+    first = kernels.load(cache, compiler)
+    assert first.library is None and first.path is None
+    assert "did not build (broken-c++ exited with status 1; see " in first.note
+    assert first.note.endswith("using the loops written as TensorFlow ops")
+    log = next(cache.glob("recurrent_loops-*.log"))
+    assert "error: no headers" in log.read_text() and "-march=native" in log.read_text()
+    assert [p.name for p in cache.iterdir()] == [log.name]  # no half-built library left behind
+    second = kernels.load(cache, compiler)
+    assert second.library is None and "failed to build before" in second.note and str(log) in second.note
+    assert len(calls(compiler)) == 1
+
+
+def test_without_a_compiler_the_note_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no c++, g++ or clang++ here
+    assert kernels.find_compiler() is None
+    loaded = kernels.load(tmp_path / "cache")
+    assert loaded.library is None and "no C++ compiler found (install g++ or set CXX)" in loaded.note
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_compiler_that_is_not_there_is_a_failed_build_not_a_crash(tmp_path):
+    loaded = kernels.load(tmp_path / "cache", str(tmp_path / "no-such-c++"))
+    assert loaded.library is None and "no-such-c++ not found" in loaded.note
+
+
+def test_the_cache_folder_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABREPORT_CACHE_DIR", str(tmp_path / "mine"))
+    assert kernels.cache_folder() == tmp_path / "mine" / "kernels"
+    monkeypatch.delenv("LABREPORT_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert kernels.cache_folder() == tmp_path / "xdg" / "labreport" / "kernels"
+
+
+def test_training_falls_back_to_the_fused_loops_and_says_so_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("CXX", script(tmp_path / "broken-c++", "sys.exit(1)"))
+    monkeypatch.setenv("LABREPORT_CACHE_DIR", str(tmp_path / "cache"))
+    config = load_config(None, quick=True)
+    said: list[str] = []
+    assert models.recurrent_loop("gru", config, "CPU", said.append) == "fused"
+    assert models.recurrent_loop("lstm", config, "CPU", said.append) == "fused"
+    assert len(said) == 2 and said[0].startswith("compiling labreport's GRU and LSTM loops")
+    assert said[1].startswith("note: the compiled loops did not build")
+    # and the layers asked for compiled loops run the fused ones
+    model = models.build_model("gru", config, loop="compiled")
+    assert model.predict(np.ones((2, 8), dtype="int32"), verbose=0).shape == (2, 1)
+    off = dataclasses.replace(config, train=dataclasses.replace(config.train, compiled=False))
+    monkeypatch.setenv("LABREPORT_CACHE_DIR", str(tmp_path / "other"))
+    assert models.recurrent_loop("gru", off, "CPU", said.append) == "fused" and len(said) == 2  # not even tried
+    assert not (tmp_path / "other").exists()
+
+
+@needs_compiler
+def test_a_build_lands_in_the_cache_once_and_is_reused(tmp_path):
+    built = kernels.default()
+    assert built.library is not None, built.note
+    # A stand-in compiler that "builds" by copying the session's library: the cache logic is under
+    # test, and a fresh process, since TensorFlow registers each op once per process.
+    compiler = script(tmp_path / "c++", f"""
+        output = sys.argv[sys.argv.index('-o') + 1]
+        shutil.copyfile({str(built.path)!r}, output)
+        """)
+    program = f"""
+        from pathlib import Path
+        from labreport import kernels
+        first = kernels.load(Path({str(tmp_path / 'cache')!r}), {compiler!r}, progress=print)
+        second = kernels.load(Path({str(tmp_path / 'cache')!r}), {compiler!r}, progress=print)
+        print(first.path == second.path, sorted(kernels.OPS) == sorted(o for o in kernels.OPS if hasattr(second.library, o)))
+        """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(program)], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("compiling labreport's GRU and LSTM loops for this machine with") and lines[-1] == "True True"
+    assert len(lines) == 2  # the second load announced nothing: it found the library
+    (arguments,) = calls(compiler)
+    assert "-march=native" in arguments and any(flag in arguments for flag in tf.sysconfig.get_compile_flags())
+    assert [p.suffix for p in (tmp_path / "cache").iterdir()] == [".so"]
+
+
+@needs_compiler
+def test_the_ops_refuse_shapes_that_do_not_fit():
+    library = kernels.default().library
+    assert library is not None
+    projected, h0 = tf.zeros([5, 2, 12]), tf.zeros([2, 4])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not fit"):
+        library.labreport_gru_sequence(projected, h0, tf.zeros([4, 9]), tf.zeros([12]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not fit"):
+        library.labreport_lstm_sequence(tf.zeros([5, 2, 16]), h0, tf.zeros([3, 4]), tf.zeros([4, 16]))
+    h_last, gates, states = library.labreport_gru_sequence(tf.zeros([0, 2, 12]), h0 + 1, tf.zeros([4, 12]), tf.zeros([12]))
+    assert h_last.numpy().tolist() == [[1.0] * 4] * 2 and gates.shape == (0, 2, 16)  # no steps: h0 itself
