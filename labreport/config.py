@@ -97,7 +97,7 @@ class TrainConfig:
     """
     compiled: bool = True
     """With `fused`, run those loops as labreport's compiled ops (`labreport.kernels`: built once per
-    machine with its C++ compiler, about half a minute; a step about 0.7× the time).
+    machine with its C++ compiler, about half a minute; a training step 0.65–0.7× the time).
 
     Where no compiler is found or the build fails, training says so and uses the fused loops written
     as TensorFlow ops. False uses those without trying to build.

@@ -200,9 +200,9 @@ def _gru_last_state(projected, h0, recurrent_kernel, recurrent_bias):
 
             _, dh0, d_projected, d_h_part = tf.while_loop(
                 lambda t, *_: t >= 0, backward, (steps - 1, dh_last, d_projected, d_h_part))
-            d_h_part = tf.reshape(d_h_part.stack(), [-1, 3 * units])
-            d_kernel = tf.matmul(tf.reshape(h_all, [-1, units]), d_h_part, transpose_a=True)
-            return d_projected.stack(), dh0, d_kernel, tf.reduce_sum(d_h_part, axis=0)
+            d_h_part = d_h_part.stack()
+            return (d_projected.stack(), dh0, _recurrent_kernel_gradient(h_all, d_h_part),
+                    tf.reduce_sum(d_h_part, axis=[0, 1]))
 
         return h_last, gradient
 

@@ -158,6 +158,17 @@ def test_it_falls_back_to_keras_loop_where_the_fused_one_would_compute_something
     np.testing.assert_allclose(fused(x, mask=mask).numpy(), plain(x, mask=mask).numpy(), atol=1e-6)
 
 
+@pytest.mark.parametrize("loop", LOOPS[1:], indirect=True)
+def test_the_compiled_lstm_keeps_the_sequence_op_for_whole_sequences(loop):
+    x = tf.constant(np.random.default_rng(6).normal(size=(2, 5, 3)).astype("float32"))
+    plain, compiled = keras.layers.LSTM(4, return_sequences=True), FusedLSTM(4, return_sequences=True, compiled=True)
+    plain(x), compiled(x)
+    compiled.set_weights(plain.get_weights())
+    np.testing.assert_allclose(compiled(x).numpy(), plain(x).numpy(), atol=1e-6)
+    graph = tf.function(compiled).get_concrete_function(x).graph
+    assert {op.type for op in graph.get_operations()} & {"BlockLSTM", "LabreportLstmSequence"} == {"BlockLSTM"}
+
+
 def test_the_fused_gru_keeps_keras_loop_for_the_textbook_variant_and_for_whole_sequences():
     x = tf.constant(np.random.default_rng(4).normal(size=(2, 5, 3)).astype("float32"))
     for options in ({"reset_after": False}, {"return_sequences": True}):

@@ -448,5 +448,8 @@ def test_the_appendix_says_where_and_with_which_loop_each_model_trained(record):
     assert "<td>BiGRU trained on</td><td>CPU, Keras' own layer</td>" in english
     assert "<td>BiLSTM trained on</td><td>CPU, Keras' layer with labreport's fused CPU loop</td>" in english
     assert "CPU, Keras 레이어에 labreport의 CPU 융합 루프" in quick_html(record, "ko")
+    record["models"]["gru"]["recurrent_loop"] = "compiled"
+    assert "<td>BiGRU trained on</td><td>CPU, Keras' layer with labreport's compiled CPU loop</td>" in quick_html(record, "en")
+    assert "CPU, Keras 레이어에 labreport의 컴파일된 CPU 루프" in quick_html(record, "ko")
     del record["models"]["gru"]["recurrent_loop"]  # a version-5 record: the device alone
     assert "fused CPU loop" in quick_html(record, "en") and "<code>CPU</code>" in quick_html(record, "en")

@@ -1,8 +1,8 @@
 """labreport's compiled sequence loops: `recurrent_loops.cc`, built on this machine at first use.
 
 The GRU's and the LSTM's loops over time (forward and back-propagation through time) run as
-TensorFlow ops written in C++ (`recurrent_loops.cc`), a step of the lab's BiGRU about 0.7× the time
-of the same loop written as TensorFlow ops (benchmarks/RESULTS.md). TensorFlow's wheels ship the
+TensorFlow ops written in C++ (`recurrent_loops.cc`): a training step of the lab's BiGRU takes 0.65×
+the time of the same loop written as TensorFlow ops, the BiLSTM's 0.7× (benchmarks/RESULTS.md). TensorFlow's wheels ship the
 headers to compile such ops but no compiled copy of ours can fit every TensorFlow version and CPU,
 so labreport compiles the file the first time a model trains, with the machine's C++ compiler and
 TensorFlow's own flags (`tf.sysconfig`), tuned to this CPU (`-march=native`), and keeps the library
