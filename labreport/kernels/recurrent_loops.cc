@@ -42,6 +42,9 @@ ShapeHandle Sequence(InferenceContext* c, DimensionHandle steps, DimensionHandle
 
 }  // namespace
 
+// ---- GRU, reset_after=True: z = σ(x_z + h·U_z + b_z), r = σ(x_r + h·U_r + b_r),
+//      n = tanh(x_n + r·(h·U_n + b_n)), h' = n + z·(h - n) -------------------------------------
+
 REGISTER_OP("LabreportGruSequence")
     .Input("projected: float")         // x·W + b_input, (steps, batch, 3·units)
     .Input("h0: float")                // (batch, units)
@@ -176,7 +179,7 @@ class LabreportGruSequenceGradOp : public OpKernel {
   }
 };
 
-// ---- LSTM ----------------------------------------------------------------------------------
+// ---- LSTM: i, f, o = σ(x + h·U), g = tanh(x_c + h·U_c), c' = f·c + i·g, h' = o·tanh(c') ---------
 
 REGISTER_OP("LabreportLstmSequence")
     .Input("projected: float")         // x·W + b, (steps, batch, 4·units), Keras' gate order i, f, c, o
