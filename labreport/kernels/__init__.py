@@ -76,11 +76,20 @@ def _cpu_fingerprint() -> str:
 
 
 def build_command(compiler: str, library: Path) -> list[str]:
-    """The compile-and-link command for `recurrent_loops.cc`, with TensorFlow's own flags."""
+    """The compile-and-link command for `recurrent_loops.cc`, with TensorFlow's own flags.
+
+    `-march=native` lets Eigen's matrix products use the CPU's vector units (on x86 without it the
+    compiled loop is no faster than the TensorFlow-ops loop; benchmarks/RESULTS.md). Apple's arm64
+    compilers target the machine's CPU by default and may refuse the flag; macOS also needs TensorFlow's
+    symbols resolved at load time, as TensorFlow's guide to custom ops says.
+    """
     import tensorflow as tf
 
-    return [compiler, "-std=c++17", "-shared", "-fPIC", "-O3", "-march=native", "-w", str(SOURCE),
-            "-o", str(library), *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags()]
+    apple = platform.system() == "Darwin"
+    tuning = [] if apple and platform.machine() == "arm64" else ["-march=native"]
+    loading = ["-undefined", "dynamic_lookup"] if apple else []
+    return [compiler, "-std=c++17", "-shared", "-fPIC", "-O3", *tuning, "-w", str(SOURCE), "-o", str(library),
+            *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags(), *loading]
 
 
 def _build_key(compiler: str) -> str:
