@@ -74,11 +74,8 @@ def _time_major(layer, sequences):
     return tf.reverse(x, axis=[0]) if layer.go_backwards else x
 
 
-# Registered because `Bidirectional` makes the backward layer from the forward one's config.
-@keras.saving.register_keras_serializable(package="labreport")
-class FusedLSTM(keras.layers.LSTM):
-    """`keras.layers.LSTM` whose sequence loop is TensorFlow's `BlockLSTM` op, or labreport's compiled
-    loop with `compiled=True`, where the settings allow."""
+class _CompiledOption:
+    """The layers' `compiled` argument (see `_compiled_library`), kept in their config."""
 
     def __init__(self, units, compiled: bool = False, **kwargs):
         super().__init__(units, **kwargs)
@@ -86,6 +83,13 @@ class FusedLSTM(keras.layers.LSTM):
 
     def get_config(self):
         return {**super().get_config(), "compiled": self.compiled}
+
+
+# Registered because `Bidirectional` makes the backward layer from the forward one's config.
+@keras.saving.register_keras_serializable(package="labreport")
+class FusedLSTM(_CompiledOption, keras.layers.LSTM):
+    """`keras.layers.LSTM` whose sequence loop is TensorFlow's `BlockLSTM` op, or labreport's compiled
+    loop with `compiled=True`, where the settings allow."""
 
     def fusable(self, mask, training) -> bool:
         """Whether this call computes exactly what the fused op computes."""
@@ -123,16 +127,9 @@ class FusedLSTM(keras.layers.LSTM):
 
 
 @keras.saving.register_keras_serializable(package="labreport")
-class FusedGRU(keras.layers.GRU):
+class FusedGRU(_CompiledOption, keras.layers.GRU):
     """`keras.layers.GRU` whose input projection runs once per sequence and whose loop has a hand-written
     backward pass (or is labreport's compiled loop, with `compiled=True`), where the settings allow."""
-
-    def __init__(self, units, compiled: bool = False, **kwargs):
-        super().__init__(units, **kwargs)
-        self.compiled = compiled
-
-    def get_config(self):
-        return {**super().get_config(), "compiled": self.compiled}
 
     def fusable(self, mask, training) -> bool:
         """Whether this call computes exactly what `_gru_last_state` computes."""

@@ -91,11 +91,7 @@ def recurrent_loop(cell: str, config: Config, device: str, progress: Callable[[s
         return "fused"
     from labreport import kernels
 
-    first = not kernels.is_loaded()
-    loaded = kernels.default(progress)
-    if first and loaded.library is None and progress:
-        progress(f"note: {loaded.note}")
-    return "compiled" if loaded.library is not None else "fused"
+    return "compiled" if kernels.default(progress).library is not None else "fused"
 
 
 def plain_twin(model: keras.Model, cell: str, config: Config) -> keras.Model:

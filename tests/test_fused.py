@@ -73,12 +73,15 @@ def outputs_and_gradients(model, x, y):
     return p.numpy(), [tf.convert_to_tensor(g).numpy() for g in gradients]
 
 
+@pytest.mark.parametrize("loop", ["fused", "compiled"])
 @pytest.mark.parametrize("cell", FUSED)
-def test_the_model_is_fused_on_both_directions_and_the_weights_are_keras_own(cell):
+def test_the_model_is_fused_on_both_directions_and_the_weights_are_keras_own(cell, loop):
     fused_class, keras_class = FUSED[cell]
-    fused, plain = twins(cell, quick_config())
+    fused, plain = twins(cell, quick_config(), loop)
     layer = fused.get_layer("bidirectional")
     assert type(layer.forward_layer) is fused_class and type(layer.backward_layer) is fused_class
+    # the backward layer is made from the forward one's config, so the choice of loop must be in it
+    assert layer.forward_layer.compiled is layer.backward_layer.compiled is (loop == "compiled")
     assert layer.backward_layer.go_backwards
     assert [w.shape for w in fused.weights] == [w.shape for w in plain.weights]
     assert fused.count_params() == plain.count_params()

@@ -2,9 +2,9 @@
 
 The GRU's and the LSTM's loops over time (forward and back-propagation through time) run as
 TensorFlow ops written in C++ (`recurrent_loops.cc`): a training step of the lab's BiGRU takes 0.65×
-the time of the same loop written as TensorFlow ops, the BiLSTM's 0.7× (benchmarks/RESULTS.md). TensorFlow's wheels ship the
-headers to compile such ops but no compiled copy of ours can fit every TensorFlow version and CPU,
-so labreport compiles the file the first time a model trains, with the machine's C++ compiler and
+the time of the same loop written as TensorFlow ops, the BiLSTM's 0.7× (benchmarks/RESULTS.md).
+TensorFlow's wheels ship the headers to compile such ops but no compiled copy of ours can fit every
+TensorFlow version and CPU, so labreport compiles the file the first time a model trains, with the machine's C++ compiler and
 TensorFlow's own flags (`tf.sysconfig`), tuned to this CPU (`-march=native`), and keeps the library
 in a cache folder:
 
@@ -48,6 +48,10 @@ class Kernels:
     library: Any
     note: str
     path: Path | None = None
+
+
+def _unavailable(reason: str) -> Kernels:
+    return Kernels(None, f"{reason}; using the loops written as TensorFlow ops")
 
 
 def cache_folder() -> Path:
@@ -119,35 +123,31 @@ def load(folder: Path | None = None, compiler: str | None = None,
     folder = folder or cache_folder()
     compiler = compiler or find_compiler()
     if compiler is None:
-        return Kernels(None, "no C++ compiler found (install g++ or set CXX); using the loops written as TensorFlow ops")
+        return _unavailable("no C++ compiler found (install g++ or set CXX)")
     if not SOURCE.is_file():  # an installation without its package data
-        return Kernels(None, f"{SOURCE} is missing; using the loops written as TensorFlow ops")
+        return _unavailable(f"{SOURCE} is missing")
     key = _build_key(compiler)
     library, log = folder / f"recurrent_loops-{key}.so", folder / f"recurrent_loops-{key}.log"
     if not library.exists():
         if log.exists():
-            return Kernels(None, f"the compiled loops failed to build before (see {log}); using the loops written "
-                                 "as TensorFlow ops")
+            return _unavailable(f"the compiled loops failed to build before (see {log})")
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            return Kernels(None, f"cannot write the cache folder {folder} ({error.strerror}); using the loops "
-                                 "written as TensorFlow ops")
+            return _unavailable(f"cannot write the cache folder {folder} ({error.strerror})")
         if progress:
             progress(f"compiling labreport's GRU and LSTM loops for this machine with {compiler} "
                      f"(once, about half a minute; kept in {folder})")
         failure = _build(compiler, library, log)
         if failure:
-            return Kernels(None, f"the compiled loops did not build ({failure}; see {log}); using the loops written "
-                                 "as TensorFlow ops")
+            return _unavailable(f"the compiled loops did not build ({failure}; see {log})")
     try:
         loaded = tf.load_op_library(str(library))
     except (tf.errors.NotFoundError, OSError) as error:  # e.g. a library from an incompatible build
-        return Kernels(None, f"the compiled loops in {library} do not load ({str(error).splitlines()[0]}); "
-                             "using the loops written as TensorFlow ops")
+        return _unavailable(f"the compiled loops in {library} do not load ({str(error).splitlines()[0]})")
     if not all(hasattr(loaded, op) for op in OPS):  # TensorFlow registers an op once per process
-        return Kernels(None, f"the compiled loops in {library} came without their ops (another copy is loaded "
-                             "in this process); using the loops written as TensorFlow ops")
+        return _unavailable(f"the compiled loops in {library} came without their ops (another copy is loaded "
+                            "in this process)")
     return Kernels(loaded, f"compiled loops loaded from {library}", library)
 
 
@@ -179,15 +179,13 @@ def _build(compiler: str, library: Path, log: Path) -> str | None:
 _loaded: dict[tuple[str | None, Path], Kernels] = {}
 
 
-def is_loaded() -> bool:
-    """Whether `default()` has answered in this process for the current cache folder and compiler."""
-    return (find_compiler(), cache_folder()) in _loaded
-
-
 def default(progress: Callable[[str], None] | None = None) -> Kernels:
     """`load()` with the default cache folder and compiler, once per process for each: the layers ask
-    at every trace; training asks first, with its progress, so that a build is announced."""
+    at every trace; training asks first, with its progress, which hears of a build and, where the
+    loops are not available, why (once)."""
     key = (find_compiler(), cache_folder())
     if key not in _loaded:
         _loaded[key] = load(key[1], key[0], progress)
+        if _loaded[key].library is None and progress:
+            progress(f"note: {_loaded[key].note}")
     return _loaded[key]
