@@ -123,7 +123,7 @@ def test_what_no_shipped_face_draws_becomes_its_code_point():
     assert drawable_text("a🎬b") == 'a<span class="no-glyph">U+1F3AC</span>b'
     assert drawable_text("x\u200dy\ufe0f") == "x\u200dy\ufe0f"  # DejaVu Sans has a joiner and a selector
     assert drawable_text("x\u2066y\U000E0001") == "xy"  # format characters no face has draw nothing
-    assert drawable_text("&#128512;", markup=False) == "[U+1F600]"
+    assert drawable_text("&#127916;", markup=False) == "[U+1F3AC]"
     assert drawable_text("bell\u0007") == 'bell<span class="no-glyph">U+0007</span>'
     page = "<html><head><title>🎬</title><style>p::after { content: '🎬' }</style></head><body><p title=\"🎬\">🎬</p></body></html>"
     assert drawable_page(page) == page.replace("<p title=\"🎬\">🎬", '<p title="🎬"><span class="no-glyph">U+1F3AC</span>')
