@@ -121,6 +121,8 @@ def test_a_record_file_above_the_size_limit_is_not_read(tmp_path, monkeypatch):
     (tmp_path / "results.json").write_text(" " * 1001)
     with pytest.raises(LabreportError, match=r"results.json is 1,001 bytes \(a results record is at most 1,000\)$"):
         record_module.load_record(tmp_path)
+    with pytest.raises(LabreportError, match=r"^run/results.json is 1,001 bytes \(a results record is at most 1,000\)$"):
+        record_module.parse_record(b" " * 1001, "run/results.json")  # the site reads bytes from archives
 
 
 def test_unknown_fields_are_ignored_and_the_checked_in_record_passes(tmp_path, record):
