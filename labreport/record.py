@@ -1,9 +1,13 @@
 """The results record, `OUT/results.json`: everything a report needs, and nothing that needs TensorFlow.
 
-`labreport train` writes it; `labreport render` and `labreport params --record` read it. The same
-fields as a JSON Schema (Draft 2020-12): `labreport/record.schema.json`, printed by
-`labreport schema`. Fields (schema version 7; all numbers are plain JSON numbers, fractions in
-[0, 1], times in seconds):
+`labreport train` writes it; `render`, `site`, `predict` and `labreport.load` read it. The record is
+declared once, by its JSON Schema (Draft 2020-12), `labreport/record.schema.json` (printed by
+`labreport schema`): `validate_record` checks every record read against it with jsonschema, and
+train checks its own before writing. What a schema cannot say is checked here: no NaN or Infinity
+anywhere, bounds on nesting, strings and lists (`MAX_*` below), and that the lengths of a model's
+history, its best epoch and its runs agree. Fields the schema does not list are ignored. This
+docstring describes the fields (schema version 7; all numbers are plain finite JSON numbers,
+fractions in [0, 1], times in seconds):
 
 - `schema_version` (int), `labreport_version` (str)
 - `decision_threshold`: a review is called positive when a model's probability exceeds it (0.5);
@@ -45,7 +49,8 @@ fields as a JSON Schema (Draft 2020-12): `labreport/record.schema.json`, printed
   - `samples`: [{`index`, `text`, `label`, `probability`, `decision`}], the same reviews for each model
   - `gradient_flow`: {`reviews`, `norms`}: mean norm of d(loss)/d(embedded input) at each of the
     max_length positions, over test reviews that fill the whole length (best checkpoint)
-  - `model_file`: path of the saved best checkpoint, relative to the output folder
+  - `model_file`: path of the saved best checkpoint, relative to the output folder; informational
+    and never read (predict loads `OUT/models/<name>.keras`, `name` one of the allowed names)
   - `attributions` (new in version 4; absent with `--no-attributions` and in older records): which
     words decided, by integrated gradients of the best checkpoint's probability with respect to the
     embedded input, baseline the all-padding review (see `labreport.attributions`):
@@ -77,7 +82,7 @@ fields as a JSON Schema (Draft 2020-12): `labreport/record.schema.json`, printed
     (the interval's coverage, 0.95), `resamples`}}]
   - `length_buckets`: {`edges` (words; last bucket open), `counts`, `accuracy` {model: [per bucket]}}
   - `disagreements`: [{`index`, `text`, `label`, `probabilities` {model: p}}]
-- `predictions_file`: "predictions.npz" beside the record: `labels`, `lengths`, and for each model
+- `predictions_file`: always "predictions.npz", beside the record: `labels`, `lengths`, and for each model
   `<name>` (best checkpoint) and `<name>_last` (last epoch) positive-class probabilities, float32,
   in test-split order; further seeds add `<name>_seed<seed>` (best checkpoint).
 
@@ -99,7 +104,7 @@ from labreport import LabreportError, __version__
 
 SCHEMA_VERSION = 7
 READABLE_VERSIONS = (2, 3, 4, 5, 6, 7)
-"""Versions `load_record` reads: 6 differs only in never saying "compiled", 5 lacks `models.<name>.recurrent_loop`, 4 also `device`, 3 also
+"""Versions `load_record` reads (the schema says what each lacks, in its `allOf`): 6 differs only in never saying "compiled", 5 lacks `models.<name>.recurrent_loop`, 4 also `device`, 3 also
 `attributions`, 2 also `decision_threshold`."""
 SCHEMA_FILE = Path(__file__).resolve().parent / "record.schema.json"
 RECORD_FILE = "results.json"
