@@ -225,6 +225,14 @@ def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
         error = max(errors, key=lambda e: (len(e.absolute_path), -len(e.relative_schema_path)))
         error = jsonschema.exceptions.best_match([error])
         raise LabreportError(f"{origin}: {_schema_message(error)}")
+    # The settings are checked by the configuration's own declaration (types, ranges, known keys);
+    # settings a record lacks (older runs had fewer) stay absent rather than invented.
+    from labreport.config import config_from_dict
+
+    try:
+        config_from_dict(record["config"])
+    except LabreportError as error:
+        raise LabreportError(f"{origin}: config: {error}") from None
     if version == 2:  # every version-2 run used 0.5, before the record stated it
         record["decision_threshold"] = 0.5
     # JSON objects have no order of their own, and a tool may re-sort the keys: use the training order.
