@@ -217,14 +217,10 @@ def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
             "run `labreport train` again to write a current record"
         )
     _check_values(record, origin)
-    import jsonschema
-
     errors = list(_validator().iter_errors(record))
     if errors:
-        # The deepest error names the field; `best_match` prefers the shallow ones of `if`/`then`.
-        error = max(errors, key=lambda e: (len(e.absolute_path), -len(e.relative_schema_path)))
-        error = jsonschema.exceptions.best_match([error])
-        raise LabreportError(f"{origin}: {_schema_message(error)}")
+        # The deepest error names the field most closely (jsonschema's `best_match` prefers shallow ones).
+        raise LabreportError(f"{origin}: {_schema_message(max(errors, key=lambda e: len(e.absolute_path)))}")
     # The settings are checked by the configuration's own declaration (types, ranges, known keys);
     # settings a record lacks (older runs had fewer) stay absent rather than invented.
     from labreport.config import config_from_dict
