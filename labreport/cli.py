@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Print each trained model's probability that each review is positive.")
     _add_out(predict)
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="review texts")
-    predict.add_argument("--file", metavar="FILE", help="a UTF-8 file with one review per line")
+    predict.add_argument("--file", metavar="FILE", help="a UTF-8 file with one review per line (- reads standard input; at most 1 MB)")
     predict.add_argument("--json", action="store_true", help="print JSON")
 
     commands.add_parser("schema", help="print the JSON Schema of OUT/results.json (for scripts that read records)",

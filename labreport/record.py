@@ -1,9 +1,13 @@
 """The results record, `OUT/results.json`: everything a report needs, and nothing that needs TensorFlow.
 
-`labreport train` writes it; `labreport render` and `labreport params --record` read it. The same
-fields as a JSON Schema (Draft 2020-12): `labreport/record.schema.json`, printed by
-`labreport schema`. Fields (schema version 7; all numbers are plain JSON numbers, fractions in
-[0, 1], times in seconds):
+`labreport train` writes it; `render`, `site`, `predict` and `labreport.load` read it. The record is
+declared once, by its JSON Schema (Draft 2020-12), `labreport/record.schema.json` (printed by
+`labreport schema`): `validate_record` checks every record read against it with jsonschema, and
+train checks its own before writing. What a schema cannot say is checked here: no NaN or Infinity
+anywhere, bounds on nesting, strings and lists (`MAX_*` below), and that the lengths of a model's
+history, its best epoch and its runs agree. Fields the schema does not list are ignored. This
+docstring describes the fields (schema version 7; all numbers are plain finite JSON numbers,
+fractions in [0, 1], times in seconds):
 
 - `schema_version` (int), `labreport_version` (str)
 - `decision_threshold`: a review is called positive when a model's probability exceeds it (0.5);
@@ -45,7 +49,8 @@ fields as a JSON Schema (Draft 2020-12): `labreport/record.schema.json`, printed
   - `samples`: [{`index`, `text`, `label`, `probability`, `decision`}], the same reviews for each model
   - `gradient_flow`: {`reviews`, `norms`}: mean norm of d(loss)/d(embedded input) at each of the
     max_length positions, over test reviews that fill the whole length (best checkpoint)
-  - `model_file`: path of the saved best checkpoint, relative to the output folder
+  - `model_file`: path of the saved best checkpoint, relative to the output folder; informational
+    and never read (predict loads `OUT/models/<name>.keras`, `name` one of the allowed names)
   - `attributions` (new in version 4; absent with `--no-attributions` and in older records): which
     words decided, by integrated gradients of the best checkpoint's probability with respect to the
     embedded input, baseline the all-padding review (see `labreport.attributions`):
@@ -77,7 +82,7 @@ fields as a JSON Schema (Draft 2020-12): `labreport/record.schema.json`, printed
     (the interval's coverage, 0.95), `resamples`}}]
   - `length_buckets`: {`edges` (words; last bucket open), `counts`, `accuracy` {model: [per bucket]}}
   - `disagreements`: [{`index`, `text`, `label`, `probabilities` {model: p}}]
-- `predictions_file`: "predictions.npz" beside the record: `labels`, `lengths`, and for each model
+- `predictions_file`: always "predictions.npz", beside the record: `labels`, `lengths`, and for each model
   `<name>` (best checkpoint) and `<name>_last` (last epoch) positive-class probabilities, float32,
   in test-split order; further seeds add `<name>_seed<seed>` (best checkpoint).
 
@@ -87,7 +92,9 @@ Keras' `CSVLogger` (`epoch` from 0, then the metrics in alphabetical order), for
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 import platform
 from pathlib import Path
@@ -97,107 +104,163 @@ from labreport import LabreportError, __version__
 
 SCHEMA_VERSION = 7
 READABLE_VERSIONS = (2, 3, 4, 5, 6, 7)
-"""Versions `load_record` reads: 6 differs only in never saying "compiled", 5 lacks `models.<name>.recurrent_loop`, 4 also `device`, 3 also
+"""Versions `load_record` reads (the schema says what each lacks, in its `allOf`): 6 differs only in never saying "compiled", 5 lacks `models.<name>.recurrent_loop`, 4 also `device`, 3 also
 `attributions`, 2 also `decision_threshold`."""
 SCHEMA_FILE = Path(__file__).resolve().parent / "record.schema.json"
 RECORD_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.npz"
 
-# Fields render depends on: dotted path → expected JSON type(s).
-REQUIRED: dict[str, tuple[type, ...]] = {
-    "schema_version": (int,),
-    "config": (dict,),
-    "config_hash": (str,),
-    "environment": (dict,),
-    "dataset": (dict,),
-    "dataset.splits": (dict,),
-    "dataset.lengths": (dict,),
-    "dataset.vocabulary": (dict,),
-    "models": (dict,),
-}
-REQUIRED_PER_MODEL: dict[str, tuple[type, ...]] = {
-    "display_name": (str,),
-    "summary_rows": (list,),
-    "params": (dict,),
-    "params.layers": (list,),
-    "history": (dict,),
-    "history.loss": (list,),
-    "history.accuracy": (list,),
-    "history.val_loss": (list,),
-    "history.val_accuracy": (list,),
-    "epoch_seconds": (list,),
-    "best_epoch": (int,),
-    "test": (dict,),
-    "test.accuracy": (int, float),
-    "test.loss": (int, float),
-    "test.confusion_matrix": (list,),
-    "test_last_epoch": (dict,),
-    "samples": (list,),
-    "runs": (list,),
-    "aggregate": (dict,),
-    "aggregate.runs": (int,),
-    "aggregate.test_accuracy": (dict,),
-    "aggregate.test_loss": (dict,),
-    "aggregate.best_epoch": (dict,),
-    "aggregate.seconds_per_epoch": (dict,),
-}
+# Bounds on every record read, known fields and unknown ones alike: a record is the output of one
+# run, so each bound is far above what a run writes and only stops a record made to cost a reader.
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+"""The file: the checked-in quick record is 0.2 MB and a full run's a few MB (the review texts of the
+samples and disagreements, and attributions per word)."""
+MAX_DEPTH = 24
+"""Nesting of objects and lists: the deepest field a run writes
+(`models.<name>.attributions.reviews[i].tokens[j][k]`) is 7 levels down."""
+MAX_STRING = 200_000
+"""Characters per string: the longest IMDB review has about 14,000, `summary_text` a few thousand."""
+MAX_ITEMS = 200_000
+"""Items per list or object: the longest lists are one value per token position (`max_length`,
+300 in the lab) or per epoch."""
 
 
-def _lookup(data: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        if not isinstance(data, dict) or part not in data:
-            raise KeyError(dotted)
-        data = data[part]
-    return data
+def _path(parts) -> str:
+    return ".".join(str(part) for part in parts) or "(the record)"
+
+
+def _check_values(record: Any, origin: str) -> None:
+    """Refuses NaN, Infinity, and anything beyond the bounds above, naming the field's path.
+
+    Python's json reads NaN and Infinity literals, which JSON Schema's `number` accepts; a report
+    must never print them, so they are refused here. Iterative, so no nesting exhausts the stack.
+    """
+    stack = [(record, ())]
+    while stack:
+        value, parts = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            name = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+            raise LabreportError(f"{origin}: {_path(parts)} is {name}")
+        if isinstance(value, str) and len(value) > MAX_STRING:
+            raise LabreportError(f"{origin}: {_path(parts)} is {len(value):,} characters long (at most {MAX_STRING:,})")
+        if isinstance(value, (dict, list)):
+            if len(parts) >= MAX_DEPTH:
+                raise LabreportError(f"{origin}: {_path(parts)} is nested deeper than {MAX_DEPTH} levels")
+            if len(value) > MAX_ITEMS:
+                raise LabreportError(f"{origin}: {_path(parts)} has {len(value):,} items (at most {MAX_ITEMS:,})")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend((item, (*parts, key)) for key, item in items)
+
+
+@functools.lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema())
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, (dict, list)) else type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number", type(None): "null"}
+
+
+def _schema_message(error) -> str:
+    """One line for a schema violation: the field's path, what it should be, what it is."""
+    where = _path(error.absolute_path)
+    found = error.instance
+    kind = error.validator
+    if kind == "required":
+        missing = next((name for name in error.validator_value if name not in found), "?")
+        return f"{_path([*error.absolute_path, missing])} is missing"
+    if kind == "type":
+        expected = error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
+        return f"{where} should be {expected}, found {JSON_TYPES.get(type(found), type(found).__name__)}"
+    if kind in ("enum", "const"):
+        allowed = ", ".join(json.dumps(a) for a in (error.validator_value if kind == "enum" else [error.validator_value]))
+        if "propertyNames" in error.schema_path:
+            return f"{where} has the key {_shown(found)}, not one of {allowed}"
+        return f"{where} is {_shown(found)}, not one of {allowed}"
+    numbers = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "above", "exclusiveMaximum": "below"}
+    if kind in numbers:
+        return f"{where} should be {numbers[kind]} {error.validator_value}, found {_shown(found)}"
+    sizes = {"maxLength": ("at most", "characters"), "minLength": ("at least", "characters"),
+             "maxItems": ("at most", "items"), "minItems": ("at least", "items"),
+             "maxProperties": ("at most", "entries"), "minProperties": ("at least", "entries")}
+    if kind in sizes:
+        bound, unit = sizes[kind]
+        return f"{where} should have {bound} {error.validator_value} {unit}, found {len(found)}"
+    if kind == "pattern":
+        return f"{where} is {_shown(found)}, which does not match {error.validator_value}"
+    return f"{where} is not valid ({kind})"
 
 
 def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
-    """Checks that `record` has the schema render needs; names the first field that is wrong."""
+    """Checks `record` against the record's schema (`record.schema.json`) and the bounds above.
+
+    Every reader calls this (render, site, predict, `labreport.load`), and train before it writes.
+    Unknown fields are ignored, never refused: later minor versions may add fields, and nothing
+    reads them; they are still bounded and checked for NaN like the rest.
+
+    Raises:
+        LabreportError: one line naming `origin` and the first field that is wrong.
+    """
     if not isinstance(record, dict):
         raise LabreportError(f"{origin} is not a results record (expected a JSON object)")
     version = record.get("schema_version")
-    if version not in READABLE_VERSIONS:
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise LabreportError(
-            f"{origin} has schema_version {version!r}; this labreport reads versions "
-            f"{' and '.join(map(str, READABLE_VERSIONS))}: "
+            f"{origin} has schema_version {_shown(version)}; this labreport reads versions "
+            f"{' to '.join(map(str, (READABLE_VERSIONS[0], READABLE_VERSIONS[-1])))}: "
             "run `labreport train` again to write a current record"
         )
+    _check_values(record, origin)
+    errors = list(_validator().iter_errors(record))
+    if errors:
+        # The deepest error names the field most closely (jsonschema's `best_match` prefers shallow ones).
+        raise LabreportError(f"{origin}: {_schema_message(max(errors, key=lambda e: len(e.absolute_path)))}")
+    # The settings are checked by the configuration's own declaration (types, ranges, known keys);
+    # settings a record lacks (older runs had fewer) stay absent rather than invented.
+    from labreport.config import config_from_dict
 
-    def check(data: Any, fields: dict, prefix: str) -> None:
-        for dotted, types in fields.items():
-            try:
-                value = _lookup(data, dotted)
-            except KeyError:
-                raise LabreportError(f"{origin} is missing the field `{prefix}{dotted}`") from None
-            if isinstance(value, bool) or not isinstance(value, types):
-                names = " or ".join(t.__name__ for t in types)
-                raise LabreportError(
-                    f"{origin}: field `{prefix}{dotted}` should be {names}, found {type(value).__name__}"
-                )
-
-    check(record, REQUIRED, "")
+    try:
+        config_from_dict(record["config"])
+    except LabreportError as error:
+        raise LabreportError(f"{origin}: config: {error}") from None
     if version == 2:  # every version-2 run used 0.5, before the record stated it
         record["decision_threshold"] = 0.5
-    value = record.get("decision_threshold")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise LabreportError(f"{origin}: field `decision_threshold` should be a number in (0, 1), found {value!r}")
-    if not record["models"]:
-        raise LabreportError(f"{origin}: `models` is empty")
     # JSON objects have no order of their own, and a tool may re-sort the keys: use the training order.
-    trained = [name for name in record["config"].get("model", {}).get("models", []) if name in record["models"]]
+    trained = [name for name in record["config"]["model"]["models"] if name in record["models"]]
     order = trained + [name for name in record["models"] if name not in trained]
     record["models"] = {name: record["models"][name] for name in order}
     for name, entry in record["models"].items():
-        check(entry, REQUIRED_PER_MODEL, f"models.{name}.")
+        where = f"models.{name}"
+        if entry["name"] != name:
+            raise LabreportError(f"{origin}: {where}.name is {_shown(entry['name'])}, not {json.dumps(name)}")
         epochs = len(entry["history"]["loss"])
         for key in ("accuracy", "val_loss", "val_accuracy"):
             if len(entry["history"][key]) != epochs:
-                raise LabreportError(f"{origin}: `models.{name}.history.{key}` has a different length than loss")
+                raise LabreportError(f"{origin}: {where}.history.{key} has {len(entry['history'][key])} values, loss has {epochs}")
         if not 1 <= entry["best_epoch"] <= epochs:
-            raise LabreportError(f"{origin}: `models.{name}.best_epoch` is outside the epochs run")
-        if not entry["runs"] or len(entry["runs"]) != entry["aggregate"]["runs"]:
-            raise LabreportError(f"{origin}: `models.{name}.runs` does not match `aggregate.runs`")
+            raise LabreportError(f"{origin}: {where}.best_epoch is {entry['best_epoch']}, outside the {epochs} epochs run")
+        if len(entry["runs"]) != entry["aggregate"]["runs"]:
+            raise LabreportError(f"{origin}: {where}.runs has {len(entry['runs'])} entries, aggregate.runs says {entry['aggregate']['runs']}")
     return record
+
+
+def parse_record(raw: bytes, origin: str) -> dict:
+    """A record from the bytes of a `results.json`, validated; every failure is one LabreportError line."""
+    if len(raw) > MAX_RECORD_BYTES:
+        raise LabreportError(f"{origin} is {len(raw):,} bytes (a results record is at most {MAX_RECORD_BYTES:,})")
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise LabreportError(f"{origin} is not valid JSON ({error})") from None
+    except RecursionError:
+        raise LabreportError(f"{origin}: (the record) is nested deeper than {MAX_DEPTH} levels") from None
+    return validate_record(record, origin)
 
 
 def load_record(out: str | Path) -> dict:
@@ -207,11 +270,9 @@ def load_record(out: str | Path) -> dict:
         raise LabreportError(
             f"no results record at {path}: run `labreport train` (or `labreport build`) first"
         )
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise LabreportError(f"{path} is not valid JSON ({error})") from error
-    return validate_record(record, str(path))
+    if path.stat().st_size > MAX_RECORD_BYTES:
+        raise LabreportError(f"{path} is {path.stat().st_size:,} bytes (a results record is at most {MAX_RECORD_BYTES:,})")
+    return parse_record(path.read_bytes(), str(path))
 
 
 def schema() -> dict:

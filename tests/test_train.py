@@ -117,6 +117,18 @@ def test_predict_reads_a_file_and_refuses_a_folder_without_models(tmp_path, runs
     assert empty.returncode != 0 and "no finished run" in empty.stderr and "Traceback" not in empty.stderr
 
 
+def test_predict_says_when_a_review_holds_no_word_of_the_vocabulary(runs):
+    result = run_cli("predict", "--out", str(runs[0]), "--json", "", "🎬👍🎬", "A wonderful film.")
+    assert result.returncode == 0, result.stderr[-3000:]
+    reviews = json.loads(result.stdout)["reviews"]
+    assert [review["known_words"] for review in reviews][:2] == [0, 0] and reviews[2]["known_words"] > 0
+    # Both read only padding: the same probability, which says nothing about either review.
+    assert reviews[0]["predictions"] == reviews[1]["predictions"]
+    table = run_cli("predict", "--out", str(runs[0]), "🎬👍🎬", "A wonderful film.").stdout.splitlines()
+    assert table[0].endswith("(no word of the vocabulary: the probability says nothing about this review)")
+    assert "vocabulary" not in table[1]
+
+
 def strip_timings(record):
     record = json.loads(json.dumps(record))
     record.pop("environment")
