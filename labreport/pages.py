@@ -297,6 +297,35 @@ def start_method() -> str:
     return "fork"
 
 
+def end_with_parent(parent: int) -> None:
+    """Makes a render worker end when the process that started it does, however it ends (SIGKILL too).
+
+    On Linux the kernel sends the worker SIGKILL when its parent dies (`prctl(PR_SET_PDEATHSIG)`);
+    everywhere a daemon thread also checks once a second that the parent is still the one that
+    started the worker, and exits when it is not (a parent that died before prctl took effect).
+    """
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="labreport-parent-watch", daemon=True).start()
+
+
 def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str],
                user_templates: str | Path | None = None, notes: dict[str, str | Path] | None = None,
                report: dict | None = None, figure_files: Iterable[str] = ("svg",),
@@ -334,8 +363,16 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
     jobs = [(record, lang, formats, user_templates, own.get(lang), figure_files) for lang in languages]
     if len(jobs) > 1 and (os.cpu_count() or 1) > 1:
         context = multiprocessing.get_context(start_method())
-        with concurrent.futures.ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=len(jobs), mp_context=context,
+                                                      initializer=end_with_parent, initargs=(os.getpid(),))
+        try:
             results = list(pool.map(_render_language, *zip(*jobs)))
+        except BaseException:  # Ctrl-C or a failed language: stop the other workers now, not after their page
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     else:
         results = [_render_language(*job) for job in jobs]
 
