@@ -142,3 +142,23 @@ def test_a_damaged_staging_folder_is_cleared_not_followed(tmp_path):
     with staging.locked(out):
         pass
     assert hashes(out) == expected(OLD) and outside.read_text() == "keep" and not stage.exists()
+
+
+def test_two_builds_into_the_same_out_the_second_stops_with_one_line(tmp_path):
+    out = tmp_path / "out"
+    first = subprocess.Popen([sys.executable, "-m", "labreport", "build", "--quick", "--out", str(out)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not ((out / staging.LOCK).is_file() and (out / staging.LOCK).read_text()):
+            time.sleep(0.1)
+        second = subprocess.run([sys.executable, "-m", "labreport", "build", "--quick", "--out", str(out)],
+                                capture_output=True, text=True, timeout=300)
+        assert second.returncode == 2
+        assert second.stderr.strip() == (f"labreport: error: {out} is being written by another labreport "
+                                         f"(pid {first.pid}, labreport build --quick --out {out}); "
+                                         "wait for it to finish, or use another --out")
+    finally:
+        first.kill()
+        first.wait()
+    assert not (out / "results.json").exists()
