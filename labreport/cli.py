@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -181,7 +182,7 @@ def checked_choices(items: list[str], allowed: tuple[str, ...], what: str) -> li
     return items
 
 
-def command_train(args: argparse.Namespace) -> int:
+def command_train(args: argparse.Namespace, into: Path | None = None) -> int:
     config = _load_config(args)
     from labreport import fileio
 
@@ -189,10 +190,9 @@ def command_train(args: argparse.Namespace) -> int:
     from labreport import data, train
 
     corpus = data.load_corpus(args.data, args.quick, args.data_dir)
-    if getattr(args, "quiet", False):
-        train.run(config, corpus, args.out, progress=lambda message: None, command="labreport " + shlex.join(args.argv))
-    else:
-        train.run(config, corpus, args.out, command="labreport " + shlex.join(args.argv))
+    progress = (lambda message: None) if getattr(args, "quiet", False) else None
+    train.run(config, corpus, args.out, command="labreport " + shlex.join(args.argv), into=into,
+              **({"progress": progress} if progress else {}))
     return 0
 
 
@@ -226,19 +226,19 @@ def _render_options(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     return languages, formats
 
 
-def command_render(args: argparse.Namespace) -> int:
+def command_render(args: argparse.Namespace, into: Path | None = None) -> int:
     from labreport import pages
     from labreport.config import report_settings
 
     languages, formats = _render_options(args)
     report = report_settings(args.config)
     written = pages.render_all(args.out, languages, formats, args.templates, _notes_flags(args.notes, languages), report,
-                                _split_list(args.figures, pages.FIGURE_FILES, "figure format"))
+                                _split_list(args.figures, pages.FIGURE_FILES, "figure format"), into=into)
     if args.quiet:
         return 0
     for path in written:
         print(path)
-    cover = {**_record_report(args.out), **report}
+    cover = {**_record_report(into or args.out), **report}
     if not (cover.get("name") and cover.get("student_id")):
         print("labreport: warning: the cover has no name or student ID: set name and student_id under [report] in "
               "labreport.toml and run `labreport render` again", file=sys.stderr)
@@ -252,10 +252,22 @@ def _record_report(out: str) -> dict:
 
 
 def command_build(args: argparse.Namespace) -> int:
-    # Check the report options before a long training run, not after it.
+    """Trains and renders into one staging folder, so the new record and its report replace the
+    previous run together, or (on any failure) not at all."""
+    # Check the report options and the settings before a long training run, not after it.
     _render_options(args)
-    command_train(args)
-    return command_render(args)
+    _load_config(args)
+    from labreport import fileio, staging, train
+
+    out = fileio.check_writable(args.out)
+    with staging.locked(out, "labreport " + shlex.join(args.argv)):
+        stage = staging.begin(out)
+        command_train(args, into=stage)
+        command_render(args, into=stage)
+        old_reports = [p.name for p in out.glob("report.*") if p.suffix in (".html", ".pdf")]
+        staging.commit(out, (*train.RUN_ENTRIES, "figures", *old_reports))
+        shutil.rmtree(out / train.PARTIAL, ignore_errors=True)
+    return 0
 
 
 def command_notes(args: argparse.Namespace) -> int:

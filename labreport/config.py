@@ -20,6 +20,8 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
+import os
 import string
 import sys
 from dataclasses import dataclass, field
@@ -276,19 +278,69 @@ def _merge(base: Config, overrides: Mapping[str, Mapping[str, Any]], origin: str
     return dataclasses.replace(base, **sections)
 
 
+SEED_MAX = 2**32 - 1
+"""The largest seed: `keras.utils.set_random_seed` (NumPy's and Python's generators) refuses 2**32."""
+
+BOUNDS: dict[str, tuple[float, float]] = {
+    # Whole-number settings and their inclusive ranges. The upper bounds sit far above any lab on
+    # one machine; they keep a typo (an extra zero, 2**62) from reaching TensorFlow, which either
+    # fails with a traceback or tries to allocate it.
+    "data.vocab_size": (2, 1_000_000),
+    "data.max_length": (1, 10_000),
+    "model.embedding_dim": (1, 4_096),
+    "model.hidden_units": (1, 4_096),
+    "train.batch_size": (1, 65_536),
+    "train.epochs": (1, 1_000),
+    "train.patience": (0, 1_000),
+    "train.seed": (0, SEED_MAX),
+    "train.seeds": (1, MAX_SEEDS),
+}
+"""The range of every whole-number setting."""
+
+EVALUATION_BATCH = 256
+"""Reviews per evaluation batch (`batches.EVALUATION_BATCH`), for the memory estimate."""
+
+
+def _fail(name: str, value: Any, expected: str) -> None:
+    raise LabreportError(
+        f"Received an invalid value for `{name}`: expected {expected}, received: {name.split('.')[-1]}={value!r}"
+    )
+
+
+def training_memory_bytes(config: Config) -> int:
+    """A lower estimate of the memory one model's training needs, in bytes.
+
+    Weights, their gradients and Adam's two moments are four float32 copies of every parameter
+    (the largest model: an LSTM, four gates per direction); activations are, per review and
+    position, the embedding, both directions' gates and states, kept for back-propagation, for the
+    larger of a training and an evaluation batch.
+    """
+    d, m = config.data, config.model
+    units, width = m.hidden_units, m.embedding_dim
+    recurrent = 2 * 4 * units * (width + units + 2)
+    parameters = d.vocab_size * width + recurrent + 2 * units + 1
+    per_position = width + 2 * (4 * units + 2 * units)
+    batch = max(config.train.batch_size, EVALUATION_BATCH)
+    return 4 * (4 * parameters + 2 * batch * d.max_length * per_position)
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's memory, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def validate(config: Config) -> Config:
     """Checks every value's range; raises LabreportError naming the setting and the value."""
-
-    def fail(name: str, value: Any, expected: str) -> None:
-        raise LabreportError(
-            f"invalid value for `{name}`: expected {expected}, received: {name.split('.')[-1]}={value!r}"
-        )
-
+    fail = _fail
     d, m, t = config.data, config.model, config.train
-    if d.vocab_size < 2:
-        fail("data.vocab_size", d.vocab_size, "at least 2 (padding and unknown-word indices)")
-    if d.max_length < 1:
-        fail("data.max_length", d.max_length, "a positive whole number")
+    for name, (low, high) in BOUNDS.items():
+        section, key = name.split(".")
+        value = getattr(getattr(config, section), key)
+        if not low <= value <= high:
+            fail(name, value, f"a whole number from {low:,} to {high:,}")
     if d.padding not in ("pre", "post"):
         fail("data.padding", d.padding, '"pre" or "post"')
     if not m.models:
@@ -298,26 +350,27 @@ def validate(config: Config) -> Config:
             fail("model.models", name, f"one of {', '.join(MODEL_NAMES)}")
     if len(set(m.models)) != len(m.models):
         fail("model.models", list(m.models), "each model at most once")
-    if m.embedding_dim < 1:
-        fail("model.embedding_dim", m.embedding_dim, "a positive whole number")
-    if m.hidden_units < 1:
-        fail("model.hidden_units", m.hidden_units, "a positive whole number")
-    if not 0 <= m.dropout < 1:
-        fail("model.dropout", m.dropout, "a rate in [0, 1)")
-    if t.batch_size < 1:
-        fail("train.batch_size", t.batch_size, "a positive whole number")
-    if t.epochs < 1:
-        fail("train.epochs", t.epochs, "a positive whole number")
-    if t.patience < 0:
-        fail("train.patience", t.patience, "zero or a positive whole number")
-    if not 0 < t.validation_split < 1:
-        fail("train.validation_split", t.validation_split, "a share in (0, 1)")
-    if not t.learning_rate > 0:
-        fail("train.learning_rate", t.learning_rate, "a positive number")
-    if t.seed < 0:
-        fail("train.seed", t.seed, "zero or a positive whole number")
-    if not 1 <= t.seeds <= MAX_SEEDS:
-        fail("train.seeds", t.seeds, f"a whole number from 1 to {MAX_SEEDS}")
+    # NaN fails every comparison, so each check is written as what must hold; inf and -inf are refused by name.
+    if not (math.isfinite(m.dropout) and 0 <= m.dropout < 1):
+        fail("model.dropout", m.dropout, "a finite rate in [0, 1)")
+    if not (math.isfinite(t.validation_split) and 0 < t.validation_split < 1):
+        fail("train.validation_split", t.validation_split, "a finite share in (0, 1)")
+    if not (math.isfinite(t.learning_rate) and 0 < t.learning_rate <= 10):
+        fail("train.learning_rate", t.learning_rate, "a finite number > 0 and at most 10")
+    if t.seed + t.seeds - 1 > SEED_MAX:
+        fail("train.seed", t.seed, f"at most {SEED_MAX - t.seeds + 1:,} with seeds={t.seeds} "
+                                   f"(the last run's seed must stay within 0 to 2**32 - 1)")
+    needed, available = training_memory_bytes(config), physical_memory_bytes()
+    if available and needed > available:
+        raise LabreportError(
+            f"Received an invalid value for the model's size: training it needs at least {needed / 2**30:,.1f} GiB "
+            f"(weights, gradients, Adam's moments, a batch's activations), more than this machine's "
+            f"{available / 2**30:,.1f} GiB; received: vocab_size={d.vocab_size}, max_length={d.max_length}, "
+            f"embedding_dim={m.embedding_dim}, hidden_units={m.hidden_units}, batch_size={t.batch_size}")
+    for key in ("name", "student_id", "affiliation", "course", "lab", "submission_name"):
+        value = getattr(config.report, key)
+        if len(value) > 500 or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+            fail(f"report.{key}", value, "at most 500 characters of text without control characters")
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(config.report.submission_name) if name is not None}
     except ValueError:

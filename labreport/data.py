@@ -18,6 +18,7 @@ import io
 import json
 import os
 import re
+import stat
 import tarfile
 import zlib
 from dataclasses import dataclass, field
@@ -105,23 +106,65 @@ def _archive_records(path: Path) -> Iterator[tuple[str, str, int, bytes]]:
                 match = ARCHIVE_MEMBER.search(member.name)
                 if not match or not member.isfile():
                     continue  # unsup/, .feat files, urls, README: not part of the labeled splits
+                if member.size > MAX_REVIEW_BYTES:
+                    raise LabreportError(f"{path}: {member.name} holds {member.size:,} bytes, more than a review's "
+                                         f"limit of {MAX_REVIEW_BYTES:,}")
                 handle = archive.extractfile(member)
                 assert handle is not None
-                yield match[1], match[2], int(match[3]), handle.read()
+                yield match[1], match[2], int(match[3]), handle.read(MAX_REVIEW_BYTES + 1)
     except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile, zlib.error) as error:
         raise LabreportError(f"{path} is not a readable IMDB archive ({error})") from error
 
 
+MAX_REVIEW_BYTES = 1 << 20
+"""The largest review file read, 1 MiB (IMDB's longest review is about 14 KB): a bigger file is not a review."""
+
+
 def _folder_records(root: Path) -> Iterator[tuple[str, str, int, bytes]]:
+    """Reads `root/<split>/<pos|neg>/<id>_<rating>.txt`; any entry there that is not a plain file of
+    at most MAX_REVIEW_BYTES (a folder, a link, a device, a huge file) stops with its name."""
     for split in ("train", "test"):
         for polarity in ("pos", "neg"):
             folder = root / split / polarity
+            if folder.is_symlink():
+                raise LabreportError(f"{folder} is a link: labreport follows no links inside --data")
             if not folder.is_dir():
                 continue
-            for file in folder.glob("*.txt"):
-                match = re.fullmatch(r"(\d+)_(\d+)\.txt", file.name)
+            try:
+                entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+            except OSError as error:
+                raise LabreportError(f"cannot read the folder {folder}: {error.strerror or error}") from error
+            for entry in entries:
+                match = re.fullmatch(r"(\d+)_(\d+)\.txt", entry.name)
                 if match:
-                    yield split, polarity, int(match[1]), file.read_bytes()
+                    yield split, polarity, int(match[1]), _read_review(Path(entry.path))
+
+
+def _read_review(path: Path) -> bytes:
+    """One review file's bytes, opened without following a link and read only up to the limit."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        kind = "a link" if path.is_symlink() else None
+        if kind:
+            raise LabreportError(f"{path} is a link: labreport follows no links inside --data") from error
+        raise LabreportError(f"cannot read the review {path}: {error.strerror or error}") from error
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise LabreportError(f"{path} is {kind}, where a review file is expected")
+    with os.fdopen(fd, "rb") as handle:
+        if info.st_size > MAX_REVIEW_BYTES:
+            raise LabreportError(f"{path} holds {info.st_size:,} bytes, more than a review's limit of "
+                                 f"{MAX_REVIEW_BYTES:,}")
+        try:
+            data = handle.read(MAX_REVIEW_BYTES + 1)
+        except OSError as error:
+            raise LabreportError(f"cannot read the review {path}: {error.strerror or error}") from error
+    if len(data) > MAX_REVIEW_BYTES:
+        raise LabreportError(f"{path} holds more than a review's limit of {MAX_REVIEW_BYTES:,} bytes")
+    return data
 
 
 def read_archive(path: str | Path) -> Corpus:

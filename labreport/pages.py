@@ -297,9 +297,39 @@ def start_method() -> str:
     return "fork"
 
 
+def end_with_parent(parent: int) -> None:
+    """Makes a render worker end when the process that started it does, however it ends (SIGKILL too).
+
+    On Linux the kernel sends the worker SIGKILL when its parent dies (`prctl(PR_SET_PDEATHSIG)`);
+    everywhere a daemon thread also checks once a second that the parent is still the one that
+    started the worker, and exits when it is not (a parent that died before prctl took effect).
+    """
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="labreport-parent-watch", daemon=True).start()
+
+
 def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str],
                user_templates: str | Path | None = None, notes: dict[str, str | Path] | None = None,
-               report: dict | None = None, figure_files: Iterable[str] = ("svg",)) -> list[Path]:
+               report: dict | None = None, figure_files: Iterable[str] = ("svg",),
+               into: Path | None = None) -> list[Path]:
     """Renders `OUT/results.json` into `OUT/report.<lang>.<format>` and `OUT/figures/`.
 
     Languages render in parallel processes when there are cores for them. Everything is rendered
@@ -311,12 +341,14 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
         notes: notes files by language, over `[report] notes` and `OUT/notes.<lang>.md`.
         report: `[report]` settings that replace the record's cover settings (name, title, ...).
         figure_files: formats of the figure files written to `OUT/figures/` ("svg", "png").
+        into: a staging folder holding the new record, which the caller (`build`) locked `OUT` for
+            and commits; None: lock `OUT` and replace the reports together (`labreport.staging`).
 
     Returns:
         The paths written.
     """
     out = Path(out)
-    record = record_module.load_record(out)
+    record = record_module.load_record(into or out)
     if report:
         record["config"]["report"] = {**record["config"].get("report", {}), **report}
     languages, formats = list(languages), tuple(formats)
@@ -331,25 +363,48 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
     jobs = [(record, lang, formats, user_templates, own.get(lang), figure_files) for lang in languages]
     if len(jobs) > 1 and (os.cpu_count() or 1) > 1:
         context = multiprocessing.get_context(start_method())
-        with concurrent.futures.ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=len(jobs), mp_context=context,
+                                                      initializer=end_with_parent, initargs=(os.getpid(),))
+        try:
             results = list(pool.map(_render_language, *zip(*jobs)))
+        except BaseException:  # Ctrl-C or a failed language: stop the other workers now, not after their page
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     else:
         results = [_render_language(*job) for job in jobs]
 
-    fileio.check_writable(out)
+    if into is not None:
+        return [out / path.relative_to(into) for path in _write_reports(into, record, results)]
+    from labreport import staging
+
+    with staging.locked(out, "labreport render"):
+        stage = staging.begin(out)
+        if (out / "figures").is_dir():  # other languages' figures stay
+            for kept in (out / "figures").iterdir():
+                if kept.is_file() and not kept.is_symlink():
+                    staging.place(kept, stage / "figures" / kept.name)
+        written = _write_reports(stage, record, results)
+        staging.commit(out)
+    return [out / path.relative_to(stage) for path in written]
+
+
+def _write_reports(folder: Path, record: dict, results: list) -> list[Path]:
     written = []
     no_pdf_said = False
     for lang, html, pdf_bytes, figures, no_pdf in results:
         for name, files in figures.items():
             for fmt, data in files.items():
-                fileio.write_bytes(out / "figures" / f"{name}.{lang}.{fmt}", data)
+                fileio.write_bytes(folder / "figures" / f"{name}.{lang}.{fmt}", data)
         if html is not None:
-            written.append(fileio.write_text(out / f"report.{lang}.html", html))
+            written.append(fileio.write_text(folder / f"report.{lang}.html", html))
         if pdf_bytes is not None:
-            written.append(fileio.write_bytes(out / f"report.{lang}.pdf", pdf_bytes))
+            written.append(fileio.write_bytes(folder / f"report.{lang}.pdf", pdf_bytes))
             handed_in = submission_name(record["config"]["report"], lang)
             if handed_in:
-                written.append(fileio.write_bytes(out / handed_in, pdf_bytes))
+                written.append(fileio.write_bytes(folder / handed_in, pdf_bytes))
         if no_pdf and not no_pdf_said:
             print(f"labreport: {no_pdf}", file=sys.stderr)
             no_pdf_said = True

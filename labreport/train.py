@@ -29,7 +29,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from labreport import __version__, analysis, attributions, batches, data, fileio, inference, prepare, record, resume, runtime
+from labreport import LabreportError, __version__, analysis, attributions, batches, data, fileio, inference, prepare, record, resume, runtime, staging
 from labreport import progress as progress_module
 from labreport.progress import Progress
 from labreport.config import Config
@@ -37,6 +37,11 @@ from labreport.config import Config
 
 RUN_FIELDS = ("seed", "history", "epoch_seconds", "epochs_run", "best_epoch", "test", "test_last_epoch", "inference")
 """What the record keeps of each training run in `models.<name>.runs` (one per seed)."""
+
+RUN_ENTRIES = (record.RECORD_FILE, record.PREDICTIONS_FILE, "models", "history")
+"""What `train` writes into `OUT`, replaced together (`labreport.staging`)."""
+
+PARTIAL = ".partial"
 
 
 def _make_callbacks(keras, name: str, config: Config, progress: Progress):
@@ -139,8 +144,10 @@ def _save_model(model, path: Path) -> None:
         model.save(tmp)
         os.chmod(tmp, 0o666 & ~fileio.current_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise LabreportError(f"cannot write {path}: {error.strerror or error}") from error
         raise
 
 
@@ -268,18 +275,32 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
 
 
 def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress = progress_module.to_stderr,
-        command: str | None = None) -> dict:
+        command: str | None = None, into: Path | None = None) -> dict:
     """Trains every configured model and writes `OUT/results.json`, `OUT/predictions.npz`, models.
 
     Each finished model is kept in `OUT/.partial/<key>/` (key: settings, library versions and data),
     so a run interrupted after one model continues with the next; a changed setting or data set
-    has another key and never reuses a stale result. The previous record, models and report stay
-    in place until the new run has finished, then the new files replace them.
+    has another key and never reuses a stale result. The new files are written into a staging
+    folder and replace the previous record, predictions, models and history together when all are
+    there (`labreport.staging`): a failure at any step leaves the previous run as it was. `OUT` is
+    locked for the run, so a second command on it stops at once.
+
+    Args:
+        into: a staging folder the caller (`build`) holds `OUT`'s lock for and commits itself, with
+            the report rendered into it too; None: lock `OUT`, stage and swap here.
 
     Returns:
         The record, as written.
     """
     out = fileio.check_writable(out)
+    command = command or "labreport " + shlex.join(sys.argv[1:])
+    if into is None:
+        with staging.locked(out, command):
+            result = run(config, corpus, out, progress, command, into=staging.begin(out))
+            staging.commit(out, RUN_ENTRIES)
+            shutil.rmtree(out / PARTIAL, ignore_errors=True)
+        progress(f"wrote {out / record.RECORD_FILE}")
+        return result
     started = time.perf_counter()
     started_at = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
@@ -292,7 +313,7 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
              f"and {len(corpus.test):,} test reviews from {corpus.location}")
     prepared = prepare.prepare(corpus, config)
     samples = prepare.choose_samples(prepared.test, config.train.seed)
-    partial = out / ".partial" / resume.resume_key(config, corpus)
+    partial = out / PARTIAL / resume.resume_key(config, corpus)
     partial.mkdir(parents=True, exist_ok=True)
 
     entries: dict[str, dict] = {}
@@ -339,25 +360,21 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
         "analysis": findings,
         "predictions_file": record.PREDICTIONS_FILE,
         "environment": record.environment(started_at, time.perf_counter() - started,
-                                   command or "labreport " + shlex.join(sys.argv[1:]), threads),
+                                   command, threads),
     }
     record.validate_record(result)
-    # Every model is done: put the new files in place, the record last.
+    # Every model is done: the run's files go into the staging folder; the finished models stay in
+    # the partial folder (linked, not moved) until the swap has succeeded.
     for name in config.model.models:
-        (out / "models").mkdir(exist_ok=True)
-        os.replace(partial / f"{name}.keras", out / "models" / f"{name}.keras")
-    fileio.write_json(out / "models" / "vocabulary.json", {
+        staging.place(partial / f"{name}.keras", into / "models" / f"{name}.keras")
+    fileio.write_json(into / "models" / "vocabulary.json", {
         **prepared.vocabulary.to_json(),
         "max_length": config.data.max_length,
         "padding": config.data.padding,
         "config_hash": config.experiment_hash(),
     })
-    fileio.write_bytes(out / record.PREDICTIONS_FILE, resume.npz_bytes(arrays))
+    fileio.write_bytes(into / record.PREDICTIONS_FILE, resume.npz_bytes(arrays))
     for name, entry in entries.items():
-        fileio.write_text(out / "history" / f"{name}.csv", record.history_csv(entry["history"]))
-    fileio.write_json(out / record.RECORD_FILE, result)
-    shutil.rmtree(out / ".partial", ignore_errors=True)
-    progress(f"wrote {out / record.RECORD_FILE}")
+        fileio.write_text(into / "history" / f"{name}.csv", record.history_csv(entry["history"]))
+    fileio.write_json(into / record.RECORD_FILE, result)
     return result
-
-

@@ -102,3 +102,51 @@ def test_no_attributions_flag_turns_them_off():
     args = cli.build_parser().parse_args(["train", "--no-attributions"])
     assert cli.config_flags(args)["train"] == {"attributions": False}
     assert cli.config_flags(cli.build_parser().parse_args(["train"]))["train"] == {}
+
+
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ("[train]\nlearning_rate = nan", r"`train.learning_rate`: expected a finite number > 0.*received: learning_rate=nan"),
+        ("[train]\nlearning_rate = inf", r"`train.learning_rate`.*received: learning_rate=inf"),
+        ("[train]\nlearning_rate = -0.0", r"`train.learning_rate`.*received: learning_rate=-0.0"),
+        ("[model]\ndropout = nan", r"`model.dropout`.*received: dropout=nan"),
+        ("[train]\nvalidation_split = nan", r"`train.validation_split`.*received: validation_split=nan"),
+        ("[train]\nseed = 4294967296", r"`train.seed`: expected a whole number from 0 to 4,294,967,295"),
+        ("[train]\nseed = 4294967295\nseeds = 2", r"`train.seed`: expected at most 4,294,967,294 with seeds=2"),
+        ("[train]\nseed = -1", r"`train.seed`"),
+        ("[data]\nvocab_size = 9223372036854775807", r"`data.vocab_size`: expected a whole number from 2 to 1,000,000"),
+        ("[data]\nmax_length = 0", r"`data.max_length`"),
+        ("[train]\nepochs = 100000", r"`train.epochs`"),
+        ("[train]\npatience = -1", r"`train.patience`"),
+        ("[model]\nhidden_units = 100000", r"`model.hidden_units`"),
+        ('[report]\nname = "a\\u0000b"', r"`report.name`: expected at most 500 characters of text without control"),
+    ],
+)
+def test_values_tensorflow_or_json_would_refuse_are_refused_first(tmp_path, toml, message):
+    path = tmp_path / "c.toml"
+    path.write_text(toml + "\n")
+    with pytest.raises(LabreportError, match=rf"Received an invalid value for {message}"):
+        load_config(path)
+
+
+def test_the_largest_accepted_seed_is_one_keras_takes():
+    import keras
+
+    from labreport.config import SEED_MAX
+
+    keras.utils.set_random_seed(SEED_MAX)
+    with pytest.raises(ValueError):
+        keras.utils.set_random_seed(SEED_MAX + 1)
+
+
+def test_a_model_too_large_for_memory_is_refused_with_the_estimate(tmp_path):
+    from labreport.config import physical_memory_bytes
+
+    flags = {"data": {"vocab_size": 1_000_000, "max_length": 10_000},
+             "model": {"embedding_dim": 4096, "hidden_units": 4096}}
+    assert physical_memory_bytes()
+    with pytest.raises(LabreportError, match=r"model's size: training it needs at least [\d,.]+ GiB .* more than this "
+                                             r"machine's [\d,.]+ GiB; received: vocab_size=1000000"):
+        load_config(flags=flags, cwd=tmp_path)
+    load_config(cwd=tmp_path)  # the lab's own sizes fit

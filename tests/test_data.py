@@ -1,3 +1,4 @@
+import os
 import tarfile
 
 import numpy as np
@@ -112,3 +113,40 @@ def test_tfds_offline_error_names_the_ways_out(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_network_reachable", lambda host, timeout=3.0: False)
     with pytest.raises(LabreportError, match=r"--data PATH.*--quick"):
         data.load_tfds(data_dir=str(tmp_path / "empty_tfds"))
+
+
+def _folder(tmp_path):
+    from tests.conftest import make_archive
+    import tarfile
+
+    with tarfile.open(make_archive(tmp_path / "a.tar.gz")) as archive:
+        archive.extractall(tmp_path / "data", filter="data")
+    return tmp_path / "data" / "aclImdb"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda pos, tmp: (pos / "7_8.txt").mkdir(), r"7_8.txt is a folder, where a review file is expected"),
+    (lambda pos, tmp: (pos / "7_8.txt").symlink_to("/etc/hostname"), r"7_8.txt is a link: labreport follows no links"),
+    (lambda pos, tmp: (pos / "7_8.txt").write_bytes(b"x" * (2 << 20)), r"7_8.txt holds 2,097,152 bytes, more than a review's limit of 1,048,576"),
+    (lambda pos, tmp: os.mkfifo(pos / "7_8.txt"), r"7_8.txt is not a regular file"),
+])
+def test_an_unexpected_entry_in_a_data_folder_is_named_in_one_line(tmp_path, make, message):
+    from labreport import LabreportError
+    from labreport.data import read_archive
+
+    root = _folder(tmp_path)
+    make(root / "train" / "pos", tmp_path)
+    with pytest.raises(LabreportError, match=message):
+        read_archive(root)
+
+
+def test_a_class_folder_that_links_out_is_refused(tmp_path):
+    from labreport import LabreportError
+    from labreport.data import read_archive
+
+    root = _folder(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    (root / "test" / "neg").rename(elsewhere)
+    (root / "test" / "neg").symlink_to(elsewhere)
+    with pytest.raises(LabreportError, match=r"test/neg is a link: labreport follows no links inside --data"):
+        read_archive(root)

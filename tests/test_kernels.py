@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ def test_a_failed_build_says_why_keeps_its_log_and_is_not_tried_again(tmp_path):
     assert first.note.endswith("using the loops written as TensorFlow ops")
     log = next(cache.glob("recurrent_loops-*.log"))
     assert "error: no headers" in log.read_text() and "-march=native" in log.read_text()
-    assert [p.name for p in cache.iterdir()] == [log.name]  # no half-built library left behind
+    assert sorted(p.suffix for p in cache.iterdir()) == [".lock", ".log"]  # no half-built library left behind
     second = kernels.load(cache, compiler)
     assert second.library is None and "failed to build before" in second.note and str(log) in second.note
     assert len(calls(compiler)) == 1
@@ -115,7 +116,7 @@ def test_a_build_lands_in_the_cache_once_and_is_reused(tmp_path):
     assert len(lines) == 2  # the second load announced nothing: it found the library
     (arguments,) = calls(compiler)
     assert "-march=native" in arguments and any(flag in arguments for flag in tf.sysconfig.get_compile_flags())
-    assert [p.suffix for p in (tmp_path / "cache").iterdir()] == [".so"]
+    assert sorted(p.suffix for p in (tmp_path / "cache").iterdir()) == [".lock", ".sha256", ".so"]
 
 
 @needs_compiler
@@ -129,3 +130,62 @@ def test_the_ops_refuse_shapes_that_do_not_fit():
         library.labreport_lstm_sequence(tf.zeros([5, 2, 16]), h0, tf.zeros([3, 4]), tf.zeros([4, 16]))
     h_last, gates, states = library.labreport_gru_sequence(tf.zeros([0, 2, 12]), h0 + 1, tf.zeros([4, 12]), tf.zeros([12]))
     assert h_last.numpy().tolist() == [[1.0] * 4] * 2 and gates.shape == (0, 2, 16)  # no steps: h0 itself
+
+
+def test_a_hanging_compiler_is_stopped_at_the_time_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABREPORT_BUILD_TIMEOUT", "2")
+    compiler = script(tmp_path / "hanging-c++", "import subprocess, time\nsubprocess.Popen([sys.executable, '-c', "
+                                                 "'import time; time.sleep(300)']); time.sleep(300)")
+    start = time.monotonic()
+    loaded = kernels.load(tmp_path / "cache", compiler)
+    assert time.monotonic() - start < 30  # the grandchild holding the output pipe was stopped too
+    assert loaded.library is None and "the build took longer than 2 s" in loaded.note
+    assert loaded.note.endswith("delete it to try again); using the loops written as TensorFlow ops")
+
+
+def test_a_cache_that_cannot_be_written_falls_back_in_one_line(tmp_path):
+    (tmp_path / "file").write_text("a file where the cache's parent folder should be")
+    loaded = kernels.load(tmp_path / "file" / "cache", script(tmp_path / "c++", "sys.exit(0)"))
+    assert loaded.library is None and loaded.note.startswith(f"cannot write the cache folder {tmp_path / 'file' / 'cache'}")
+
+
+def test_an_upgraded_compiler_retries_a_failed_build(tmp_path):
+    compiler = script(tmp_path / "c++", "sys.exit(1)")
+    cache = tmp_path / "cache"
+    assert "did not build" in kernels.load(cache, compiler).note
+    assert "failed to build before" in kernels.load(cache, compiler).note
+    Path(compiler).write_text(Path(compiler).read_text() + "# version 2\n")  # the upgrade
+    assert "did not build" in kernels.load(cache, compiler).note
+    assert len(calls(compiler)) == 2
+
+
+def test_a_truncated_library_in_the_cache_is_built_again_not_loaded(tmp_path):
+    """A library cut short after its build (its checksum no longer matches) is rebuilt before anything loads it."""
+    built = kernels.default()
+    assert built.library is not None, built.note
+    compiler = script(tmp_path / "c++", f"""
+        output = sys.argv[sys.argv.index('-o') + 1]
+        shutil.copyfile({str(built.path)!r}, output)
+        """)
+    program = f"""
+        import os
+        from pathlib import Path
+        from labreport import kernels
+        loaded = kernels.load(Path({str(tmp_path / 'cache')!r}), {compiler!r}, progress=print)
+        print(loaded.library is not None, loaded.path, os.path.getsize(loaded.path))
+        """
+
+    def load_in_a_fresh_process():
+        result = subprocess.run([sys.executable, "-c", textwrap.dedent(program)], capture_output=True, text=True,
+                                timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        assert result.returncode == 0, result.stderr[-2000:]  # a truncated library loaded would crash it (SIGBUS)
+        return result.stdout.splitlines()
+
+    first = load_in_a_fresh_process()
+    assert first[0].startswith("compiling") and first[1].startswith("True ")
+    library, size = Path(first[1].split()[1]), int(first[1].split()[2])
+    with open(library, "r+b") as handle:
+        handle.truncate(size // 3)
+    again = load_in_a_fresh_process()
+    assert again[0].startswith("compiling") and again[1] == f"True {library} {size}", again
+    assert len(calls(compiler)) == 2

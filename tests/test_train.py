@@ -343,3 +343,33 @@ def test_a_terminal_shows_a_moving_bar_and_quiet_shows_nothing(tmp_path):
                     "--no-attributions")
     assert quiet.returncode == 0
     assert "epoch" not in quiet.stderr and "training" not in quiet.stderr and quiet.stdout == ""
+
+
+def test_a_full_disk_during_train_leaves_the_previous_run_byte_for_byte(tmp_path):
+    """`train` under a 64 KB file-size limit (RLIMIT_FSIZE: a full disk, real for root too): one line,
+    and every file of the previous run as it was."""
+    import hashlib
+
+    out = tmp_path / "out"
+    previous = {"results.json": b'{"previous": true}', "predictions.npz": b"p", "models/gru.keras": b"m",
+                "history/gru.csv": b"h", "report.ko.html": b"r", "notes.ko.md": b"# mine"}
+    for name, data in previous.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(data)
+
+    def hashes():
+        return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in out.rglob("*") if p.is_file() and ".partial" not in p.parts and p.name != ".labreport.lock"}
+
+    before = hashes()
+    limit = ("import resource, signal, sys, runpy; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+             "resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536)); sys.argv = ['labreport'] + sys.argv[1:]; "
+             "runpy.run_module('labreport', run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", limit, "train", "--out", str(out), *ARGS, "--epochs", "1",
+                             "--models", "gru", "--no-attributions", "-q"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("labreport") or "Traceback" in line]
+    assert len(lines) == 1 and lines[0].startswith("labreport: error: cannot write ") and "File too large" in lines[0], \
+        result.stderr[-3000:]
+    assert hashes() == before
+    assert not (out / ".labreport-next").exists()

@@ -15,15 +15,23 @@ in a cache folder:
 - The compiler is `$CXX`, else the first of c++, g++, clang++ on the PATH.
 
 Where no compiler is found, or the build fails (its log is kept beside the cache as
-`recurrent_loops-<key>.log`, and the same build is not tried again), training uses the loops
+`recurrent_loops-<key>.log`, and the same build is not tried again until the log is deleted or the
+compiler changes: the key covers the compiler's file, so an upgrade retries), training uses the loops
 written as TensorFlow ops (`labreport.fused`) and says so once; nothing else changes. The record
 says which loop ran (`models.<name>.recurrent_loop`).
+
+The cache is not trusted: a library is loaded only when its sha256 matches the one written beside
+it when it was built (`.sha256`), so a truncated or replaced file is built again rather than loaded
+(a truncated library can crash the process that loads it); a cache that cannot be written, a
+compiler that runs longer than `LABREPORT_BUILD_TIMEOUT` seconds (default 300), or a build another
+process holds the lock of for longer than that, all end in the fallback with one line.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import time
 import platform
 import shutil
 import subprocess
@@ -34,7 +42,8 @@ from typing import Any, Callable
 
 SOURCE = Path(__file__).resolve().parent / "recurrent_loops.cc"
 COMPILERS = ("c++", "g++", "clang++")
-BUILD_TIMEOUT_SECONDS = 600
+BUILD_TIMEOUT_SECONDS = 300
+"""How long a build may run (`LABREPORT_BUILD_TIMEOUT` overrides it) before training goes on without it."""
 OPS = ("labreport_gru_sequence", "labreport_gru_sequence_grad", "labreport_lstm_sequence",
        "labreport_lstm_sequence_grad")
 
@@ -96,11 +105,31 @@ def build_command(compiler: str, library: Path) -> list[str]:
             *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags(), *loading]
 
 
+def build_timeout() -> float:
+    """`LABREPORT_BUILD_TIMEOUT` seconds when it is a positive number, else BUILD_TIMEOUT_SECONDS."""
+    try:
+        value = float(os.environ.get("LABREPORT_BUILD_TIMEOUT", ""))
+    except ValueError:
+        return BUILD_TIMEOUT_SECONDS
+    return value if 0 < value < 1e6 else BUILD_TIMEOUT_SECONDS
+
+
+def _compiler_fingerprint(compiler: str) -> str:
+    """The compiler's file (size and modification time): an upgraded compiler gets a new key."""
+    found = shutil.which(compiler) or compiler
+    try:
+        info = Path(found).resolve().stat()
+        return f"{Path(found).resolve()} {info.st_size} {info.st_mtime_ns}"
+    except OSError:
+        return found
+
+
 def _build_key(compiler: str) -> str:
     import tensorflow as tf
 
     digest = hashlib.sha256(SOURCE.read_bytes())
-    for part in (tf.__version__, *build_command(compiler, Path("-")), _cpu_fingerprint(), platform.python_version()):
+    for part in (tf.__version__, *build_command(compiler, Path("-")), _cpu_fingerprint(), platform.python_version(),
+                 _compiler_fingerprint(compiler)):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -128,19 +157,28 @@ def load(folder: Path | None = None, compiler: str | None = None,
         return _unavailable(f"{SOURCE} is missing")
     key = _build_key(compiler)
     library, log = folder / f"recurrent_loops-{key}.so", folder / f"recurrent_loops-{key}.log"
-    if not library.exists():
+    checksum = library.with_suffix(".sha256")
+    if not _intact(library, checksum):
         if log.exists():
-            return _unavailable(f"the compiled loops failed to build before (see {log})")
+            return _unavailable(f"the compiled loops failed to build before (see {log}; delete it to try again)")
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            lock = _BuildLock(folder / f"recurrent_loops-{key}.lock", build_timeout() + 30)
         except OSError as error:
-            return _unavailable(f"cannot write the cache folder {folder} ({error.strerror})")
-        if progress:
-            progress(f"compiling labreport's GRU and LSTM loops for this machine with {compiler} "
-                     f"(once, about half a minute; kept in {folder})")
-        failure = _build(compiler, library, log)
-        if failure:
-            return _unavailable(f"the compiled loops did not build ({failure}; see {log})")
+            return _unavailable(f"cannot write the cache folder {folder} ({error.strerror or error})")
+        with lock:
+            if not lock.held:
+                return _unavailable(f"another process has been building the compiled loops in {folder} for over "
+                                    f"{lock.wait:.0f} s")
+            if not _intact(library, checksum):  # another process may have built it while this one waited
+                if log.exists():
+                    return _unavailable(f"the compiled loops failed to build before (see {log}; delete it to try again)")
+                if progress:
+                    progress(f"compiling labreport's GRU and LSTM loops for this machine with {compiler} "
+                             f"(once, about half a minute; kept in {folder})")
+                failure = _build(compiler, library, log)
+                if failure:
+                    return _unavailable(f"the compiled loops did not build ({failure}; see {log}; delete it to try again)")
     try:
         loaded = tf.load_op_library(str(library))
     except (tf.errors.NotFoundError, OSError) as error:  # e.g. a library from an incompatible build
@@ -151,29 +189,118 @@ def load(folder: Path | None = None, compiler: str | None = None,
     return Kernels(loaded, f"compiled loops loaded from {library}", library)
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _intact(library: Path, checksum: Path) -> bool:
+    """The library is a plain file whose sha256 is the one written when it was built."""
+    try:
+        if library.is_symlink() or not library.is_file() or checksum.stat().st_size > 200:
+            return False
+        return checksum.read_text(encoding="ascii").strip() == _sha256(library)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+class _BuildLock:
+    """An exclusive lock on `path` (flock), waited for at most `wait` seconds; `held` says whether it was taken.
+    Where locks are not available (Windows) the build goes ahead unlocked: each build writes its own
+    temporary file and renames it into place, so two at once still leave one whole library."""
+
+    def __init__(self, path: Path, wait: float):
+        self.path, self.wait, self.held, self.fd = path, wait, False, None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:
+            self.held = True
+            return self
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:
+            self.held = True  # a cache that takes no lock file takes no library either: the build says so
+            return self
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.held = True
+                return self
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return self
+                time.sleep(0.5)
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)
+        return False
+
+
 def _build(compiler: str, library: Path, log: Path) -> str | None:
     """Builds into a temporary file beside `library` and moves it into place (another process may be
     building the same key: whichever finishes last replaces an identical file). Returns None, or
     what went wrong in a few words, with the compiler's output written to `log`."""
-    handle, partial = tempfile.mkstemp(prefix=library.stem + ".", suffix=".partial.so", dir=library.parent)
-    os.close(handle)
+    timeout = build_timeout()
+    try:
+        handle, partial = tempfile.mkstemp(prefix=library.stem + ".", suffix=".partial.so", dir=library.parent)
+        os.close(handle)
+    except OSError as error:
+        return f"cannot write the cache folder {library.parent} ({error.strerror or error})"
     command = build_command(compiler, Path(partial))
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS)
-        failure = None if result.returncode == 0 else f"{Path(compiler).name} exited with status {result.returncode}"
-        output = result.stdout + result.stderr
+        returncode, output = _run_bounded(command, timeout)
+        failure = None if returncode == 0 else f"{Path(compiler).name} exited with status {returncode}"
     except FileNotFoundError:
         failure, output = f"{compiler} not found", ""
     except subprocess.TimeoutExpired:
-        failure, output = f"the build took longer than {BUILD_TIMEOUT_SECONDS} s", ""
+        failure, output = f"the build took longer than {timeout:g} s", ""
     except OSError as error:
         failure, output = f"{compiler} could not run ({error.strerror})", ""
-    if failure:
+    try:
+        if failure:
+            Path(partial).unlink(missing_ok=True)
+            log.write_text(f"$ {' '.join(command)}\n\n{output[-100_000:]}\n{failure}\n", encoding="utf-8")
+            return failure
+        checksum = library.with_suffix(".sha256")
+        checksum.write_text(_sha256(Path(partial)) + "\n", encoding="ascii")
+        os.replace(partial, library)
+    except OSError as error:
         Path(partial).unlink(missing_ok=True)
-        log.write_text(f"$ {' '.join(command)}\n\n{output}\n{failure}\n", encoding="utf-8")
-        return failure
-    os.replace(partial, library)
+        return failure or f"cannot write the cache folder {library.parent} ({error.strerror or error})"
     return None
+
+
+def _run_bounded(command: list[str], timeout: float) -> tuple[int, str]:
+    """Runs the compiler in its own process group, killed whole (the driver and what it started) after
+    `timeout` seconds; otherwise a compiler's child keeps the output pipe open and the wait never ends."""
+    import signal
+
+    posix = os.name == "posix"
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               text=True, errors="replace", start_new_session=posix)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        if posix:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        else:
+            process.kill()
+        process.communicate()
+        raise
+    except BaseException:
+        process.kill()
+        raise
+    return process.returncode, output
 
 
 _loaded: dict[tuple[str | None, Path], Kernels] = {}
