@@ -265,7 +265,7 @@ def with_content_security_policy(page: str, scripts: Iterable[str] = ()) -> str:
     head = re.search(r"<head[^>]*>", page)
     if head is None:
         return page  # a user template without <head>: leave the page as written
-    meta = Markup('<meta http-equiv="Content-Security-Policy" content="{}">').format(content_security_policy(scripts))
+    meta = str(Markup('<meta http-equiv="Content-Security-Policy" content="{}">').format(content_security_policy(scripts)))
     return page[:head.end()] + "\n" + meta + page[head.end():]
 
 

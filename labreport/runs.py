@@ -41,8 +41,8 @@ MAX_RECORD_BYTES = 64 * 1024 * 1024
 class Budget:
     """What one submission may still unpack: bytes and members, shared by every archive inside it."""
 
-    bytes_left: int = MAX_ARCHIVE_BYTES
-    members_left: int = MAX_ARCHIVE_MEMBERS
+    bytes_left: int = field(default_factory=lambda: MAX_ARCHIVE_BYTES)
+    members_left: int = field(default_factory=lambda: MAX_ARCHIVE_MEMBERS)
 
     def member(self) -> None:
         self.members_left -= 1
@@ -52,7 +52,7 @@ class Budget:
     def spend(self, size: int) -> None:
         self.bytes_left -= max(size, 0)
         if self.bytes_left < 0:
-            raise LabreportError(f"it unpacks to more than {MAX_ARCHIVE_BYTES // (1024 * 1024)} MiB")
+            raise LabreportError(f"it unpacks to more than {MAX_ARCHIVE_BYTES / (1024 * 1024):g} MiB")
 
 
 @dataclass
