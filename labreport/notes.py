@@ -30,6 +30,12 @@ from labreport.document import Html, Section
 from labreport.formats import FILTERS
 
 NOTES_FILE = "notes.{lang}.md"
+MAX_NOTES_BYTES = 256 * 1024
+"""A notes file larger than this is refused (a lab report's own sections are a few kilobytes)."""
+MAX_FILLED_CHARACTERS = 1024 * 1024
+"""The notes with their live numbers filled in may not grow past this many characters."""
+MAX_DECIMALS = 10
+"""The largest number of decimals a filter argument may ask for (`num(4)`)."""
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
@@ -97,15 +103,26 @@ def write_starter(out: str | Path, lang: str, record: dict, catalog: Catalog) ->
 
 
 def read_notes(path: str | Path) -> str:
+    """The notes file at `path` as text, refused past `MAX_NOTES_BYTES`."""
     path = Path(path)
     try:
-        return path.read_bytes().decode("utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_NOTES_BYTES + 1)
+        return decode_notes(data, str(path))
     except FileNotFoundError:
         raise LabreportError(f"notes file not found: {path}") from None
-    except UnicodeDecodeError as error:
-        raise LabreportError(f"notes file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
     except OSError as error:
         raise LabreportError(f"cannot read notes file {path}: {error.strerror or error}") from None
+
+
+def decode_notes(data: bytes, name: str) -> str:
+    """Notes bytes as text; too large or not UTF-8 is one line naming `name`."""
+    if len(data) > MAX_NOTES_BYTES:
+        raise LabreportError(f"notes file {name} is larger than {MAX_NOTES_BYTES // 1024} KiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise LabreportError(f"notes file {name} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
 
 
 _ALLOWED = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Getattr, nodes.Getitem,
@@ -167,6 +184,11 @@ def _evaluate(node: nodes.Node, record: dict) -> Any:
         value = _evaluate(node.node, record)
         args = [_evaluate(arg, record) for arg in node.args]
         kwargs = {kw.key: _evaluate(kw.value, record) for kw in node.kwargs}
+        for argument in [*args, *kwargs.values()]:
+            # Every filter's argument is a count of decimals (or pval's yes/no): a larger one builds huge text.
+            if type(argument) is not bool and not (type(argument) is int and 0 <= argument <= MAX_DECIMALS):
+                raise _NotesError(node.lineno, f"the filter `{node.name}` takes a number of decimals from 0 to "
+                                               f"{MAX_DECIMALS}, not {str(argument)[:20]!r}")
         try:
             return FILTERS[node.name](value, *args, **kwargs)
         except (TypeError, ValueError) as error:
@@ -192,7 +214,7 @@ def fill_live_numbers(text: str, record: dict) -> str:
         if not isinstance(node, _ALLOWED + (nodes.Keyword,)):
             raise _NotesError(getattr(node, "lineno", 1), "only placeholders like {{ models.gru.test.accuracy | pct }} "
                                                           f"are allowed here, not {type(node).__name__.lower()} syntax")
-    parts = []
+    parts, length = [], 0
     for output in tree.body:
         for child in output.nodes:
             if isinstance(child, nodes.TemplateData):
@@ -202,6 +224,10 @@ def fill_live_numbers(text: str, record: dict) -> str:
                 if isinstance(value, (dict, list)):
                     raise _NotesError(child.lineno, "a placeholder must name one value, not a whole table or list")
                 parts.append(str(value))
+            length += len(parts[-1])
+            if length > MAX_FILLED_CHARACTERS:
+                raise _NotesError(getattr(child, "lineno", 1), "with its live numbers filled in, the notes grow past "
+                                                               f"{MAX_FILLED_CHARACTERS:,} characters")
     return "".join(parts)
 
 
@@ -218,8 +244,15 @@ def sections(path: str | Path, record: dict, lang: str) -> list[Section]:
     Raises:
         LabreportError: one line naming the file (and line) and what is wrong.
     """
-    path = Path(path)
-    text = read_notes(path)
+    return sections_from_text(read_notes(path), str(path), record, lang)
+
+
+def sections_from_text(text: str, path: str, record: dict, lang: str) -> list[Section]:
+    """Notes text as numbered report sections; `path` is the name errors give the file.
+
+    Raises:
+        LabreportError: one line naming the file (and line) and what is wrong.
+    """
     # Comments (the starter's questions) go; their lines stay, so line numbers still match the file.
     text = _COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import datetime as _dt
+import hashlib
 import multiprocessing
 import os
 import re
@@ -233,6 +234,41 @@ def with_embedded_font(page: str) -> str:
     return page[:head_end] + embedded_font_css(page) + page[head_end:]
 
 
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+def template_scripts(env: jinja2.Environment, names: Iterable[str]) -> list[str]:
+    """The bodies of the inline scripts written in the templates `names` themselves (not in their data)."""
+    bodies = []
+    for name in names:
+        source = env.loader.get_source(env, name)[0]
+        bodies += [body for body in _INLINE_SCRIPT.findall(source) if "{{" not in body and "{%" not in body]
+    return bodies
+
+
+def content_security_policy(scripts: Iterable[str]) -> str:
+    """A Content-Security-Policy under which nothing is fetched and no script runs but `scripts`.
+
+    A page carries everything inside it (styles, the font and images as data: URLs, figures as
+    inline SVG), so the policy allows inline styles, data: images and fonts, and the inline scripts
+    its templates hold, by their SHA-256 hashes; any other script (one that reached the page in
+    data, say), and any remote load, is blocked.
+    """
+    hashes = [f"'sha256-{base64.b64encode(hashlib.sha256(body.encode('utf-8')).digest()).decode('ascii')}'"
+              for body in dict.fromkeys(scripts)]
+    return (f"default-src 'none'; script-src {' '.join(hashes) or chr(39) + 'none' + chr(39)}; "
+            "style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; form-action 'none'")
+
+
+def with_content_security_policy(page: str, scripts: Iterable[str] = ()) -> str:
+    """The page with `content_security_policy(scripts)` as the first element of its `<head>`."""
+    head = re.search(r"<head[^>]*>", page)
+    if head is None:
+        return page  # a user template without <head>: leave the page as written
+    meta = str(Markup('<meta http-equiv="Content-Security-Policy" content="{}">').format(content_security_policy(scripts)))
+    return page[:head.end()] + "\n" + meta + page[head.end():]
+
+
 def _render_language(record: dict, lang: str, formats: tuple[str, ...], user_templates: str | Path | None,
                      notes: list | None, figure_files: tuple[str, ...] = ("svg",)) -> tuple:
     """Everything of one language, in memory: (lang, html, pdf, figures, why no PDF)."""
@@ -245,6 +281,7 @@ def _render_language(record: dict, lang: str, formats: tuple[str, ...], user_tem
     html = None
     if "html" in formats:
         html = with_embedded_font(render_html(record, lang, env, figure_markup(figures, inline=True), notes, user_templates))
+        html = with_content_security_policy(html, template_scripts(env, ("base.html", REPORT_TEMPLATE)))
     pdf_bytes, no_pdf = None, None
     if "pdf" in formats:
         from labreport import pdf
@@ -271,14 +308,20 @@ def submission_name(report: dict, lang: str) -> str | None:
     return base + ".pdf" if "{lang}" in pattern else f"{base}.{lang}.pdf"
 
 
-def notes_files(out: Path, record: dict, languages: list[str], given: dict[str, str | Path] | None) -> dict[str, Path]:
-    """Each language's notes file: `--notes`, else `[report] notes`, else `OUT/notes.<lang>.md` if it exists."""
+def notes_files(out: Path, languages: list[str], given: dict[str, str | Path] | None,
+                configured: dict[str, str] | None = None) -> dict[str, Path]:
+    """Each language's notes file: `--notes`, else `[report] notes` of the config `render` reads, else
+    `OUT/notes.<lang>.md` if it exists.
+
+    The `notes` a record carries (`config.report.notes`, stored when it was trained) are never read:
+    a record is data, and a path in it could name any file of whoever renders it. Only paths the
+    user gives now (flag or config file) and the run's own `notes.<lang>.md` are followed.
+    """
     from labreport import notes as notes_module
 
-    configured = record["config"].get("report", {}).get("notes") or {}
     found = {}
     for lang in languages:
-        path = (given or {}).get(lang) or configured.get(lang)
+        path = (given or {}).get(lang) or (configured or {}).get(lang)
         if path is None and notes_module.notes_path(out, lang).is_file():
             path = notes_module.notes_path(out, lang)
         if path is not None:
@@ -332,13 +375,14 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
                into: Path | None = None) -> list[Path]:
     """Renders `OUT/results.json` into `OUT/report.<lang>.<format>` and `OUT/figures/`.
 
-    Languages render in parallel processes when there are cores for them. Everything is rendered
-    in memory first and written only when it all succeeded, so a template error leaves the previous
-    report as it was. A missing PDF engine skips the PDF with one line on stderr and still writes
-    the HTML.
+    Everything is rendered in memory first and written only when it all succeeded, so a template
+    error leaves the previous report as it was. A missing PDF engine skips the PDF with one line on
+    stderr and still writes the HTML. The cover the report was rendered with (`report` over the
+    record's) is written back into the record's `config.report`, so the record always states the
+    cover of its latest report (a course site renders the same cover from it).
 
     Args:
-        notes: notes files by language, over `[report] notes` and `OUT/notes.<lang>.md`.
+        notes: notes files by language, over `report`'s `notes` and `OUT/notes.<lang>.md`.
         report: `[report]` settings that replace the record's cover settings (name, title, ...).
         figure_files: formats of the figure files written to `OUT/figures/` ("svg", "png").
         into: a staging folder holding the new record, which the caller (`build`) locked `OUT` for
@@ -349,35 +393,19 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
     """
     out = Path(out)
     record = record_module.load_record(into or out)
+    stored_cover = dict(record["config"].get("report", {}))
     if report:
-        record["config"]["report"] = {**record["config"].get("report", {}), **report}
+        record["config"]["report"] = {**stored_cover, **report}
     languages, formats = list(languages), tuple(formats)
-    for lang in languages:
-        load_catalog(lang, user_templates)  # an unknown language or a broken catalog fails here, before any work
-    make_environment(user_templates)
+    check_options(languages, user_templates)
     from labreport import notes as notes_module
 
     own = {lang: notes_module.sections(path, record, lang)
-           for lang, path in notes_files(out, record, languages, notes).items()}
-    figure_files = tuple(figure_files)
-    jobs = [(record, lang, formats, user_templates, own.get(lang), figure_files) for lang in languages]
-    if len(jobs) > 1 and (os.cpu_count() or 1) > 1:
-        context = multiprocessing.get_context(start_method())
-        pool = concurrent.futures.ProcessPoolExecutor(max_workers=len(jobs), mp_context=context,
-                                                      initializer=end_with_parent, initargs=(os.getpid(),))
-        try:
-            results = list(pool.map(_render_language, *zip(*jobs)))
-        except BaseException:  # Ctrl-C or a failed language: stop the other workers now, not after their page
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
-    else:
-        results = [_render_language(*job) for job in jobs]
+           for lang, path in notes_files(out, languages, notes, (report or {}).get("notes")).items()}
+    results = render_record(record, languages, formats, user_templates, own, tuple(figure_files))
 
     if into is not None:
-        return [out / path.relative_to(into) for path in _write_reports(into, record, results)]
+        return [out / path.relative_to(into) for path in _write_reports(into, record, results, stored_cover)]
     from labreport import staging
 
     with staging.locked(out, "labreport render"):
@@ -386,12 +414,12 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
             for kept in (out / "figures").iterdir():
                 if kept.is_file() and not kept.is_symlink():
                     staging.place(kept, stage / "figures" / kept.name)
-        written = _write_reports(stage, record, results)
+        written = _write_reports(stage, record, results, stored_cover)
         staging.commit(out)
     return [out / path.relative_to(stage) for path in written]
 
 
-def _write_reports(folder: Path, record: dict, results: list) -> list[Path]:
+def _write_reports(folder: Path, record: dict, results: list, stored_cover: dict) -> list[Path]:
     written = []
     no_pdf_said = False
     for lang, html, pdf_bytes, figures, no_pdf in results:
@@ -408,4 +436,36 @@ def _write_reports(folder: Path, record: dict, results: list) -> list[Path]:
         if no_pdf and not no_pdf_said:
             print(f"labreport: {no_pdf}", file=sys.stderr)
             no_pdf_said = True
+    if record["config"].get("report", {}) != stored_cover:  # the cover this report used, for the course site
+        fileio.write_json(folder / record_module.RECORD_FILE, record)
     return written
+
+
+def check_options(languages: list[str], user_templates: str | Path | None = None) -> None:
+    """Fails before any work on an unknown language, a broken catalog or a missing template folder."""
+    for lang in languages:
+        load_catalog(lang, user_templates)
+    make_environment(user_templates)
+
+
+def render_record(record: dict, languages: list[str], formats: tuple[str, ...], user_templates: str | Path | None,
+                  notes: dict[str, list], figure_files: tuple[str, ...] = ()) -> list[tuple]:
+    """Every language of a validated record, in memory: (lang, html, pdf, figure files, why no PDF) each.
+
+    Languages render in parallel processes when there are cores for them.
+    """
+    jobs = [(record, lang, formats, user_templates, notes.get(lang), figure_files) for lang in languages]
+    if len(jobs) <= 1 or (os.cpu_count() or 1) <= 1:
+        return [_render_language(*job) for job in jobs]
+    context = multiprocessing.get_context(start_method())
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=len(jobs), mp_context=context,
+                                                  initializer=end_with_parent, initargs=(os.getpid(),))
+    try:
+        results = list(pool.map(_render_language, *zip(*jobs)))
+    except BaseException:  # Ctrl-C or a failed language: stop the other workers now, not after their page
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results

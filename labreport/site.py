@@ -5,20 +5,26 @@ From the runs `labreport.runs.find` gathers and `labreport.checks` flags, it wri
 - `SITE/index.html` (the first language; Korean by default) and `SITE/index.<lang>.html`: one
   row per run, sortable by any column without a server, the class's results as an experiment,
   and the submissions that could not be read, each with its reason;
-- `SITE/runs/<id>/`: each run's reports, copied, or rendered from its record when it has none
-  (without TensorFlow); a run whose record is unchanged since the last build is copied from the
-  previous site instead of rendered again;
+- `SITE/runs/<id>/`: each run's reports, rendered by the site itself from the validated record and
+  the run's own `notes.<lang>.md` (without TensorFlow); a student's own report files are never
+  published, and no path a record names is read. A run whose record and notes are unchanged since
+  the last build is copied from the previous site instead of rendered again;
 - `SITE/grades.csv` (UTF-8 with BOM, cells that a spreadsheet would run as a formula neutralised)
   and `SITE/summary.json`.
 
-The new site is built beside `SITE` and replaces it only when complete; nothing outside `SITE`
-is written, and no run is modified.
+Every page carries a Content-Security-Policy: nothing is fetched, no script runs but the page's own.
+A run that cannot be read, checked or rendered is listed with its reason and the rest are
+published; only a problem with the whole site (no run to publish, a folder that cannot be written)
+stops the command, and then the previous site stays as it was. The new site is built beside `SITE`
+and replaces it only when complete; nothing outside `SITE` is written, and no run is modified.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import re
 import shutil
 import tempfile
@@ -29,7 +35,8 @@ from labreport import LabreportError, __version__, analysis, checks, fileio, run
 
 SITE_TEMPLATE = "site.html"
 DIGEST_FILE = ".labreport-digest"
-REPORT_FILES = ("report.{lang}.html", "report.{lang}.pdf")
+MAX_REASON_CHARACTERS = 300
+"""A run's reason is cut to this length on the page and in the CSV."""
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """A spreadsheet runs a cell that starts with one of these as a formula."""
 
@@ -186,26 +193,69 @@ def assignment_settings(path: str | Path | None) -> dict[str, Any] | None:
     return expected
 
 
-def _copy_reports(run: runs_module.Run, target: Path, previous: Path | None, languages: list[str]) -> list[str]:
-    """Puts the run's reports in `target`: from the previous site when unchanged, from the run, or rendered."""
-    stamp = f"{run.digest} {__version__} {','.join(languages)}"
-    if previous is not None and (previous / DIGEST_FILE).is_file() and (previous / DIGEST_FILE).read_text() == stamp:
-        shutil.copytree(previous, target)
-        return sorted(p.name for p in target.iterdir() if p.name.startswith("report."))
-    target.mkdir(parents=True)
-    wanted = [pattern.format(lang=lang) for lang in languages for pattern in REPORT_FILES]
-    present = [name for name in wanted if (run.folder / name).is_file() and not (run.folder / name).is_symlink()]
-    if present:
-        for name in present:
-            shutil.copyfile(run.folder / name, target / name)
-    else:
-        from labreport import pages
+def _one_line(error: BaseException) -> str:
+    """An error's message as one line (a run's reason on the page and in the CSV)."""
+    text = str(error) if isinstance(error, LabreportError) else f"{type(error).__name__}: {error}"
+    text = " ".join(text.split())
+    return text[:MAX_REASON_CHARACTERS - 1] + "…" if len(text) > MAX_REASON_CHARACTERS else text
 
-        shutil.copyfile(run.folder / "results.json", target / "results.json")
-        pages.render_all(target, languages, ("html", "pdf"), figure_files=())
-        (target / "results.json").unlink()
-    (target / DIGEST_FILE).write_text(stamp)
+
+def _run_notes(run: runs_module.Run, languages: list[str]) -> dict[str, str]:
+    """The run's own notes text per language: `notes.<lang>.md` in the run folder, never a path the record names.
+
+    Raises:
+        LabreportError: a notes file that is a link, too large or not UTF-8 (the message names it).
+    """
+    from labreport import notes as notes_module
+
+    texts = {}
+    for lang in languages:
+        name = notes_module.NOTES_FILE.format(lang=lang)
+        data = runs_module.read_run_file(run.folder, name, notes_module.MAX_NOTES_BYTES)
+        if data is not None:
+            texts[lang] = notes_module.decode_notes(data, name)
+    return texts
+
+
+def _publish_reports(run: runs_module.Run, target: Path, previous: Path | None, languages: list[str],
+                     user_templates: str | Path | None) -> list[str]:
+    """Renders the run's reports into `target` from its validated record and its own notes.
+
+    A student's own report files are never published: what the site serves is what it rendered.
+    A run whose record and notes are unchanged since the previous site is copied from there.
+
+    Raises:
+        LabreportError (or any error of rendering): the run cannot be published; nothing is left in `target`.
+    """
+    from labreport import notes as notes_module
+    from labreport import pages
+
+    texts = _run_notes(run, languages)
+    notes_digest = hashlib.sha256(json.dumps(texts, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+    stamp = f"{run.digest} {notes_digest} {__version__} {','.join(languages)}"
+    if previous is not None and (previous / DIGEST_FILE).is_file() and (previous / DIGEST_FILE).read_text() == stamp:
+        shutil.copytree(previous, target, symlinks=True)
+        return sorted(p.name for p in target.iterdir() if p.name.startswith("report."))
+    record = runs_module.full_record(run)
+    own = {lang: notes_module.sections_from_text(text, notes_module.NOTES_FILE.format(lang=lang), record, lang)
+           for lang, text in texts.items()}
+    results = pages.render_record(record, languages, ("html", "pdf"), user_templates, own)
+    try:
+        for lang, html, pdf_bytes, _, _ in results:
+            if html is not None:
+                fileio.write_text(target / f"report.{lang}.html", html)
+            if pdf_bytes is not None:
+                fileio.write_bytes(target / f"report.{lang}.pdf", pdf_bytes)
+        fileio.write_text(target / DIGEST_FILE, stamp)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
     return sorted(p.name for p in target.iterdir() if p.name.startswith("report."))
+
+
+def _set_problem(run: runs_module.Run, problem: str, error: BaseException) -> None:
+    """Marks a run that was read but cannot be checked or published; it is then listed with its reason."""
+    run.problem, run.detail, run.record, run.flags = problem, _one_line(error), None, []
 
 
 def build(paths: list[str | Path], out: str | Path, assignment: str | Path | None = None,
@@ -231,21 +281,38 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
         found = runs_module.find(list(paths), Path(scratch))
         for run in found:
             if run.record is not None:
-                checks.check_run(run)
+                try:
+                    checks.check_run(run)
+                except Exception as error:  # a record validation let through: this run only
+                    _set_problem(run, "check", error)
         assign_ids(found)
-        compared = checks.check_class(found, expected)
-        experiment = class_experiment(found)
-        models = experiment["models"]
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent if str(out.parent) else "."))
         try:
-            rows = []
+            reports = {}
             for n, run in enumerate(found, 1):
+                if run.record is None:
+                    continue
+                previous = out / "runs" / run.id if (out / "runs" / run.id).is_dir() else None
+                try:
+                    reports[run.id] = _publish_reports(run, staging / "runs" / run.id, previous, languages, user_templates)
+                except Exception as error:  # one run's bad record, notes or rendering: list it, publish the rest
+                    _set_problem(run, "render", error)
+                if progress:
+                    progress(f"site: {n}/{len(found)} runs")
+            if not any(run.record is not None for run in found):
+                first = found[0]
+                raise LabreportError(f"no run can be published: {first.source}: "
+                                     f"{catalogs[languages[0]].text(f'site.problem.{first.problem}', detail=first.detail)}"
+                                     + (f" (and {len(found) - 1} more unreadable)" if len(found) > 1 else "")
+                                     + "; the previous site is kept")
+            compared = checks.check_class(found, expected)
+            experiment = class_experiment(found)
+            models = experiment["models"]
+            rows = []
+            for run in found:
                 r = row(run, models)
                 if run.record is not None:
-                    previous = out / "runs" / run.id if (out / "runs" / run.id).is_dir() else None
-                    r["reports"] = _copy_reports(run, staging / "runs" / run.id, previous, languages)
-                    if progress:
-                        progress(f"site: {n}/{len(found)} runs")
+                    r["reports"] = reports[run.id]
                 rows.append(r)
             summary = {"labreport_version": __version__, "title": title, "compared_with": compared,
                        "experiment": experiment, "runs": rows}

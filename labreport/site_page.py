@@ -97,7 +97,7 @@ def figures(experiment: dict, catalog: Catalog) -> dict[str, Markup]:
 
 def page(summary: dict, catalog: Catalog, languages: list[str], user_templates=None) -> str:
     """The index page of the site in `catalog`'s language, with its font embedded."""
-    from labreport.pages import make_environment, with_embedded_font
+    from labreport.pages import make_environment, template_scripts, with_content_security_policy, with_embedded_font
 
     experiment = summary["experiment"]
     names = experiment["display_names"]
@@ -132,5 +132,6 @@ def page(summary: dict, catalog: Catalog, languages: list[str], user_templates=N
         "languages": [{"code": lang, "href": "index.html" if i == 0 else f"index.{lang}.html"} for i, lang in enumerate(languages)],
         "r": {"labreport_version": summary["labreport_version"]},
     }
-    html = make_environment(user_templates).get_template("site.html").render(context)
-    return with_embedded_font(html)
+    env = make_environment(user_templates)
+    html = env.get_template("site.html").render(context)
+    return with_content_security_policy(with_embedded_font(html), template_scripts(env, ("base.html", "site.html")))
