@@ -47,6 +47,9 @@ def _setup_fonts() -> str:
         "font.family": [name, "DejaVu Sans"],
         "axes.unicode_minus": False,  # the font has no U+2212 minus sign
         "svg.fonttype": "none",  # text stays text: the PDF embeds the font for it, and it can be searched
+        # Every text comes from the record, a review or a catalog and is drawn as written: a model
+        # name or a word like `$\frac{}{}$` is text, never matplotlib's mathtext (which raised on it).
+        "text.parse_math": False,
         "axes.spines.top": False,
         "axes.spines.right": False,
         "axes.grid": True,
