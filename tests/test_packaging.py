@@ -110,7 +110,7 @@ def test_every_third_party_import_is_a_declared_dependency():
     modules_to_distribution = {
         "tensorflow": "tensorflow", "keras": "keras", "tensorflow_datasets": "tensorflow-datasets", "numpy": "numpy",
         "matplotlib": "matplotlib", "jinja2": "jinja2", "markupsafe": "jinja2", "markdown_it": "markdown-it-py",
-        "weasyprint": "weasyprint", "fontTools": "fonttools", "tomli": "tomli",
+        "weasyprint": "weasyprint", "fontTools": "fonttools", "tomli": "tomli", "jsonschema": "jsonschema",
     }
     declared = {distribution(r) for r in project()["dependencies"]}
     # tomllib is standard from Python 3.11; below it the code falls back to tomli, declared for those.
