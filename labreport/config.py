@@ -372,7 +372,10 @@ def validate(config: Config) -> Config:
         if len(value) > 500 or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
             fail(f"report.{key}", value, "at most 500 characters of text without control characters")
     try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(config.report.submission_name) if name is not None}
+        parts = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(config.report.submission_name)
+                 if name is not None]
+        # A format spec or conversion ({name:>3000000000}) would let a file name cost gigabytes.
+        fields = {name if not spec and not conversion else "{" for name, spec, conversion in parts}
     except ValueError:
         fields = {"{"}
     if not fields <= SUBMISSION_FIELDS:

@@ -117,7 +117,7 @@ def outline(record: dict, facts: dict, notes: list[Section] | None = None) -> li
         blocks = [tables.summary(entry), tables.derivation(entry)]
         for row in entry["params"]["layers"]:
             blocks.extend(prose.layer_note(row))
-        parameters.children.append(Section(f"parameters-{entry['name']}", Markup(entry["display_name"]), blocks))
+        parameters.children.append(Section(f"parameters-{entry['name']}", Markup.escape(entry["display_name"]), blocks))
     sections.append(parameters)
 
     results = Section("results", M("section.results"))

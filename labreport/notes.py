@@ -191,8 +191,8 @@ def _evaluate(node: nodes.Node, record: dict) -> Any:
                                                f"{MAX_DECIMALS}, not {str(argument)[:20]!r}")
         try:
             return FILTERS[node.name](value, *args, **kwargs)
-        except (TypeError, ValueError) as error:
-            raise _NotesError(node.lineno, f"the filter `{node.name}` cannot format {value!r}: {error}") from None
+        except (TypeError, ValueError, OverflowError) as error:
+            raise _NotesError(node.lineno, f"the filter `{node.name}` cannot format {str(value)[:40]!r}: {error}") from None
     return _lookup(node, record)
 
 

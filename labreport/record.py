@@ -258,6 +258,8 @@ def parse_record(raw: bytes, origin: str) -> dict:
         record = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise LabreportError(f"{origin} is not valid JSON ({error})") from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise LabreportError(f"{origin} holds a number labreport cannot read ({str(error)[:120]})") from None
     except RecursionError:
         raise LabreportError(f"{origin}: (the record) is nested deeper than {MAX_DEPTH} levels") from None
     return validate_record(record, origin)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import lzma
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ import numpy as np
 from labreport import LabreportError
 from labreport import record as record_module
 
+MAX_FOLDER_DEPTH = 64
+MAX_DETAIL_CHARACTERS = 300
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
 """What one submission may unpack to in total, archives inside it included (a course's run is a few megabytes)."""
@@ -133,8 +136,9 @@ def unpack(archive: Path, into: Path, budget: Budget | None = None) -> Path:
                         raise LabreportError(f"member {member.name!r} is a link or a device, not a file")
                     target.parent.mkdir(parents=True, exist_ok=True)
                     _copy_limited(tarred.extractfile(member), target, budget)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib_error()) as error:
-        raise LabreportError(f"damaged archive ({type(error).__name__}: {error})") from None
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib_error(), lzma.LZMAError,
+            RuntimeError, NotImplementedError, ValueError) as error:  # encrypted, unknown method, corrupt stream
+        raise LabreportError(f"damaged archive ({type(error).__name__}: {str(error)[:200]})") from None
     return into
 
 
@@ -257,12 +261,15 @@ def find(paths: list[str | Path], scratch: Path) -> list[Run]:
             into.mkdir(parents=True)
             try:
                 unpack(path, into, budget)
-            except LabreportError as error:
-                return [Run(source=source, problem="archive", detail=str(error))]
+            except LabreportError as error:  # cut: a member's name can be megabytes long
+                return [Run(source=source, problem="archive", detail=str(error)[:MAX_DETAIL_CHARACTERS])]
             return collect_folder(into, source + ":", budget, depth + 1) or [Run(source=source, problem="archive_empty")]
         return collect_folder(path, source, budget, depth) if path.is_dir() else []
 
     def collect_folder(folder: Path, source: str, budget: Budget | None, depth: int) -> list[Run]:
+        if source.count("/") > MAX_FOLDER_DEPTH:  # each level is one call: bound them before Python's stack does
+            return [Run(source=source[:MAX_DETAIL_CHARACTERS], problem="archive",
+                        detail=f"folders are nested more than {MAX_FOLDER_DEPTH} deep")]
         if (folder / record_module.RECORD_FILE).exists() or (folder / record_module.RECORD_FILE).is_symlink():
             return [read(folder, source.rstrip(":") or str(folder))]
         found: list[Run] = []

@@ -276,6 +276,12 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
     expected = assignment_settings(assignment)
     if out.exists() and not out.is_dir():
         raise LabreportError(f"site folder {out} is a file: choose another with --out")
+    target = out.resolve()
+    for given in paths:  # the site replaces --out whole: it must neither hold nor sit inside a submission
+        source = Path(given).resolve()
+        if target == source or target in source.parents or source in target.parents:
+            raise LabreportError(f"site folder {out} overlaps the submissions {given}: the site replaces its "
+                                 "folder whole, so choose an --out outside them")
     fileio.check_writable(out.parent if out.parent != Path("") else Path("."))
     with tempfile.TemporaryDirectory(prefix="labreport-site-") as scratch:
         found = runs_module.find(list(paths), Path(scratch))

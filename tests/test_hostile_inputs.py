@@ -1,0 +1,110 @@
+"""Hostile inputs found by attacking labreport as a student or a submission system might: each is one
+line, costs its own run only, and destroys nothing. Built from the checked-in record; nothing trains."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from labreport import LabreportError, runs
+from labreport.config import config_from_dict
+from labreport.record import parse_record
+
+RECORD = (Path(__file__).parent / "data" / "results.json").read_bytes()
+
+
+def test_a_site_folder_that_holds_the_submissions_is_refused_and_they_stay(tmp_path):
+    student = tmp_path / "class" / "submissions" / "alice"
+    student.mkdir(parents=True)
+    (student / "results.json").write_bytes(RECORD)
+    (tmp_path / "class" / "important.txt").write_text("keep")
+    for out in (tmp_path / "class", tmp_path / "class" / "submissions", student / "site"):
+        result = subprocess.run([sys.executable, "-m", "labreport", "site", str(tmp_path / "class" / "submissions"),
+                                 "--out", str(out)], capture_output=True, text=True, timeout=300)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1].startswith(f"labreport: error: site folder {out} overlaps the submissions")
+        assert (student / "results.json").read_bytes() == RECORD
+        assert (tmp_path / "class" / "important.txt").read_text() == "keep"
+
+
+def zip_with(record: bytes, patch) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("run/results.json", record)
+    data = bytearray(buffer.getvalue())
+    patch(data)
+    return bytes(data)
+
+
+def encrypted(data: bytearray) -> None:
+    data[6] |= 1
+    data[data.find(b"PK\x01\x02") + 8] |= 1
+
+
+def unknown_method(data: bytearray) -> None:
+    data[8] = 99
+    data[data.find(b"PK\x01\x02") + 10] = 99
+
+
+@pytest.mark.parametrize("patch, why", [(encrypted, "RuntimeError"), (unknown_method, "NotImplementedError")])
+def test_an_archive_the_zip_library_cannot_open_is_listed_as_damaged(tmp_path, patch, why):
+    (tmp_path / "bad.zip").write_bytes(zip_with(RECORD, patch))
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "results.json").write_bytes(RECORD)
+    found = {Path(run.source).name: run for run in runs.find([tmp_path / "bad.zip", good], tmp_path / "scratch")}
+    assert found["bad.zip"].problem == "archive" and found["bad.zip"].detail.startswith(f"damaged archive ({why}")
+    assert not found["good"].problem
+
+
+def test_folders_nested_deeper_than_python_recurses_are_one_reason(tmp_path):
+    with tarfile.open(tmp_path / "deep.tar.gz", "w:gz") as archive:
+        info = tarfile.TarInfo("a/" * 700 + "results.json")
+        info.size = len(RECORD)
+        archive.addfile(info, io.BytesIO(RECORD))
+    [run] = runs.find([tmp_path / "deep.tar.gz"], tmp_path / "scratch")
+    assert (run.problem, run.detail) == ("archive", f"folders are nested more than {runs.MAX_FOLDER_DEPTH} deep")
+    assert len(run.source) <= runs.MAX_DETAIL_CHARACTERS
+
+
+def test_a_member_name_of_megabytes_is_cut_in_the_reason(tmp_path):
+    with tarfile.open(tmp_path / "long.tar", "w", format=tarfile.GNU_FORMAT) as archive:
+        info = tarfile.TarInfo("x" * 300_000)
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/etc/passwd"
+        archive.addfile(info)
+    [run] = runs.find([tmp_path / "long.tar"], tmp_path / "scratch")
+    assert run.problem == "archive" and len(run.detail) <= runs.MAX_DETAIL_CHARACTERS
+
+
+def test_an_integer_python_will_not_read_is_one_line():
+    record = json.loads(RECORD)
+    raw = json.dumps(record).encode()[:-1] + b', "zz": ' + b"9" * 5000 + b"}"
+    with pytest.raises(LabreportError, match=r"^r\.json holds a number labreport cannot read"):
+        parse_record(raw, "r.json")
+
+
+def test_a_display_name_is_text_on_the_page(tmp_path):
+    from labreport import pages
+
+    record = json.loads(RECORD)
+    record["models"]["gru"]["display_name"] = "<meta http-equiv=refresh"
+    (tmp_path / "results.json").write_text(json.dumps(record), encoding="utf-8")
+    pages.render_all(tmp_path, ["en"], ["html"])
+    page = (tmp_path / "report.en.html").read_text(encoding="utf-8")
+    assert "<meta http-equiv=refresh" not in page and "&lt;meta http-equiv=refresh" in page
+
+
+@pytest.mark.parametrize("pattern", ["{name:>3000000000}{lab}", "{name!r}", "{student_id:{name}}"])
+def test_a_submission_name_with_a_format_spec_is_refused(checked_in_record, pattern):
+    config = json.loads(json.dumps(checked_in_record["config"]))
+    config["report"]["submission_name"] = pattern
+    with pytest.raises(LabreportError, match="report.submission_name"):
+        config_from_dict(config)
