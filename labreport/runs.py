@@ -174,10 +174,6 @@ def read_run_file(folder: Path, name: str, limit: int) -> bytes | None:
     return data
 
 
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
 def read(folder: Path, source: str) -> Run:
     """A run from its folder: the validated record and the prediction arrays, or the reason it cannot be read."""
     run = Run(source=source, folder=folder)
@@ -188,10 +184,10 @@ def read(folder: Path, source: str) -> Run:
     try:
         raw = read_run_file(folder, record_module.RECORD_FILE, MAX_RECORD_BYTES)
         run.digest = hashlib.sha256(raw).hexdigest()[:16]
-        # NaN and Infinity are not JSON: a record holding them is refused here, whatever validation allows.
-        run.record = record_module.validate_record(json.loads(raw.decode("utf-8"), parse_constant=_no_constant), source)
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, RecursionError) as error:
-        run.problem, run.detail = "json", str(error) or type(error).__name__
+        # The record's own reading: its size, JSON, NaN and Infinity named by their path, the schema.
+        run.record = record_module.parse_record(raw, source)
+    except (UnicodeDecodeError, RecursionError) as error:
+        run.problem, run.detail = "json", str(error)[:MAX_DETAIL_CHARACTERS] or type(error).__name__
         return run
     except LabreportError as error:
         run.problem, run.detail = "record", str(error).replace(f"{source}: ", "").replace(f"{source} ", "")

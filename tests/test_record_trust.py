@@ -90,7 +90,7 @@ HOSTILE = {
     "device missing in version 5": (lambda r: (older(r, 5), r["models"]["lstm"].pop("device")),
                                     "models.lstm.device is missing"),
     "setting out of range": (setter(("config", "data", "max_length"), 0),
-                             "config: invalid value for `data.max_length`: expected a positive whole number, received: max_length=0"),
+                             "config: Received an invalid value for `data.max_length`: expected a whole number from 1 to 10,000, received: max_length=0"),
     "version unknown": (setter(("schema_version",), 99), None),
     "predictions file elsewhere": (setter(("predictions_file",), "../other/predictions.npz"),
                                    "predictions_file is \"../other/predictions.npz\", not one of \"predictions.npz\""),

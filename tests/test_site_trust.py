@@ -132,7 +132,7 @@ def hostile_site(hostile_class):
 HOSTILE_REASONS = [
     ("/linked", "render", "notes.en.md is a link: a run's files are read from the run itself only"),
     ("/linked.tar.gz", "archive", "member 'run/notes.en.md' is a link or a device, not a file"),
-    ("/nan", "json", "NaN is not a number JSON allows"),
+    ("/nan", "record", "models.gru.test.accuracy is NaN"),
     ("/huge-filter", "render",
      "notes.en.md, line 3: the filter `num` takes a number of decimals from 0 to 10, not '100000000'"),
     ("/huge-notes", "render",
@@ -164,7 +164,7 @@ def test_the_rest_of_the_class_is_published(hostile_site):
         assert (out / "runs" / run_id / "report.en.html").stat().st_size > 0
         assert (out / "runs" / run_id / "report.en.pdf").stat().st_size > 0
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert "NaN is not a number JSON allows" in index and "it unpacks to more than 1 MiB" in index
+    assert "models.gru.test.accuracy is NaN" in index and "it unpacks to more than 1 MiB" in index
     grades = (out / "grades.csv").read_text(encoding="utf-8-sig")
     assert "notes.en.md is a link" in grades and "archives are nested more than 3 deep" in grades
 
@@ -236,7 +236,7 @@ def test_a_site_with_nothing_to_publish_keeps_the_previous_one(hostile_class, tm
                              "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"labreport: error: no run can be published: {hostile_class / 'submissions' / 'nan'}: results.json이 올바른 "
-        "JSON이 아니다: NaN is not a number JSON allows; the previous site is kept"]
+        f"labreport: error: no run can be published: {hostile_class / 'submissions' / 'nan'}: 기록을 쓸 수 "
+        "없다: models.gru.test.accuracy is NaN; the previous site is kept"]
     assert (out / "index.html").read_text() == "the previous site"
     assert [p.name for p in tmp_path.iterdir()] == ["site"]
