@@ -62,7 +62,7 @@ fractions in [0, 1], times in seconds):
     `learned`: {`reviews`, `steps`, `min_count`, `positive` and `negative`: [{`word`, `mean`,
     `count`}] (the largest mean attributions over a seeded sample of test reviews), `position`:
     {`reviews`, `edge_tokens` (50), `first`, `last` (shares of absolute attribution in the first
-    and last 50 words read)}};
+    and last 50 words read; null when the sampled reviews carry no attribution at all)}};
     `randomization`: {`spearman` (mean rank correlation between the trained model's attributions
     and those with the recurrent layer re-initialised), `reviews`}; `seconds`
   - `runs`: one entry per seed (`config.train.seeds` of them, seeds `seed`, `seed + 1`, ...; the
