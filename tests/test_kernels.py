@@ -91,16 +91,21 @@ def test_training_falls_back_to_the_fused_loops_and_says_so_once(tmp_path, monke
     assert not (tmp_path / "other").exists()
 
 
+def copying_compiler(tmp_path, built) -> str:
+    """A stand-in compiler that "builds" by copying the session's library: the cache logic is under test."""
+    return script(tmp_path / "c++", f"""
+        output = sys.argv[sys.argv.index('-o') + 1]
+        shutil.copyfile({str(built.path)!r}, output)
+        """)
+
+
 @needs_compiler
 def test_a_build_lands_in_the_cache_once_and_is_reused(tmp_path):
     built = kernels.default()
     assert built.library is not None, built.note
     # A stand-in compiler that "builds" by copying the session's library: the cache logic is under
     # test, and a fresh process, since TensorFlow registers each op once per process.
-    compiler = script(tmp_path / "c++", f"""
-        output = sys.argv[sys.argv.index('-o') + 1]
-        shutil.copyfile({str(built.path)!r}, output)
-        """)
+    compiler = copying_compiler(tmp_path, built)
     program = f"""
         from pathlib import Path
         from labreport import kernels
@@ -163,10 +168,7 @@ def test_a_truncated_library_in_the_cache_is_built_again_not_loaded(tmp_path):
     """A library cut short after its build (its checksum no longer matches) is rebuilt before anything loads it."""
     built = kernels.default()
     assert built.library is not None, built.note
-    compiler = script(tmp_path / "c++", f"""
-        output = sys.argv[sys.argv.index('-o') + 1]
-        shutil.copyfile({str(built.path)!r}, output)
-        """)
+    compiler = copying_compiler(tmp_path, built)
     program = f"""
         import os
         from pathlib import Path
