@@ -146,7 +146,7 @@ def child(variant: str, args) -> dict:
 def build_kernels() -> tuple[float, str]:
     """Builds the compiled loops into this run's cache (LABREPORT_CACHE_DIR); seconds and labreport's note."""
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", "from labreport import kernels; print(kernels.default().note)"],
+    result = subprocess.run([sys.executable, "-c", "from labreport.experiment import kernels; print(kernels.default().note)"],
                             stdout=subprocess.PIPE, text=True, check=True)
     return time.perf_counter() - start, result.stdout.strip().splitlines()[-1]
 

@@ -33,7 +33,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from labreport.analysis import metrics  # noqa: E402
+from labreport.core.stats import metrics  # noqa: E402
 
 TEST_REVIEWS = 25_000
 

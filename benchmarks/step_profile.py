@@ -30,8 +30,8 @@ def profile(cell: str, loop: str, batch: int, width: int, steps: int) -> None:
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    from labreport import models
-    from labreport.config import load_config
+    from labreport.core.config import load_config
+    from labreport.experiment import models
 
     config = load_config(None, cwd=Path(__file__).resolve().parent)  # the lab's defaults
     model = models.build_model(cell, config, sequence_length=None, loop=loop)
@@ -119,11 +119,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--loop", choices=("keras", "fused", "compiled"), default="fused",
-                        help="which recurrent loop (labreport.models.LOOPS)")
+                        help="which recurrent loop (labreport.experiment.models.LOOPS)")
     args = parser.parse_args()
 
-    from labreport import inference
-
+    from labreport.experiment import inference
     threads = inference.configure_threads()
     import tensorflow as tf
 

@@ -30,8 +30,8 @@ def tensorflow_step(cell: str, loop: str, batch: int, width: int):
     import numpy as np
     import tensorflow as tf
 
-    from labreport import models
-    from labreport.config import load_config
+    from labreport.core.config import load_config
+    from labreport.experiment import models
 
     config = load_config(None, cwd=Path(__file__).resolve().parent)  # the lab's defaults, no labreport.toml
     keras.utils.set_random_seed(0)
@@ -98,8 +98,7 @@ def main() -> None:
                         help="which paths to time (keras,fused,compiled,torch)")
     args = parser.parse_args()
 
-    from labreport import inference
-
+    from labreport.experiment import inference
     if args.threads:
         import tensorflow as tf
 
@@ -111,8 +110,7 @@ def main() -> None:
         threads = inference.configure_threads()
     wanted = args.paths.split(",")
     if "compiled" in wanted:
-        from labreport import kernels
-
+        from labreport.experiment import kernels
         loaded = kernels.default(progress=print)
         if loaded.library is None:
             print(f"compiled: {loaded.note}")

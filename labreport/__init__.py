@@ -5,23 +5,20 @@ config → data → prepare → models → train (→ record) → params → fig
 the notebook API (`labreport.build`, `labreport.render`, `labreport.load`) is in `notebook`.
 """
 
-__version__ = "0.1.0"
+from labreport.core import LabreportError, __version__
 
-
-class LabreportError(Exception):
-    """An error the user can fix; the CLI prints its message as one line, without a traceback."""
+__all__ = ["LabreportError", "__version__", "build", "render", "load"]
 
 
 _API = ("build", "render", "load")
 
 
 def __getattr__(name: str):
-    """`labreport.build`, `labreport.render`, `labreport.load` (see `labreport.notebook`), imported on first use
+    """`labreport.build`, `labreport.render`, `labreport.load` (see `labreport.api`), imported on first use
     so that `import labreport` and the command line stay quick."""
     if name in _API:
-        from labreport import notebook
-
-        return getattr(notebook, name)
+        from labreport import api
+        return getattr(api, name)
     raise AttributeError(f"module 'labreport' has no attribute {name!r}")
 
 

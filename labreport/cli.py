@@ -14,13 +14,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from labreport import LabreportError, __version__
+from labreport.core import LabreportError, __version__
+from labreport.core.config import DEFAULT_OUT, checked_choices, comma_list
 
-DEFAULT_OUT = "output"
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per setting of `config.cli_settings()`, its help and default taken from the config itself."""
-    from labreport.config import cli_settings
+    from labreport.core.config import cli_settings
 
     group = parser.add_argument_group("settings (override labreport.toml, which overrides the lab's defaults)")
     group.add_argument("--config", metavar="FILE", help="TOML file (default: ./labreport.toml if present)")
@@ -28,14 +28,16 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         if setting.kind == "bool":
             group.add_argument(setting.flag, dest=f"no_{setting.name}", action="store_true",
                                help=f"turn off — {setting.help} (default: on)")
-        elif setting.kind.startswith("tuple"):
+        elif setting.kind == "list":
             group.add_argument(setting.flag, dest=setting.name, metavar="LIST",
-                               help=f"{setting.help}, comma-separated ({','.join(setting.default)})")
+                               help=f"{setting.help}; comma-separated, among {','.join(setting.spec.choices)} "
+                                    f"({','.join(setting.default)})")
         else:
             kind = {"int": int, "float": float}.get(setting.kind, str)
+            values = setting.range_text() or (" or ".join(setting.spec.choices) if setting.spec.choices else None)
             group.add_argument(setting.flag, dest=setting.name, type=kind,
                                metavar={"int": "N", "float": "X"}.get(setting.kind, "TEXT"),
-                               help=f"{setting.help} ({setting.default})")
+                               help=f"{setting.help}" + (f"; {values}" if values else "") + f" ({setting.default})")
 
 
 def _add_data_flags(parser: argparse.ArgumentParser) -> None:
@@ -145,9 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_flags(args: argparse.Namespace) -> dict[str, dict]:
     """The settings given on the command line, as {section: {field: value}}."""
-    from labreport.config import cli_settings
+    from labreport.core.config import cli_settings
+    from labreport.core.settings import EXPERIMENT_SECTIONS
 
-    flags: dict[str, dict] = {"data": {}, "model": {}, "train": {}}
+    flags: dict[str, dict] = {section: {} for section in EXPERIMENT_SECTIONS}
     for setting in cli_settings():
         if setting.kind == "bool":
             if getattr(args, f"no_{setting.name}", False):
@@ -156,39 +159,28 @@ def config_flags(args: argparse.Namespace) -> dict[str, dict]:
         value = getattr(args, setting.name, None)
         if value is None:
             continue
-        if setting.kind.startswith("tuple"):
-            value = [item.strip() for item in value.split(",") if item.strip()]
+        if setting.kind == "list":
+            value = comma_list(value)
         flags[setting.section][setting.name] = value
     return flags
 
 
 def _load_config(args: argparse.Namespace):
-    from labreport.config import load_config
+    from labreport.core.config import load_config
 
     return load_config(args.config, config_flags(args), quick=getattr(args, "quick", False))
 
 
 def _split_list(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
-    return checked_choices([v.strip() for v in value.split(",") if v.strip()], allowed, what)
-
-
-def checked_choices(items: list[str], allowed: tuple[str, ...], what: str) -> list[str]:
-    """`items` if each is one of `allowed` and there is at least one; else the error naming the choices."""
-    for item in items:
-        if item not in allowed:
-            raise LabreportError(f"unknown {what} {item!r}: choose among {', '.join(allowed)}")
-    if not items:
-        raise LabreportError(f"no {what} given: choose among {', '.join(allowed)}")
-    return items
+    return checked_choices(comma_list(value), allowed, what)
 
 
 def command_train(args: argparse.Namespace, into: Path | None = None) -> int:
     config = _load_config(args)
-    from labreport import fileio
-
+    from labreport.core import fileio
     fileio.check_writable(args.out)
-    from labreport import data, train
-
+    from labreport.experiment import corpus as data
+    from labreport.experiment import train
     corpus = data.load_corpus(args.data, args.quick, args.data_dir)
     progress = (lambda message: None) if getattr(args, "quiet", False) else None
     train.run(config, corpus, args.out, command="labreport " + shlex.join(args.argv), into=into,
@@ -217,8 +209,7 @@ def _notes_flags(values: list[str], languages: list[str]) -> dict[str, str]:
 
 
 def _render_options(args: argparse.Namespace) -> tuple[list[str], list[str]]:
-    from labreport import pages
-
+    from labreport.report import render as pages
     languages = _split_list(args.lang, tuple(pages.languages(args.templates)), "language")
     formats = _split_list(args.format, pages.FORMATS, "format")
     _split_list(args.figures, pages.FIGURE_FILES, "figure format")
@@ -227,8 +218,8 @@ def _render_options(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 
 
 def command_render(args: argparse.Namespace, into: Path | None = None) -> int:
-    from labreport import pages
-    from labreport.config import report_settings
+    from labreport.core.config import report_settings
+    from labreport.report import render as pages
 
     languages, formats = _render_options(args)
     report = report_settings(args.config)
@@ -246,8 +237,7 @@ def command_render(args: argparse.Namespace, into: Path | None = None) -> int:
 
 
 def _record_report(out: str) -> dict:
-    from labreport import record
-
+    from labreport.core import record
     return record.load_record(out)["config"].get("report", {})
 
 
@@ -257,8 +247,8 @@ def command_build(args: argparse.Namespace) -> int:
     # Check the report options and the settings before a long training run, not after it.
     _render_options(args)
     _load_config(args)
-    from labreport import fileio, staging, train
-
+    from labreport.core import fileio, staging
+    from labreport.experiment import train
     out = fileio.check_writable(args.out)
     with staging.locked(out, "labreport " + shlex.join(args.argv)):
         stage = staging.begin(out)
@@ -271,8 +261,9 @@ def command_build(args: argparse.Namespace) -> int:
 
 
 def command_notes(args: argparse.Namespace) -> int:
-    from labreport import notes, pages, record
-
+    from labreport.core import record
+    from labreport.report import notes
+    from labreport.report import render as pages
     catalog = pages.load_catalog(args.lang, args.templates)
     path = notes.write_starter(args.out, args.lang, record.load_record(args.out), catalog)
     print(path)
@@ -282,11 +273,9 @@ def command_notes(args: argparse.Namespace) -> int:
 
 def command_params(args: argparse.Namespace) -> int:
     config = _load_config(args)
-    from labreport import runtime
-
+    from labreport.experiment import runtime
     runtime.start()
-    from labreport import models, params
-
+    from labreport.experiment import models, params
     derivations = []
     for name in config.model.models:
         model = models.build_model(name, config, sequence_length=config.data.max_length)
@@ -305,23 +294,22 @@ def command_params(args: argparse.Namespace) -> int:
 
 
 def command_predict(args: argparse.Namespace) -> int:
-    from labreport import predict, runtime
-
+    from labreport.experiment import predict, runtime
     runtime.start()
     texts = list(args.texts) + (predict.read_review_file(args.file) if args.file else [])
     result = predict.predict_texts(args.out, texts)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
-        from labreport.models import DISPLAY_NAMES
+        from labreport.experiment.models import DISPLAY_NAMES
 
         print(predict.format_predictions(result, DISPLAY_NAMES))
     return 0
 
 
 def command_site(args: argparse.Namespace) -> int:
-    from labreport import pages, site
-
+    from labreport.report import render as pages
+    from labreport.site import publish as site
     languages = _split_list(args.lang, tuple(pages.languages(args.templates)), "language")
     summary = site.build(args.runs, args.out, args.assignment, languages, args.title, args.templates,
                          progress=lambda line: print(f"labreport: {line}", file=sys.stderr) if sys.stderr.isatty() else None)
@@ -334,8 +322,7 @@ def command_site(args: argparse.Namespace) -> int:
 
 
 def command_schema(args: argparse.Namespace) -> int:
-    from labreport import record
-
+    from labreport.core import record
     print(json.dumps(record.schema(), ensure_ascii=False, indent=2))
     return 0
 
@@ -349,8 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     # TensorFlow's start-up chatter (CUDA probing, CPU features) is noise for a report tool; -v shows it.
-    from labreport import runtime
-
+    from labreport.experiment import runtime
     if getattr(args, "verbose", False):
         os.environ[runtime.VERBOSE_ENV] = "1"
     runtime.quiet_environment()

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from labreport import analysis
+from labreport.core import stats as analysis
 
 
 def decisions_to_probabilities(decisions):

@@ -6,7 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from labreport import discussion, pages, tables
+from labreport.report import discussion, tables
+from labreport.report import render as pages
 from tests.test_own_words import FIGURES, visible
 
 
@@ -38,8 +39,7 @@ def one_token_model():
 
 
 def test_a_model_that_reads_one_word_gives_it_all_the_attribution():
-    from labreport import attributions
-
+    from labreport.experiment import attributions
     model = one_token_model()
     tokens = np.array([0, 0, 4, 5, 4, 3], dtype=np.int32)
     values, error, steps, f_x, f_base = attributions.explain(model, tokens)
@@ -52,8 +52,7 @@ def test_a_model_that_reads_one_word_gives_it_all_the_attribution():
 
 
 def test_more_steps_are_taken_until_completeness_holds(monkeypatch):
-    from labreport import attributions
-
+    from labreport.experiment import attributions
     model = one_token_model()
     tokens = np.array([0, 4, 3], dtype=np.int32)
     one_step, _, _ = attributions.integrated_gradients(model, tokens[None], 1)
@@ -65,8 +64,7 @@ def test_more_steps_are_taken_until_completeness_holds(monkeypatch):
 
 
 def test_randomised_weights_lower_the_rank_correlation():
-    from labreport import attributions
-
+    from labreport.experiment import attributions
     model = one_token_model()
     rng = np.random.default_rng(0)
     reviews = [rng.integers(1, 6, 12).astype(np.int32) for _ in range(6)]

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from labreport import batches, data, train
-from labreport.config import Config, DataConfig, ModelConfig, TrainConfig
+from labreport.core.config import Config, DataConfig, ModelConfig, TrainConfig
+from labreport.experiment import batches, train
+from labreport.experiment import corpus as data
 
 
 def encoded(lengths, max_length, side="pre", seed=0) -> data.Encoded:
@@ -73,8 +74,7 @@ def test_fit_loop_trains_exactly_as_keras_fit():
     import keras
     import tensorflow as tf
 
-    from labreport import models
-
+    from labreport.experiment import models
     cfg = config(epochs=3)
     split = encoded(LENGTHS * 3, cfg.data.max_length, seed=1)
     val_split = encoded(LENGTHS, cfg.data.max_length, seed=2)
@@ -112,8 +112,7 @@ def test_fit_loop_trains_exactly_as_keras_fit():
 def test_fit_loop_stops_when_a_callback_says_so():
     import keras
 
-    from labreport import models
-
+    from labreport.experiment import models
     cfg = config(epochs=6)
     split = encoded(LENGTHS, cfg.data.max_length)
     validation = [(x, split.y[idx].astype(np.float32))

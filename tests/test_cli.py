@@ -92,7 +92,7 @@ def test_help_shows_the_configs_own_defaults(command):
     """Flags and their defaults come from the config's declaration, so --help cannot drift from it."""
     import re
 
-    from labreport.config import cli_settings
+    from labreport.core.config import cli_settings
 
     text = " ".join(run_cli(command, "--help").stdout.split())
     text = text[text.index("settings (override"):]  # the options' list, not the usage line
@@ -110,7 +110,7 @@ def test_help_shows_the_configs_own_defaults(command):
 
 def test_every_setting_has_a_flag_that_reaches_the_config():
     from labreport import cli
-    from labreport.config import cli_settings, load_config
+    from labreport.core.config import cli_settings, load_config
 
     args = cli.build_parser().parse_args(["train", "--hidden-units", "8", "--models", "rnn,gru", "--no-bucketing",
                                           "--padding", "post", "--dropout", "0.25", "--no-fused",

@@ -1,7 +1,7 @@
 import pytest
 
 from labreport import LabreportError
-from labreport.config import Config, config_from_dict, load_config
+from labreport.core.config import Config, config_from_dict, load_config
 
 
 def test_defaults_are_the_lab_settings(tmp_path):
@@ -98,7 +98,6 @@ def test_round_trip_through_the_record():
 
 def test_no_attributions_flag_turns_them_off():
     from labreport import cli
-
     args = cli.build_parser().parse_args(["train", "--no-attributions"])
     assert cli.config_flags(args)["train"] == {"attributions": False}
     assert cli.config_flags(cli.build_parser().parse_args(["train"]))["train"] == {}
@@ -107,7 +106,7 @@ def test_no_attributions_flag_turns_them_off():
 @pytest.mark.parametrize(
     "toml, message",
     [
-        ("[train]\nlearning_rate = nan", r"`train.learning_rate`: expected a finite number > 0.*received: learning_rate=nan"),
+        ("[train]\nlearning_rate = nan", r"`train.learning_rate`: expected a finite number in \(0, 10\].*received: learning_rate=nan"),
         ("[train]\nlearning_rate = inf", r"`train.learning_rate`.*received: learning_rate=inf"),
         ("[train]\nlearning_rate = -0.0", r"`train.learning_rate`.*received: learning_rate=-0.0"),
         ("[model]\ndropout = nan", r"`model.dropout`.*received: dropout=nan"),
@@ -133,7 +132,7 @@ def test_values_tensorflow_or_json_would_refuse_are_refused_first(tmp_path, toml
 def test_the_largest_accepted_seed_is_one_keras_takes():
     import keras
 
-    from labreport.config import SEED_MAX
+    from labreport.core.config import SEED_MAX
 
     keras.utils.set_random_seed(SEED_MAX)
     with pytest.raises(ValueError):
@@ -141,7 +140,7 @@ def test_the_largest_accepted_seed_is_one_keras_takes():
 
 
 def test_a_model_too_large_for_memory_is_refused_with_the_estimate(tmp_path):
-    from labreport.config import physical_memory_bytes
+    from labreport.core.config import physical_memory_bytes
 
     flags = {"data": {"vocab_size": 1_000_000, "max_length": 10_000},
              "model": {"embedding_dim": 4096, "hidden_units": 4096}}

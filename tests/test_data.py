@@ -4,7 +4,8 @@ import tarfile
 import numpy as np
 import pytest
 
-from labreport import LabreportError, data
+from labreport import LabreportError
+from labreport.experiment import corpus as data
 from tests.conftest import NEGATIVE, POSITIVE, make_archive
 
 
@@ -116,8 +117,9 @@ def test_tfds_offline_error_names_the_ways_out(tmp_path, monkeypatch):
 
 
 def _folder(tmp_path):
-    from tests.conftest import make_archive
     import tarfile
+
+    from tests.conftest import make_archive
 
     with tarfile.open(make_archive(tmp_path / "a.tar.gz")) as archive:
         archive.extractall(tmp_path / "data", filter="data")
@@ -132,7 +134,7 @@ def _folder(tmp_path):
 ])
 def test_an_unexpected_entry_in_a_data_folder_is_named_in_one_line(tmp_path, make, message):
     from labreport import LabreportError
-    from labreport.data import read_archive
+    from labreport.experiment.corpus import read_archive
 
     root = _folder(tmp_path)
     make(root / "train" / "pos", tmp_path)
@@ -142,7 +144,7 @@ def test_an_unexpected_entry_in_a_data_folder_is_named_in_one_line(tmp_path, mak
 
 def test_a_class_folder_that_links_out_is_refused(tmp_path):
     from labreport import LabreportError
-    from labreport.data import read_archive
+    from labreport.experiment.corpus import read_archive
 
     root = _folder(tmp_path)
     elsewhere = tmp_path / "elsewhere"

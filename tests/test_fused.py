@@ -1,5 +1,5 @@
 """The fused CPU GRU and LSTM compute what Keras' layers compute, with their loops written as TensorFlow
-ops ("fused") and compiled ("compiled", labreport.kernels): outputs and gradients to 1e-5, both
+ops ("fused") and compiled ("compiled", labreport.experiment.kernels): outputs and gradients to 1e-5, both
 directions, every width bucketing gives; they fall back where they would differ; checkpoints stay
 Keras' own."""
 
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from labreport import batches, kernels, models
-from labreport.config import load_config
-from labreport.fused import FusedGRU, FusedLSTM
+from labreport.core.config import load_config
+from labreport.experiment import batches, kernels, models
+from labreport.experiment.fused import FusedGRU, FusedLSTM
 
 FUSED = {"gru": (FusedGRU, keras.layers.GRU), "lstm": (FusedLSTM, keras.layers.LSTM)}
 LOOPS = ["fused", pytest.param("compiled", marks=pytest.mark.skipif(

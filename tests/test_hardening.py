@@ -9,7 +9,8 @@ import textwrap
 
 import pytest
 
-from labreport import LabreportError, fileio
+from labreport import LabreportError
+from labreport.core import fileio
 
 
 def test_atomic_write_keeps_the_old_file_when_the_disk_is_full(tmp_path, monkeypatch):

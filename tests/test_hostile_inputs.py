@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from labreport import LabreportError, runs
-from labreport.config import config_from_dict
-from labreport.record import parse_record
+from labreport import LabreportError
+from labreport.core.config import config_from_dict
+from labreport.core.record import parse_record
+from labreport.site import submissions as runs
 
 RECORD = (Path(__file__).parent / "data" / "results.json").read_bytes()
 
@@ -92,8 +93,7 @@ def test_an_integer_python_will_not_read_is_one_line():
 
 
 def test_a_display_name_is_text_on_the_page(tmp_path):
-    from labreport import pages
-
+    from labreport.report import render as pages
     record = json.loads(RECORD)
     record["models"]["gru"]["display_name"] = "<meta http-equiv=refresh"
     (tmp_path / "results.json").write_text(json.dumps(record), encoding="utf-8")

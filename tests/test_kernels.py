@@ -1,4 +1,4 @@
-"""labreport.kernels builds the compiled loops once per machine, reuses the build, and where it cannot
+"""labreport.experiment.kernels builds the compiled loops once per machine, reuses the build, and where it cannot
 build says so in one line and leaves training on the loops written as TensorFlow ops."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from labreport import kernels, models
-from labreport.config import load_config
+from labreport.core.config import load_config
+from labreport.experiment import kernels, models
 
 needs_compiler = pytest.mark.skipif(kernels.find_compiler() is None,
                                     reason="no C++ compiler here to build labreport's compiled loops")
@@ -108,7 +108,7 @@ def test_a_build_lands_in_the_cache_once_and_is_reused(tmp_path):
     compiler = copying_compiler(tmp_path, built)
     program = f"""
         from pathlib import Path
-        from labreport import kernels
+        from labreport.experiment import kernels
         first = kernels.load(Path({str(tmp_path / 'cache')!r}), {compiler!r}, progress=print)
         second = kernels.load(Path({str(tmp_path / 'cache')!r}), {compiler!r}, progress=print)
         print(first.path == second.path, sorted(kernels.OPS) == sorted(o for o in kernels.OPS if hasattr(second.library, o)))
@@ -172,7 +172,7 @@ def test_a_truncated_library_in_the_cache_is_built_again_not_loaded(tmp_path):
     program = f"""
         import os
         from pathlib import Path
-        from labreport import kernels
+        from labreport.experiment import kernels
         loaded = kernels.load(Path({str(tmp_path / 'cache')!r}), {compiler!r}, progress=print)
         print(loaded.library is not None, loaded.path, os.path.getsize(loaded.path))
         """

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import labreport
-from labreport import LabreportError, record as record_module
+from labreport import LabreportError
+from labreport.core import record as record_module
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

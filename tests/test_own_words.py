@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from labreport import LabreportError, notes, pages
-from labreport.formats import format_p_value, format_percent
+from labreport import LabreportError
+from labreport.report import notes
+from labreport.report import render as pages
+from labreport.report.numbers import format_p_value, format_percent
 
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][\w.]*(?:![rsa])?(?::[^{}]*)?\}|\{\{|\}\}|\{%|%\}")
 

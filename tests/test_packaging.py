@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from labreport import LabreportError, fonts, record as record_module
+from labreport import LabreportError
+from labreport.core import record as record_module
+from labreport.report import fonts
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "labreport"
@@ -36,7 +38,7 @@ def test_the_font_ships_inside_the_package_with_its_licence():
     assert fonts.LICENSE.is_file() and "SIL OPEN FONT LICENSE" in fonts.LICENSE.read_text(encoding="utf-8")
     assert "Reserved Font Name Nanum" in fonts.LICENSE.read_text(encoding="utf-8")
     for style, path in fonts.font_files().items():
-        assert path.is_file() and path.parent == PACKAGE / "fonts"
+        assert path.is_file() and path.parent == PACKAGE / "report" / "fonts"
         assert path.stat().st_size < 1_000_000, f"{path.name} is {path.stat().st_size} bytes: cut it down again"
         names = TTFont(str(path))["name"]
         family = names.getDebugName(1)
@@ -55,7 +57,7 @@ def test_the_font_covers_the_common_hangul_and_every_character_the_report_prints
     from fontTools.ttLib import TTFont
 
     text = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "templates").rglob("*") if p.is_file())
-    text += (PACKAGE / "references.json").read_text(encoding="utf-8")
+    text += (PACKAGE / "report" / "references.json").read_text(encoding="utf-8")
     # Drawn by other fonts on purpose: the formulas' combining tilde and subscript zero, the minus
     # sign (figures use "-"), the check marks in the parameter table (see style.css).
     elsewhere = set("\u0303\u2080\u2212\u2713\u2717")
@@ -82,8 +84,8 @@ def test_nothing_imports_a_font_package_or_a_module_python_removed():
 
 def test_a_review_in_japanese_with_emoji_keeps_its_words_in_the_figures(checked_in_record):
     """Figures draw the words as text, in the shipped font first (the PDF side: tests/test_same_pdf.py)."""
-    from labreport import figures, pages
-
+    from labreport.report import figures
+    from labreport.report import render as pages
     record = copy.deepcopy(checked_in_record)
     for entry in record["models"].values():
         entry["attributions"]["learned"]["positive"][0]["word"] = "最高👍"
@@ -205,7 +207,7 @@ def test_history_csv_has_keras_csvlogger_layout(tmp_path):
 
 
 def test_start_up_noise_is_recognised_and_nothing_else():
-    from labreport.runtime import START_UP_NOISE
+    from labreport.experiment.runtime import START_UP_NOISE
 
     noise = [
         "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
@@ -245,8 +247,8 @@ def test_recurrent_layers_stay_eligible_for_cudnn(cell):
     """The conditions Keras checks before it runs a GRU/LSTM with cuDNN on a GPU, for both directions."""
     from keras import activations
 
-    from labreport import models
-    from labreport.config import load_config
+    from labreport.core.config import load_config
+    from labreport.experiment import models
 
     model = models.build_model(cell, load_config(None, quick=True, cwd=ROOT / "tests"))
     assert model.get_layer("embedding").mask_zero is False  # cuDNN takes no left-padded mask
@@ -276,8 +278,7 @@ def test_recurrent_layers_stay_eligible_for_cudnn(cell):
 
 
 def test_data_dir_comes_from_the_flag_then_tfds_data_dir(monkeypatch, tmp_path):
-    from labreport import data
-
+    from labreport.experiment import corpus as data
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "env"))
     assert data.tfds_data_dir() == tmp_path / "env"
     assert data.tfds_data_dir(str(tmp_path / "flag")) == tmp_path / "flag"
@@ -286,8 +287,7 @@ def test_data_dir_comes_from_the_flag_then_tfds_data_dir(monkeypatch, tmp_path):
 
 
 def test_a_broken_tfds_copy_is_reported_as_broken_not_missing(tmp_path):
-    from labreport import data
-
+    from labreport.experiment import corpus as data
     copy_folder = tmp_path / "imdb_reviews" / "plain_text" / "1.0.0"
     copy_folder.mkdir(parents=True)
     (copy_folder / "dataset_info.json").write_text("{ not json", encoding="utf-8")
@@ -299,8 +299,7 @@ def test_the_network_check_goes_through_https_proxy(monkeypatch):
     import socket
     import threading
 
-    from labreport import data
-
+    from labreport.experiment import corpus as data
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)

@@ -5,14 +5,13 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 import keras
+import pytest
 from keras import layers  # noqa: E402
 
-from labreport import params  # noqa: E402
-from labreport.config import Config, load_config  # noqa: E402
-from labreport.models import build_model  # noqa: E402
+from labreport.core.config import Config, load_config  # noqa: E402
+from labreport.experiment import params  # noqa: E402
+from labreport.experiment.models import build_model  # noqa: E402
 
 
 def assert_agrees(model):

@@ -16,7 +16,10 @@ import sys
 import pytest
 
 import labreport
-from labreport import LabreportError, predict, record as record_module, runs
+from labreport import LabreportError
+from labreport.core import record as record_module
+from labreport.experiment import predict
+from labreport.site import submissions as runs
 from tests.test_render import cli_without_tensorflow
 
 

@@ -9,8 +9,10 @@ import textwrap
 
 import pytest
 
-from labreport import LabreportError, catalog, discussion, pages
-from labreport.formats import format_number, format_percent
+from labreport import LabreportError
+from labreport.report import catalog, discussion
+from labreport.report import render as pages
+from labreport.report.numbers import format_number, format_percent
 
 
 def figure_placeholders(record):
@@ -256,8 +258,7 @@ def test_pdf_fetches_nothing_from_the_network():
     import http.server
     import threading
 
-    from labreport import pdf
-
+    from labreport.report import pdf
     requests = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -337,8 +338,7 @@ def test_same_record_gives_the_same_report_bytes(tmp_path, record):
 
 def with_seeds(record, accuracies):
     """The record as if each model had run once per value in `accuracies[name]` (first = its own run)."""
-    from labreport import analysis
-
+    from labreport.core import stats as analysis
     for name, values in accuracies.items():
         entry = record["models"][name]
         runs = []
@@ -388,8 +388,7 @@ def test_one_seed_shows_no_seed_table(record):
 
 
 def test_seed_band_is_mean_and_sd_over_the_runs_that_reached_each_epoch():
-    from labreport import figures
-
+    from labreport.report import figures
     runs = [{"history": {"val_loss": [0.6, 0.4, 0.5]}}, {"history": {"val_loss": [0.8, 0.6]}}]
     epochs, mean, sd = figures.across_runs(runs, "val_loss")
     assert epochs == [1, 2, 3]
@@ -398,8 +397,7 @@ def test_seed_band_is_mean_and_sd_over_the_runs_that_reached_each_epoch():
 
 
 def test_several_seeds_change_the_convergence_figure(record):
-    from labreport import figures
-
+    from labreport.report import figures
     labels = pages.figure_label(pages.load_catalog("en"))
     one = figures.save(figures.convergence(record["models"]["gru"], labels), ("png",))["png"]
     seeded = with_seeds(record, {"gru": [0.8, 0.7], "lstm": [0.8, 0.7]})
@@ -410,8 +408,7 @@ def test_several_seeds_change_the_convergence_figure(record):
 
 
 def test_reader_uses_the_training_order_not_the_files_key_order(tmp_path, record):
-    from labreport import record as record_module
-
+    from labreport.core import record as record_module
     record["config"]["model"]["models"] = ["lstm", "gru"]
     (tmp_path / "results.json").write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
     assert list(record_module.load_record(tmp_path)["models"]) == ["lstm", "gru"]

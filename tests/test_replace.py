@@ -1,4 +1,4 @@
-"""A run in OUT is replaced whole or not at all, and one command at a time writes it (labreport.staging).
+"""A run in OUT is replaced whole or not at all, and one command at a time writes it (labreport.core.staging).
 
 Faults are real: a process killed with SIGKILL at a chosen step of the swap, a file-size limit
 (RLIMIT_FSIZE, which holds for root too) for a full disk, two real processes on one folder.
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from labreport import LabreportError, staging
+from labreport import LabreportError
+from labreport.core import staging
 
 OLD = {"results.json": b'{"old": true}', "predictions.npz": b"old predictions", "models/gru.keras": b"old gru",
        "models/rnn.keras": b"old rnn", "history/gru.csv": b"old history"}
@@ -45,7 +46,7 @@ def expected(files: dict) -> dict:
 KILLER = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    from labreport import staging
+    from labreport.core import staging
     out, kill_at = Path(sys.argv[1]), int(sys.argv[2])
     calls = [0]
     def dying(real):
@@ -110,7 +111,7 @@ def test_a_full_disk_while_rendering_leaves_the_previous_report(record_dir):
 
 
 def test_a_second_command_on_the_same_out_stops_with_one_line_and_a_dead_holder_blocks_nothing(record_dir):
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom labreport import staging\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom labreport.core import staging\n"
                                "with staging.locked(sys.argv[1], 'labreport train --quick'):\n"
                                "    print('held', flush=True); time.sleep(120)\n", str(record_dir)],
                               stdout=subprocess.PIPE, text=True)

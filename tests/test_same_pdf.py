@@ -18,7 +18,7 @@ import pytest
 
 REVIEW = ("この映画は最高でした 🎬👍 정말 재미있다 — great film مرحبا بالعالم "
           "cafe\u0301 👨\u200d👩\u200d👧 \ufffd bell\u0007 end")
-RENDER = "import sys; from labreport import pages; pages.render_all(sys.argv[1], ['ko', 'en'], ['pdf'])"
+RENDER = "import sys; from labreport.report import render; render.render_all(sys.argv[1], ['ko', 'en'], ['pdf'])"
 
 
 def hostile(record: dict) -> dict:
@@ -74,7 +74,7 @@ def fonts_of(path: Path) -> set[tuple[str, str]]:
 
 
 def test_every_font_is_shipped_and_identity_encoded(two_machines):
-    from labreport.fonts import faces
+    from labreport.report.fonts import faces
 
     shipped = {family.replace(" ", "-") for family, _, _ in faces()}
     _, _, folder = two_machines
@@ -108,8 +108,7 @@ def test_pypdf_pdfminer_and_pdftotext_read_the_korean_body_and_the_review(two_ma
 
 
 def test_the_html_keeps_the_review_as_written(checked_in_record, tmp_path):
-    from labreport import pages
-
+    from labreport.report import render as pages
     (tmp_path / "results.json").write_text(json.dumps(hostile(checked_in_record), ensure_ascii=False), encoding="utf-8")
     pages.render_all(tmp_path, ["ko"], ["html"])
     page = (tmp_path / "report.ko.html").read_text(encoding="utf-8")
@@ -117,7 +116,7 @@ def test_the_html_keeps_the_review_as_written(checked_in_record, tmp_path):
 
 
 def test_what_no_shipped_face_draws_becomes_its_code_point():
-    from labreport.pdf import drawable_page, drawable_text
+    from labreport.report.pdf import drawable_page, drawable_text
 
     assert drawable_text("정말 good − ✓") == "정말 good − ✓"  # the Gothic and DejaVu Sans draw these
     assert drawable_text("a🎬b") == 'a<span class="no-glyph">U+1F3AC</span>b'

@@ -12,7 +12,8 @@ import zipfile
 
 import pytest
 
-from labreport import analysis, site
+from labreport.core import stats as analysis
+from labreport.site import publish as site
 from tests.conftest import make_archive
 
 TINY = ["--epochs", "1", "--max-length", "40", "--vocab-size", "60", "--embedding-dim", "4", "--hidden-units", "4"]
@@ -195,8 +196,8 @@ def test_bad_site_input_is_one_line_and_keeps_the_old_site(built, tmp_path):
 
 
 def test_an_assignment_file_names_every_setting_that_differs(class_folder, tmp_path):
-    from labreport import checks, runs
-
+    from labreport.site import checks
+    from labreport.site import submissions as runs
     assignment = tmp_path / "assignment.toml"
     assignment.write_text("[model]\nhidden_units = 4\n[train]\nseed = 1\nbatch_size = 2\nepochs = 1\n", encoding="utf-8")
     expected = site.assignment_settings(assignment)

@@ -16,7 +16,10 @@ import zipfile
 
 import pytest
 
-from labreport import LabreportError, pages, runs, site
+from labreport import LabreportError
+from labreport.report import render as pages
+from labreport.site import publish as site
+from labreport.site import submissions as runs
 
 CANARY = "CANARY-outside-the-runs-7f3a"
 

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from labreport import kernels
+from labreport.experiment import kernels
 
 pytestmark = pytest.mark.training
 
@@ -38,8 +38,7 @@ def load(out):
 def test_record_is_complete_and_consistent(runs):
     import jsonschema
 
-    from labreport import record as record_module
-
+    from labreport.core import record as record_module
     record = load(runs[0])
     assert record["schema_version"] == record_module.SCHEMA_VERSION
     jsonschema.Draft202012Validator(record_module.schema()).validate(record)  # a fresh record meets the shipped schema

@@ -1,0 +1,408 @@
+"""IMDB reviews in, integer sequences and dataset statistics out.
+
+Three sources give the same thing, a `Corpus` of train and test reviews with 0/1 labels:
+
+- tensorflow-datasets `imdb_reviews` (the lab's source; needs the network the first time),
+- the Stanford archive `aclImdb_v1.tar.gz` or its extracted `aclImdb/` folder (`--data`),
+- the real IMDB subset shipped in `labreport/sample/` (`--quick`).
+
+Preprocessing never touches TensorFlow: it is plain Python and NumPy, so it is fast to test and the
+vocabulary saved beside the models reproduces it exactly.
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import io
+import json
+import os
+import re
+import stat
+import tarfile
+import zlib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from labreport.core import LabreportError
+
+PAD_INDEX = 0
+OOV_INDEX = 1
+OOV_TOKEN = "[UNK]"
+
+LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# A word: letters or digits, with inner apostrophes kept ("don't"), like Keras' Tokenizer, which
+# strips punctuation but not the apostrophe.
+WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+ARCHIVE_MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+SAMPLE_FILE = "imdb_sample.jsonl.gz"
+TFDS_HOST = "ai.stanford.edu"  # where tensorflow-datasets downloads imdb_reviews from
+
+
+@dataclass
+class Split:
+    """Reviews of one split, in a fixed order, with labels 1 (positive) and 0 (negative)."""
+
+    texts: list[str]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+@dataclass
+class Corpus:
+    train: Split
+    test: Split
+    source: str
+    """"tfds", "archive", "folder" or "sample"."""
+    location: str
+    """Where the reviews came from (dataset name, path, or package file)."""
+    undecodable: int = 0
+    """Reviews that were not valid UTF-8 and were read with replacement characters."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def _decode(raw: bytes) -> tuple[str, bool]:
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace"), True
+
+
+def _collect(records: Iterable[tuple[str, str, int, bytes]], source: str, location: str) -> Corpus:
+    """Builds a Corpus from (split, polarity, id, raw bytes) records, ordered by split, class, id."""
+    buckets: dict[str, list[tuple[int, int, str]]] = {"train": [], "test": []}
+    undecodable = 0
+    for split, polarity, review_id, raw in records:
+        text, replaced = _decode(raw)
+        undecodable += replaced
+        buckets[split].append((1 if polarity == "pos" else 0, review_id, text))
+    for split, items in buckets.items():
+        if not items:
+            raise LabreportError(f"{location} has no {split} reviews (expected aclImdb/{split}/pos and neg)")
+        for label, name in ((1, "pos"), (0, "neg")):
+            if not any(item[0] == label for item in items):
+                raise LabreportError(f"{location}: the class folder aclImdb/{split}/{name} is empty")
+        items.sort(key=lambda item: (-item[0], item[1]))
+    splits = {
+        name: Split([t for _, _, t in items], np.array([lab for lab, _, _ in items], dtype=np.int32))
+        for name, items in buckets.items()
+    }
+    return Corpus(splits["train"], splits["test"], source, location, undecodable)
+
+
+def _archive_records(path: Path) -> Iterator[tuple[str, str, int, bytes]]:
+    try:
+        with tarfile.open(path, mode="r:*") as archive:
+            for member in archive:
+                match = ARCHIVE_MEMBER.search(member.name)
+                if not match or not member.isfile():
+                    continue  # unsup/, .feat files, urls, README: not part of the labeled splits
+                if member.size > MAX_REVIEW_BYTES:
+                    raise LabreportError(f"{path}: {member.name} holds {member.size:,} bytes, more than a review's "
+                                         f"limit of {MAX_REVIEW_BYTES:,}")
+                handle = archive.extractfile(member)
+                assert handle is not None
+                yield match[1], match[2], int(match[3]), handle.read(MAX_REVIEW_BYTES + 1)
+    except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile, zlib.error) as error:
+        raise LabreportError(f"{path} is not a readable IMDB archive ({error})") from error
+
+
+MAX_REVIEW_BYTES = 1 << 20
+"""The largest review file read, 1 MiB (IMDB's longest review is about 14 KB): a bigger file is not a review."""
+
+
+def _folder_records(root: Path) -> Iterator[tuple[str, str, int, bytes]]:
+    """Reads `root/<split>/<pos|neg>/<id>_<rating>.txt`; any entry there that is not a plain file of
+    at most MAX_REVIEW_BYTES (a folder, a link, a device, a huge file) stops with its name."""
+    for split in ("train", "test"):
+        for polarity in ("pos", "neg"):
+            folder = root / split / polarity
+            if folder.is_symlink():
+                raise LabreportError(f"{folder} is a link: labreport follows no links inside --data")
+            if not folder.is_dir():
+                continue
+            try:
+                entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+            except OSError as error:
+                raise LabreportError(f"cannot read the folder {folder}: {error.strerror or error}") from error
+            for entry in entries:
+                match = re.fullmatch(r"(\d+)_(\d+)\.txt", entry.name)
+                if match:
+                    yield split, polarity, int(match[1]), _read_review(Path(entry.path))
+
+
+def _read_review(path: Path) -> bytes:
+    """One review file's bytes, opened without following a link and read only up to the limit."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        kind = "a link" if path.is_symlink() else None
+        if kind:
+            raise LabreportError(f"{path} is a link: labreport follows no links inside --data") from error
+        raise LabreportError(f"cannot read the review {path}: {error.strerror or error}") from error
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise LabreportError(f"{path} is {kind}, where a review file is expected")
+    with os.fdopen(fd, "rb") as handle:
+        if info.st_size > MAX_REVIEW_BYTES:
+            raise LabreportError(f"{path} holds {info.st_size:,} bytes, more than a review's limit of "
+                                 f"{MAX_REVIEW_BYTES:,}")
+        try:
+            data = handle.read(MAX_REVIEW_BYTES + 1)
+        except OSError as error:
+            raise LabreportError(f"cannot read the review {path}: {error.strerror or error}") from error
+    if len(data) > MAX_REVIEW_BYTES:
+        raise LabreportError(f"{path} holds more than a review's limit of {MAX_REVIEW_BYTES:,} bytes")
+    return data
+
+
+def read_archive(path: str | Path) -> Corpus:
+    """Reads the Stanford IMDB archive or its extracted folder.
+
+    Args:
+        path: `aclImdb_v1.tar.gz` (any tar compression), the `aclImdb/` folder, or a folder holding it.
+
+    Returns:
+        The labeled train and test reviews; `unsup/`, `.feat` files and url lists are ignored.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LabreportError(f"--data path does not exist: {path}")
+    if path.is_dir():
+        root = path / "aclImdb" if (path / "aclImdb").is_dir() else path
+        return _collect(_folder_records(root), "folder", str(path))
+    if path.stat().st_size == 0:
+        raise LabreportError(f"{path} is empty, not an IMDB archive")
+    if not tarfile.is_tarfile(path):
+        raise LabreportError(f"{path} is not a tar archive (expected aclImdb_v1.tar.gz or the aclImdb/ folder)")
+    return _collect(_archive_records(path), "archive", str(path))
+
+
+def read_sample() -> Corpus:
+    """Reads the IMDB subset shipped with labreport (see `labreport/sample/README.md`)."""
+    raw = resources.files("labreport.experiment.sample").joinpath(SAMPLE_FILE).read_bytes()
+    records = []
+    with gzip.open(io.BytesIO(raw), "rt", encoding="utf-8") as lines:
+        for line in lines:
+            item = json.loads(line)
+            records.append((item["split"], item["polarity"], item["id"], item["text"].encode("utf-8")))
+    return _collect(records, "sample", f"labreport/sample/{SAMPLE_FILE}")
+
+
+def _network_reachable(host: str, timeout: float = 3.0) -> bool:
+    """Whether an HTTPS request to `host` gets any answer, through the proxy of HTTPS_PROXY/NO_PROXY if set.
+
+    tensorflow-datasets downloads through the same proxy settings, so a machine that reaches the
+    web only through a proxy is not taken for an offline one. Any HTTP status counts as reachable.
+    """
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"https://{host}/", method="HEAD"), timeout=timeout).close()
+        return True
+    except urllib.error.HTTPError:
+        return True  # the server answered
+    except (OSError, ValueError):  # URLError, timeouts, a proxy that refuses the tunnel, a malformed proxy URL
+        return False
+
+
+def tfds_data_dir(data_dir: str | None = None) -> Path:
+    """Where tensorflow-datasets keeps its data: `--data-dir`, else TFDS_DATA_DIR, else ~/tensorflow_datasets."""
+    return Path(data_dir or os.environ.get("TFDS_DATA_DIR") or Path.home() / "tensorflow_datasets").expanduser()
+
+
+def load_tfds(data_dir: str | None = None) -> Corpus:
+    """Loads `imdb_reviews` through tensorflow-datasets, as the lab does.
+
+    The prepared copy in `data_dir` (see `tfds_data_dir`) is used when present; otherwise tfds
+    downloads it, which needs the network. Offline, this fails at once with a message naming the
+    ways out instead of retrying for minutes; a copy that is there but cannot be read is reported
+    as broken, with the folder to delete.
+    """
+    import tensorflow_datasets as tfds
+
+    folder = tfds_data_dir(data_dir)
+
+    def load(download: bool):
+        return tfds.load(
+            "imdb_reviews", split=["train", "test"], as_supervised=True, data_dir=str(folder), download=download
+        )
+
+    try:
+        train_ds, test_ds = load(download=False)
+    except Exception as error:  # not prepared yet: tfds raises AssertionError or DatasetNotFoundError
+        copy = folder / "imdb_reviews"
+        if copy.is_dir() and any(copy.rglob("dataset_info.json")):
+            raise LabreportError(
+                f"the copy of imdb_reviews in {copy} cannot be read ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''}); delete that folder to download it again, "
+                "or use --data PATH or --quick"
+            ) from None
+        if not _network_reachable(TFDS_HOST):
+            raise LabreportError(
+                f"tensorflow-datasets cannot download imdb_reviews to {folder} (no network; HTTPS_PROXY is honoured); "
+                "use --data PATH with the aclImdb_v1.tar.gz archive or its folder, or --quick for the shipped sample"
+            ) from None
+        try:
+            train_ds, test_ds = load(download=True)
+        except Exception as error:
+            raise LabreportError(
+                f"tensorflow-datasets could not prepare imdb_reviews in {folder} ({type(error).__name__}: {error}); "
+                "use --data PATH or --quick"
+            ) from error
+
+    def to_split(dataset) -> tuple[Split, int]:
+        texts, labels, replaced = [], [], 0
+        for text, label in tfds.as_numpy(dataset):
+            decoded, was_replaced = _decode(bytes(text))
+            texts.append(decoded)
+            labels.append(int(label))
+            replaced += was_replaced
+        return Split(texts, np.array(labels, dtype=np.int32)), replaced
+
+    train, bad_train = to_split(train_ds)
+    test, bad_test = to_split(test_ds)
+    return Corpus(train, test, "tfds", "tensorflow-datasets imdb_reviews", bad_train + bad_test)
+
+
+def load_corpus(data: str | None, quick: bool, data_dir: str | None = None) -> Corpus:
+    """Picks the source: `--data` path, else the shipped sample with `--quick`, else tfds (in `data_dir`)."""
+    if data:
+        return read_archive(data)
+    if quick:
+        return read_sample()
+    return load_tfds(data_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+# Preprocessing
+
+
+def clean(text: str) -> str:
+    """Replaces the HTML line breaks IMDB reviews carry (`<br />`) with spaces."""
+    return LINE_BREAK.sub(" ", text)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased words of a review, line breaks and punctuation removed."""
+    return WORD.findall(clean(text).lower())
+
+
+@dataclass
+class Vocabulary:
+    """Word → index: 0 is padding, 1 stands for every word outside the vocabulary."""
+
+    words: list[str]
+    """Index i + 2 holds words[i]; most frequent first, ties in alphabetical order."""
+    distinct_words: int = 0
+    """How many different words the reviews it was learned from hold."""
+    index: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.index = {word: i + 2 for i, word in enumerate(self.words)}
+
+    @property
+    def size(self) -> int:
+        return len(self.words) + 2
+
+    def encode(self, tokens: list[str]) -> list[int]:
+        get = self.index.get
+        return [get(token, OOV_INDEX) for token in tokens]
+
+    def to_json(self) -> dict:
+        return {"pad_index": PAD_INDEX, "oov_index": OOV_INDEX, "oov_token": OOV_TOKEN, "words": self.words}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Vocabulary":
+        return cls(list(data["words"]))
+
+
+def build_vocabulary(token_lists: Iterable[list[str]], size: int) -> Vocabulary:
+    """The `size - 2` most frequent words of the given (training) reviews."""
+    counts: collections.Counter[str] = collections.Counter()
+    for tokens in token_lists:
+        counts.update(tokens)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return Vocabulary([word for word, _ in ranked[: max(size - 2, 0)]], distinct_words=len(counts))
+
+
+def pad(sequences: list[list[int]], length: int, side: str) -> np.ndarray:
+    """Pads with 0 and truncates to `length` on `side` ("pre" keeps a long review's last words)."""
+    out = np.zeros((len(sequences), length), dtype=np.int32)
+    for row, seq in enumerate(sequences):
+        seq = seq[-length:] if side == "pre" else seq[:length]
+        if not seq:
+            continue
+        if side == "pre":
+            out[row, length - len(seq):] = seq
+        else:
+            out[row, : len(seq)] = seq
+    return out
+
+
+@dataclass
+class Encoded:
+    """A split as the model sees it."""
+
+    x: np.ndarray
+    """(n, max_length) int32 word indices, padded."""
+    y: np.ndarray
+    """(n,) int32 labels."""
+    lengths: np.ndarray
+    """(n,) int32 tokens per review before padding/truncation."""
+    texts: list[str]
+
+
+def encode_split(split: Split, vocabulary: Vocabulary, max_length: int, side: str) -> Encoded:
+    tokens = [tokenize(text) for text in split.texts]
+    return Encoded(
+        x=pad([vocabulary.encode(t) for t in tokens], max_length, side),
+        y=split.labels.astype(np.int32),
+        lengths=np.array([len(t) for t in tokens], dtype=np.int32),
+        texts=split.texts,
+    )
+
+
+def shuffle_split(split: Split, seed: int) -> Split:
+    """A seeded permutation: the archive is sorted by class, and the validation tail must not be."""
+    order = np.random.default_rng(seed).permutation(len(split))
+    return Split([split.texts[i] for i in order], split.labels[order])
+
+
+def length_statistics(lengths: np.ndarray, max_length: int) -> dict:
+    """Review length in words: summary, share truncated, and a histogram for the report."""
+    top = int(np.percentile(lengths, 99)) if len(lengths) else 1
+    edges = np.linspace(0, max(top, max_length) * 1.05, 41)
+    counts, edges = np.histogram(np.minimum(lengths, edges[-1]), bins=edges)
+    return {
+        "mean": round(float(np.mean(lengths)), 2),
+        "median": float(np.median(lengths)),
+        "min": int(np.min(lengths)),
+        "max": int(np.max(lengths)),
+        "percentiles": {str(p): float(np.percentile(lengths, p)) for p in (25, 75, 90, 95, 99)},
+        "truncated_share": round(float(np.mean(lengths > max_length)), 6),
+        "mean_after_truncation": round(float(np.mean(np.minimum(lengths, max_length))), 2),
+        "histogram": {"edges": [round(float(e), 2) for e in edges], "counts": [int(c) for c in counts]},
+    }
+
+
+def coverage(encoded: Encoded) -> float:
+    """Share of the kept (not truncated) tokens that are in the vocabulary."""
+    kept = encoded.x[encoded.x != PAD_INDEX]
+    return round(float(np.mean(kept != OOV_INDEX)), 6) if kept.size else 0.0
+
+
+def class_counts(labels: np.ndarray) -> dict:
+    return {"total": int(len(labels)), "positive": int(np.sum(labels == 1)), "negative": int(np.sum(labels == 0))}

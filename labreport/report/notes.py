@@ -1,0 +1,296 @@
+"""The student's own sections: `notes.<lang>.md`, Markdown with live numbers from the record.
+
+`labreport notes` writes a starter file whose headings are the sections a student is expected to
+write, each with guiding questions about *this* run in a Markdown comment. `render` turns every
+top-level heading of the file into a numbered section after the generated discussion.
+
+Live numbers are placeholders such as `{{ models.gru.test.accuracy | pct }}`: a path into the
+record and the report's number filters (`labreport.report.numbers`). Placeholders are parsed by the same
+sandboxed Jinja2 environment as the templates and then held to a stricter rule: only names, keys,
+list indices and those filters. Anything else (a method call, a Python attribute, an `import`, a
+loop) is refused, as is a name the record does not have, with the file, the line and the closest
+name. Raw HTML in notes is shown as text, never passed through.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from labreport.core import LabreportError, fileio
+from labreport.report import discussion
+from labreport.report.catalog import Catalog
+from labreport.report.numbers import FILTERS
+from labreport.report.outline import Html, Section
+
+NOTES_FILE = "notes.{lang}.md"
+MAX_NOTES_BYTES = 256 * 1024
+"""A notes file larger than this is refused (a lab report's own sections are a few kilobytes)."""
+MAX_FILLED_CHARACTERS = 1024 * 1024
+"""The notes with their live numbers filled in may not grow past this many characters."""
+MAX_DECIMALS = 10
+"""The largest number of decimals a filter argument may ask for (`num(4)`)."""
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+def notes_path(out: str | Path, lang: str) -> Path:
+    return Path(out) / NOTES_FILE.format(lang=lang)
+
+
+# ---------------------------------------------------------------------------------------------
+# The starter file
+
+
+def guiding_questions(record: dict) -> dict[str, list[tuple[str, dict]]]:
+    """Questions a teaching assistant would ask about this run, per section: (message id, args)."""
+    from labreport.report.numbers import format_p_value, format_points
+
+    found = discussion.facts(record)
+    names = {key: entry["display_name"] for key, entry in record["models"].items()}
+    questions: list[tuple[str, dict]] = []
+    if found["pairs"]:
+        pair = found["pairs"][0]
+        if pair["winner"] is None:
+            questions.append(("notes.q.tie", {"a": names[pair["a"]], "b": names[pair["b"]]}))
+        else:
+            questions.append(("notes.q.winner", {"winner": names[pair["winner"]], "loser": names[pair["loser"]],
+                                                 "points": format_points(pair["accuracy_diff_points"])}))
+        if "significance" in pair:
+            s = pair["significance"]
+            questions.append(("notes.q.significant" if s["significant"] else "notes.q.not_significant",
+                               {"p": format_p_value(s["p_value"])}))
+    overfit = [names[key] for key, o in found["overfitting"].items() if o["rose"]]
+    if overfit:
+        questions.append(("notes.q.overfit", {"models": ", ".join(overfit)}))
+    else:
+        questions.append(("notes.q.no_overfit", {}))
+    if "rnn" in record["models"]:
+        questions.append(("notes.q.gradients", {}))
+    conclusion = [("notes.q.claim", {}), ("notes.q.next", {})]
+    if record["dataset"]["source"] == "sample":
+        conclusion.insert(0, ("notes.q.sample", {}))
+    return {"discussion": questions, "conclusion": conclusion}
+
+
+def starter(record: dict, catalog: Catalog) -> str:
+    """The starter notes file in `catalog`'s language."""
+    first = next(iter(record["models"]))
+    example = "{{ models.%s.test.accuracy | pct }}" % first
+    lines = [f"<!-- {catalog.text('notes.help', example=example)} -->", ""]
+    for section, questions in guiding_questions(record).items():
+        lines += [f"# {catalog.text(f'notes.heading.{section}')}", "", "<!--"]
+        lines += [f"- {catalog.text(message, **args)}" for message, args in questions]
+        lines += ["-->", ""]
+    return "\n".join(lines)
+
+
+def write_starter(out: str | Path, lang: str, record: dict, catalog: Catalog) -> Path:
+    """Writes `OUT/notes.<lang>.md`; never replaces a file that exists."""
+    path = notes_path(out, lang)
+    if path.exists():
+        raise LabreportError(f"{path} already exists: edit it, or delete it to start over")
+    return fileio.write_text(path, starter(record, catalog))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and rendering
+
+
+def read_notes(path: str | Path) -> str:
+    """The notes file at `path` as text, refused past `MAX_NOTES_BYTES`."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_NOTES_BYTES + 1)
+        return decode_notes(data, str(path))
+    except FileNotFoundError:
+        raise LabreportError(f"notes file not found: {path}") from None
+    except OSError as error:
+        raise LabreportError(f"cannot read notes file {path}: {error.strerror or error}") from None
+
+
+def decode_notes(data: bytes, name: str) -> str:
+    """Notes bytes as text; too large or not UTF-8 is one line naming `name`."""
+    if len(data) > MAX_NOTES_BYTES:
+        raise LabreportError(f"notes file {name} is larger than {MAX_NOTES_BYTES // 1024} KiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise LabreportError(f"notes file {name} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+
+
+_ALLOWED = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Getattr, nodes.Getitem,
+            nodes.Const, nodes.Filter)
+
+
+class _NotesError(Exception):
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+
+
+def _path_text(parts: list[Any]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _lookup(node: nodes.Node, record: dict) -> Any:
+    """The record value a placeholder path names, or a _NotesError with the closest existing name."""
+    chain = []
+    while isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getattr):
+            chain.append(node.attr)
+        else:
+            if not isinstance(node.arg, nodes.Const) or not isinstance(node.arg.value, (str, int)):
+                raise _NotesError(node.lineno, "an index must be a number or a quoted key")
+            chain.append(node.arg.value)
+        node = node.node
+    if not isinstance(node, nodes.Name):
+        raise _NotesError(node.lineno, "a placeholder must start with a name from the record")
+    chain.append(node.name)
+    chain.reverse()
+    value: Any = record
+    for depth, key in enumerate(chain):
+        here = _path_text(chain[: depth + 1])
+        if isinstance(value, dict) and isinstance(key, str) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
+            value = value[key]
+        elif isinstance(value, dict):
+            match = difflib.get_close_matches(str(key), [str(k) for k in value], n=1)
+            closest = f" (closest: `{_path_text(chain[:depth] + match)}`)" if match else ""
+            raise _NotesError(node.lineno, f"`{here}` is not in the record{closest}")
+        elif isinstance(value, list):
+            raise _NotesError(node.lineno, f"`{here}` is not in the record (`{_path_text(chain[:depth])}` has "
+                                           f"{len(value)} entries, numbered from 0)")
+        else:
+            raise _NotesError(node.lineno, f"`{here}` reaches outside the record: `{_path_text(chain[:depth])}` "
+                                           "is a value, not a table")
+    return value
+
+
+def _evaluate(node: nodes.Node, record: dict) -> Any:
+    if isinstance(node, nodes.Const):
+        return node.value
+    if isinstance(node, nodes.Filter):
+        value = _evaluate(node.node, record)
+        args = [_evaluate(arg, record) for arg in node.args]
+        kwargs = {kw.key: _evaluate(kw.value, record) for kw in node.kwargs}
+        for argument in [*args, *kwargs.values()]:
+            # Every filter's argument is a count of decimals (or pval's yes/no): a larger one builds huge text.
+            if type(argument) is not bool and not (type(argument) is int and 0 <= argument <= MAX_DECIMALS):
+                raise _NotesError(node.lineno, f"the filter `{node.name}` takes a number of decimals from 0 to "
+                                               f"{MAX_DECIMALS}, not {str(argument)[:20]!r}")
+        try:
+            return FILTERS[node.name](value, *args, **kwargs)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise _NotesError(node.lineno, f"the filter `{node.name}` cannot format {str(value)[:40]!r}: {error}") from None
+    return _lookup(node, record)
+
+
+def fill_live_numbers(text: str, record: dict) -> str:
+    """`text` with every `{{ … }}` placeholder replaced by its value from the record.
+
+    Raises:
+        _NotesError: a syntax error, something other than a path and filters, or a name not in the record.
+    """
+    environment = SandboxedEnvironment(autoescape=False)
+    environment.filters = dict(FILTERS)
+    try:
+        tree = environment.parse(text)
+    except jinja2.TemplateSyntaxError as error:
+        raise _NotesError(error.lineno, f"placeholder syntax error: {error.message}") from None
+    for node in tree.find_all(nodes.Node):
+        if isinstance(node, nodes.Filter) and node.name not in FILTERS:
+            raise _NotesError(node.lineno, f"unknown filter `{node.name}`: use one of {', '.join(FILTERS)}")
+        if not isinstance(node, _ALLOWED + (nodes.Keyword,)):
+            raise _NotesError(getattr(node, "lineno", 1), "only placeholders like {{ models.gru.test.accuracy | pct }} "
+                                                          f"are allowed here, not {type(node).__name__.lower()} syntax")
+    parts, length = [], 0
+    for output in tree.body:
+        for child in output.nodes:
+            if isinstance(child, nodes.TemplateData):
+                parts.append(child.data)
+            else:
+                value = _evaluate(child, record)
+                if isinstance(value, (dict, list)):
+                    raise _NotesError(child.lineno, "a placeholder must name one value, not a whole table or list")
+                parts.append(str(value))
+            length += len(parts[-1])
+            if length > MAX_FILLED_CHARACTERS:
+                raise _NotesError(getattr(child, "lineno", 1), "with its live numbers filled in, the notes grow past "
+                                                               f"{MAX_FILLED_CHARACTERS:,} characters")
+    return "".join(parts)
+
+
+def _markdown():
+    from markdown_it import MarkdownIt
+
+    # CommonMark plus tables; raw HTML is shown as text, and images (which would fetch) are off.
+    return MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
+
+
+def sections(path: str | Path, record: dict, lang: str) -> list[Section]:
+    """The notes file at `path` as numbered report sections, one per top-level heading.
+
+    Raises:
+        LabreportError: one line naming the file (and line) and what is wrong.
+    """
+    return sections_from_text(read_notes(path), str(path), record, lang)
+
+
+def sections_from_text(text: str, path: str, record: dict, lang: str) -> list[Section]:
+    """Notes text as numbered report sections; `path` is the name errors give the file.
+
+    Raises:
+        LabreportError: one line naming the file (and line) and what is wrong.
+    """
+    # Comments (the starter's questions) go; their lines stay, so line numbers still match the file.
+    text = _COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    try:
+        text = fill_live_numbers(text, record)
+    except _NotesError as error:
+        raise LabreportError(f"{path}, line {error.line}: {error}") from None
+    md = _markdown()
+    tokens = md.parse(text)
+    levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
+    if not any(t.type != "heading_open" and t.content.strip() for t in tokens) and not levels:
+        return []
+    top = min(levels) if levels else None
+    chunks: list[tuple[Any, list]] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.type == "heading_open" and int(token.tag[1]) == top:
+            title = Markup(md.renderer.renderInline(tokens[i + 1].children, md.options, {}))
+            chunks.append((title, []))
+            i += 3
+            continue
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1]) - (top or 1) + 2)}"  # the section is an h2; its subheadings h3 and below
+        if not chunks:
+            chunks.append((None, []))
+        chunks[-1][1].append(token)
+        i += 1
+    result = []
+    for n, (title, body) in enumerate(chunks, 1):
+        html = Markup(md.renderer.render(body, md.options, {}))
+        if title is None and not html.striptags().strip():
+            continue
+        result.append(Section(f"notes-{lang}-{n}", title if title is not None else _untitled(), [Html(html)]))
+    return result
+
+
+def _untitled():
+    from labreport.report.paragraphs import M
+
+    return M("notes.heading.untitled")

@@ -1,0 +1,47 @@
+"""Number formatting: every number on a page (report, notes, figures' labels) passes through one of these.
+
+They are the Jinja2 filters of the report and of the student's notes (`num`, `pct`, `pts`, `sec`,
+`pval`), and `labreport.report.paragraphs` calls them when it gives numbers to a message, so a number reads the
+same wherever it appears.
+"""
+
+from __future__ import annotations
+
+P_VALUE_FLOOR = 0.0001
+"""p-values below this are written as "< 0.0001"."""
+
+
+def format_number(value, decimals: int = 0) -> str:
+    """Thousands separators and fixed decimals: 1354625 → "1,354,625"; (0.12345, 3) → "0.123"."""
+    if value is None:
+        return "–"
+    return f"{value:,.{decimals}f}"
+
+
+def format_percent(value, decimals: int = 2) -> str:
+    """A share as a percentage: 0.86312 → "86.31%"."""
+    if value is None:
+        return "–"
+    return f"{value * 100:.{decimals}f}%"
+
+
+def format_points(value, decimals: int = 2) -> str:
+    """Percentage points, already scaled: 0.51 → "0.51"."""
+    return f"{value:.{decimals}f}"
+
+
+def format_p_value(value, relation: bool = False) -> str:
+    """A p-value with four decimals, or "< 0.0001" below that; `relation` adds "= " before a value."""
+    if value < P_VALUE_FLOOR:
+        return f"< {P_VALUE_FLOOR}"
+    return ("= " if relation else "") + f"{value:.4f}"
+
+
+def format_seconds(value, decimals: int = 1) -> str:
+    """Seconds with one decimal and thousands separators: 1917.04 → "1,917.0"."""
+    return f"{value:,.{decimals}f}"
+
+
+FILTERS = {"num": format_number, "pct": format_percent, "pts": format_points, "sec": format_seconds,
+           "pval": format_p_value}
+"""The filters templates and notes may use, by name."""

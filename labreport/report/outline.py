@@ -1,0 +1,277 @@
+"""The report's outline: sections, paragraphs, tables, figures and equations, numbered here.
+
+`outline` lays out what the report holds for a record (a section appears only when the record has
+its data); `resolve` numbers every section, table, figure and equation in reading order, fills each
+message from a language catalog, and turns references (`Ref`) and citations (`Cite`) into those
+numbers, so nothing like "Figure 1" or "equation 5" is ever typed into a template or catalog. The
+templates only lay the resolved document out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+
+from labreport.report import discussion, tables
+from labreport.report import paragraphs as prose
+from labreport.report.catalog import Catalog
+from labreport.report.paragraphs import Cite, M, Msg, Para, Ref
+
+
+@dataclass
+class Figure:
+    key: str
+    caption: Msg
+    steps: list | None = None
+    """A diagram drawn by the page itself (title, detail, stage) per box, instead of a plotted figure."""
+    kind: str = "figure"
+
+
+@dataclass
+class Equations:
+    items: list[tuple[str, Markup, str]]
+    """(key, math markup, side note) per equation."""
+    kind: str = "equations"
+
+
+@dataclass
+class Pre:
+    text: str
+    kind: str = "pre"
+
+
+@dataclass
+class Html:
+    """Markup made elsewhere and already safe: the student's notes, the reference list."""
+
+    markup: Markup
+    css: str = "notes"
+    kind: str = "html"
+
+
+@dataclass
+class ReferenceList:
+    """The numbered list of what the sections before it cited."""
+
+    kind: str = "references"
+
+
+@dataclass
+class Section:
+    key: str
+    title: Msg | Markup
+    blocks: list = field(default_factory=list)
+    children: list["Section"] = field(default_factory=list)
+    numbered: bool = True
+
+
+def _v(name: str, sub: str = "t") -> Markup:
+    return Markup("<var>{}</var><sub>{}</sub>").format(name, sub)
+
+
+def _eq(text: str) -> Markup:
+    """Math in a compact notation: `x_t` is a variable with subscript t, written with <var>/<sub>."""
+    import re
+
+    return Markup(re.sub(r"([A-Za-zσ̃′]+)_(t−1|t|[a-z])",
+                         lambda m: str(_v(m.group(1), m.group(2))), str(Markup.escape(text))))
+
+
+EQUATIONS = {
+    "lstm": [
+        ("lstm_forget", "f_t = σ(W_f x_t + U_f h_t−1 + b_f)", ""),
+        ("lstm_input", "i_t = σ(W_i x_t + U_i h_t−1 + b_i)", ""),
+        ("lstm_output", "o_t = σ(W_o x_t + U_o h_t−1 + b_o)", ""),
+        ("lstm_candidate", "c̃_t = tanh(W_c x_t + U_c h_t−1 + b_c)", ""),
+        ("lstm_cell", "c_t = f_t ⊙ c_t−1 + i_t ⊙ c̃_t", ""),
+        ("lstm_hidden", "h_t = o_t ⊙ tanh(c_t)", ""),
+    ],
+    "gru": [
+        ("gru_update_gate", "z_t = σ(W_z x_t + U_z h_t−1 + b_z)", ""),
+        ("gru_reset_gate", "r_t = σ(W_r x_t + U_r h_t−1 + b_r)", ""),
+        ("gru_candidate_after", "h̃_t = tanh(W_h x_t + b_h + r_t ⊙ (U_h h_t−1 + b′_h))", "Keras, reset_after=True"),
+        ("gru_candidate_before", "h̃_t = tanh(W_h x_t + U_h (r_t ⊙ h_t−1) + b_h)", "reset_after=False"),
+        ("gru_update", "h_t = z_t ⊙ h_t−1 + (1 − z_t) ⊙ h̃_t", ""),
+    ],
+}
+"""The cells' equations, language-neutral; each gets its number when the document is resolved."""
+
+
+def outline(record: dict, facts: dict, notes: list[Section] | None = None) -> list[Section]:
+    """Every section of the report for `record`, in reading order; `notes` go after the discussion."""
+    models = list(record["models"].values())
+    sections = []
+
+    objective = Section("objective", M("section.objective"), prose.objective(record), [
+        Section("rnn", M("section.rnn"), prose.rnn_problem()),
+        Section("lstm", M("section.lstm"), [*prose.lstm_text(), _equations("lstm")]),
+        Section("gru", M("section.gru"), [*prose.gru_text(), _equations("gru"), *prose.gru_equation_note(),
+                                          tables.contrast()]),
+        Section("flow", M("section.flow"), [*prose.flow(record), Figure("flow", M("figure.flow"), prose.flow_steps(record))]),
+    ])
+    sections.append(objective)
+
+    parameters = Section("parameters", M("section.parameters"), prose.params_intro())
+    for entry in models:
+        blocks = [tables.summary(entry), tables.derivation(entry)]
+        for row in entry["params"]["layers"]:
+            blocks.extend(prose.layer_note(row))
+        parameters.children.append(Section(f"parameters-{entry['name']}", Markup.escape(entry["display_name"]), blocks))
+    sections.append(parameters)
+
+    results = Section("results", M("section.results"))
+    length = record["dataset"]["preprocessing"]["max_length"]
+    results.children.append(Section("dataset", M("section.dataset"), [
+        *prose.dataset(record), tables.splits(record), tables.lengths(record),
+        Figure("lengths", M("figure.lengths", length=length)),
+    ]))
+    training = Section("training", M("section.training"), prose.training_intro(record, facts))
+    for entry in models:
+        training.blocks += [tables.history(entry), *prose.training(entry, facts),
+                            Figure(f"convergence_{entry['name']}", M("figure.convergence", model=entry["display_name"]))]
+    training.blocks.append(Figure("comparison", M("figure.comparison")))
+    results.children.append(training)
+    test = Section("test", M("section.test"), [*prose.test_intro(record), tables.test(record),
+                                              Figure("confusion", M("figure.confusion"))])
+    if facts["runs"] > 1:
+        test.blocks += [*prose.seeds(record, facts), tables.seeds(record, facts)]
+    results.children.append(test)
+    results.children.append(Section("samples", M("section.samples"), [*prose.samples_intro(record), tables.samples(record)]))
+    if "analysis" in record:
+        failures = Section("failures", M("section.failures"), [*prose.failures_intro(record), tables.length_buckets(record)])
+        if record["analysis"]["disagreements"]:
+            failures.blocks.append(tables.disagreements(record))
+        results.children.append(failures)
+    if all(entry.get("gradient_flow") for entry in models):
+        results.children.append(Section("gradients", M("section.gradients"),
+                                        [*prose.gradients(record, facts), Figure("gradients", M("figure.gradients"))]))
+    if all(entry.get("attributions") for entry in models):
+        facts = {**facts, "figures": ("gradients",) if all(entry.get("gradient_flow") for entry in models) else ()}
+        blocks = [*prose.attributions_intro(record, facts), tables.attributions(record, "sample")]
+        if any(r["kind"] == "disagreement" for r in models[0]["attributions"]["reviews"]):
+            blocks.append(tables.attributions(record, "disagreement"))
+        blocks += [*prose.attributions_learned(record, facts), Figure("learned", M("figure.learned")),
+                   *prose.attributions_position(record, facts), *prose.attributions_randomization(record, facts)]
+        results.children.append(Section("attributions", M("section.attributions"), blocks))
+    sections.append(results)
+
+    talk = Section("discussion", M("section.discussion"))
+    for i, (title, paragraphs) in enumerate(discussion.paragraphs(record, facts)):
+        talk.children.append(Section(f"discussion-{i + 1}", title, paragraphs))
+    sections.append(talk)
+    sections.extend(notes or [])
+    sections.append(Section("references", M("section.references"), [ReferenceList()], numbered=False))
+
+    appendix = Section("appendix", M("section.appendix"), [Para([M("appendix.intro")]), tables.config(record),
+                                                          tables.environment(record)], numbered=False)
+    for entry in models:
+        appendix.children.append(Section(f"summary-{entry['name']}", M("appendix.keras_summary", model=entry["display_name"]),
+                                         [Pre(entry["summary_text"])], numbered=False))
+    sections.append(appendix)
+    return sections
+
+
+def _equations(cell: str) -> Equations:
+    return Equations([(key, _eq(text), note) for key, text, note in EQUATIONS[cell]])
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbering and resolution
+
+
+class Resolver:
+    """Numbers the parts of a document and fills its messages from one catalog."""
+
+    def __init__(self, sections: list[Section], catalog: Catalog, references: Any):
+        self.catalog = catalog
+        self.references = references
+        self.numbers: dict[tuple[str, str], str] = {}
+        counters = {"fig": 0, "tab": 0, "eq": 0}
+
+        def walk(items: list[Section], prefix: str) -> None:
+            n = 0
+            for section in items:
+                if section.numbered:
+                    n += 1
+                    self.numbers[("sec", section.key)] = f"{prefix}{n}"
+                for block in section.blocks:
+                    kind = {"figure": "fig", "table": "tab"}.get(getattr(block, "kind", ""))
+                    if kind:
+                        counters[kind] += 1
+                        self.numbers[(kind, block.key)] = str(counters[kind])
+                    elif isinstance(block, Equations):
+                        for key, _math, _note in block.items:
+                            counters["eq"] += 1
+                            self.numbers[("eq", key)] = str(counters["eq"])
+                walk(section.children, f"{self.numbers[('sec', section.key)]}." if section.numbered else prefix)
+
+        walk(sections, "")
+
+    def number(self, ref: Ref) -> str:
+        try:
+            return self.numbers[(ref.kind, ref.key)]
+        except KeyError:
+            raise KeyError(f"{ref.kind}:{ref.key}") from None
+
+    def value(self, arg: Any) -> Any:
+        if isinstance(arg, Ref):
+            return self.number(arg)
+        if isinstance(arg, Cite):
+            return self.references.cite(arg.keys)
+        if isinstance(arg, Msg):
+            return self.say(arg)
+        if isinstance(arg, (tuple, list)):
+            items = [self.value(item) for item in arg]
+            if len(items) < 2:
+                return Markup("").join(items)
+            sep, last = self.catalog.raw("list.separator"), self.catalog.raw("list.last_separator")
+            return Markup(sep).join(items[:-1]) + Markup(last) + items[-1]
+        return arg
+
+    def say(self, msg: Msg | Markup | str) -> Markup:
+        if not isinstance(msg, Msg):
+            return Markup.escape(msg)
+        return self.catalog.say(msg.id, **{name: self.value(arg) for name, arg in msg.args.items()})
+
+    def paragraph(self, para: Para) -> Markup:
+        return Markup(" ").join(self.say(m) for m in para.msgs)
+
+    def block(self, block: Any) -> dict:
+        if isinstance(block, Para):
+            return {"kind": "paragraph", "html": self.paragraph(block), "css": block.css}
+        if isinstance(block, Figure):
+            steps = [{"title": self.say(t), "detail": self.say(d), "stage": stage} for t, d, stage in block.steps or []]
+            return {"kind": "figure", "key": block.key, "number": self.numbers[("fig", block.key)],
+                    "caption": self.say(block.caption), "alt": self.say(block.caption).striptags(), "steps": steps}
+        if isinstance(block, tables.Table):
+            return {"kind": "table", "key": block.key, "number": self.numbers[("tab", block.key)],
+                    "caption": self.say(block.caption), "css": block.css,
+                    "head": [self.cell(c) for c in block.head],
+                    "rows": [{"css": css, "cells": [self.cell(c) for c in cells]} for css, cells in block.rows]}
+        if isinstance(block, Equations):
+            return {"kind": "equations",
+                    "equations": [{"math": math, "number": self.numbers[("eq", key)], "note": note} for key, math, note in block.items]}
+        if isinstance(block, Pre):
+            return {"kind": "pre", "text": block.text}
+        if isinstance(block, Html):
+            return {"kind": "html", "html": block.markup, "css": block.css}
+        if isinstance(block, ReferenceList):
+            return {"kind": "html", "html": self.references.list_markup(), "css": "references"}
+        raise TypeError(f"unknown block {block!r}")
+
+    def cell(self, cell: tables.Cell) -> dict:
+        return {"html": self.say(cell.content), "css": cell.css, "header": cell.header, "colspan": cell.colspan}
+
+    def section(self, section: Section, level: int) -> dict:
+        number = self.numbers.get(("sec", section.key), "") if section.numbered else ""
+        return {"id": section.key, "number": number, "level": level, "title": self.say(section.title),
+                "blocks": [self.block(b) for b in section.blocks],
+                "children": [self.section(child, level + 1) for child in section.children]}
+
+
+def resolve(sections: list[Section], catalog: Catalog, references: Any) -> list[dict]:
+    """The document as plain data for the templates: numbered, every message filled."""
+    resolver = Resolver(sections, catalog, references)
+    return [resolver.section(section, 2) for section in sections]

@@ -1,0 +1,185 @@
+"""The checks a course needs on every submitted run, each a flag with its reason.
+
+- `quick` / `partial`: trained on the shipped sample, or on fewer reviews than the full data set;
+- `settings`: settings that differ from the assignment's (or, without one, from the class's most
+  common settings);
+- `edited`: a test metric in the record that the run's own `predictions.npz` does not reproduce
+  (accuracy, loss, precision, recall, F1 and confusion matrix; every model, best and last weights);
+  `no_predictions` when there is nothing to recompute from;
+- `identical`: two runs with the same prediction arrays, or records equal but for the cover;
+- `params`: a layer whose derived parameter count disagrees with Keras' in the record;
+- `same_id`: two runs with one student ID (both kept).
+
+Pure NumPy over the record and the predictions; no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+
+from labreport.core.settings import EXPERIMENT_SECTIONS, free_settings
+from labreport.core.stats import metrics
+from labreport.site.submissions import Run, load_predictions
+
+FULL_TRAIN_REVIEWS = 25_000
+FULL_TEST_REVIEWS = 25_000
+"""The IMDB data set's splits: a run on fewer reviews did not do the full lab."""
+TOLERANCE = 1e-5
+"""How far a stored metric may be from the one recomputed from the predictions (stored with six decimals)."""
+METRIC_FIELDS = ("accuracy", "loss", "precision", "recall", "f1", "confusion_matrix")
+
+
+def settings(record: dict) -> dict[str, Any]:
+    """The run's settings that change what is trained, flattened: {"model.hidden_units": 64, ...}."""
+    flat = {}
+    for section in EXPERIMENT_SECTIONS:
+        for key, value in record["config"].get(section, {}).items():
+            flat[f"{section}.{key}"] = tuple(value) if isinstance(value, list) else value
+    return flat
+
+
+FREE_SETTINGS = free_settings()
+"""Settings each student may choose (declared `free` in `labreport.core.settings`): compared only with an
+assignment that sets them."""
+
+
+def most_common_settings(records: list[dict]) -> dict[str, Any]:
+    """For each setting, the value most runs used (ties: the first run's); the seed is each student's own."""
+    values: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for record in records:
+        for key, value in settings(record).items():
+            if key not in FREE_SETTINGS:
+                values[key][value] += 1
+    return {key: counter.most_common(1)[0][0] for key, counter in values.items()}
+
+
+def differing_settings(record: dict, expected: dict[str, Any]) -> list[dict]:
+    ran = settings(record)
+    return [{"setting": key, "value": ran.get(key), "expected": value}
+            for key, value in expected.items() if ran.get(key) != value]
+
+
+def data_flags(record: dict) -> list[tuple[str, dict]]:
+    ds = record["dataset"]
+    train = ds["splits"]["train"]["total"] + ds["splits"]["validation"]["total"]
+    test = ds["splits"]["test"]["total"]
+    if ds["source"] == "sample":
+        return [("quick", {"train": train, "test": test})]
+    if train < FULL_TRAIN_REVIEWS or test < FULL_TEST_REVIEWS:
+        return [("partial", {"train": train, "test": test})]
+    return []
+
+
+def edited_fields(record: dict, predictions: dict[str, np.ndarray] | None) -> list[str] | None:
+    """Record fields whose metric the predictions do not reproduce; None when there are no predictions."""
+    if not predictions or "labels" not in predictions:
+        return None
+    labels = predictions["labels"]
+    wrong = []
+    for name, entry in record["models"].items():
+        for key, array in (("test", name), ("test_last_epoch", f"{name}_last")):
+            if array not in predictions or len(predictions[array]) != len(labels):
+                wrong.append(f"models.{name}.{key} (no predictions `{array}`)")
+                continue
+            recomputed = metrics(labels, predictions[array])
+            for field in METRIC_FIELDS:
+                stored = entry[key].get(field)
+                if field == "confusion_matrix":
+                    same = stored == recomputed[field]
+                else:
+                    same = isinstance(stored, (int, float)) and abs(stored - recomputed[field]) <= TOLERANCE
+                if not same:
+                    wrong.append(f"models.{name}.{key}.{field}")
+    return wrong
+
+
+def predictions_digest(predictions: dict[str, np.ndarray] | None) -> str:
+    if not predictions:
+        return ""
+    digest = hashlib.sha256()
+    for key in sorted(predictions):
+        digest.update(key.encode())
+        digest.update(np.ascontiguousarray(predictions[key]).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def uncovered_digest(record: dict) -> str:
+    """A hash of the record without its cover: equal for a run handed in twice under two names."""
+    bare = copy.deepcopy(record)
+    bare["config"].pop("report", None)
+    return hashlib.sha256(json.dumps(bare, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def params_mismatches(record: dict) -> list[str]:
+    return [f"{name}.{row['name']}" for name, entry in record["models"].items()
+            for row in entry["params"]["layers"] if row.get("ok") is False]
+
+
+def check_run(run: Run) -> None:
+    """The checks that need one run only; adds to `run.flags` and keeps only what the site shows."""
+    record = run.record
+    predictions = load_predictions(run)
+    run.flags += data_flags(record)
+    fields = edited_fields(record, predictions)
+    if fields is None:
+        run.flags.append(("no_predictions", {}))
+    elif fields:
+        run.flags.append(("edited", {"fields": fields}))
+    mismatches = params_mismatches(record)
+    if mismatches:
+        run.flags.append(("params", {"layers": mismatches}))
+    run.predictions_digest = predictions_digest(predictions)
+    run.uncovered_digest = uncovered_digest(record)
+    run.record = slim(record)  # memory grows with the table, not with the runs' records and arrays
+
+
+def slim(record: dict) -> dict:
+    """The part of a record the site's table, class checks and experiment read; the rest is dropped."""
+    keep_model = ("name", "display_name", "best_epoch", "test", "aggregate")
+    return {
+        "config": record["config"],
+        "dataset": {"source": record["dataset"]["source"], "splits": record["dataset"]["splits"]},
+        "environment": {key: record["environment"].get(key) for key in ("wall_seconds", "cpu", "gpus")},
+        "models": {name: {key: entry[key] for key in keep_model if key in entry} for name, entry in record["models"].items()},
+    }
+
+
+def check_class(runs: list[Run], assignment: dict[str, Any] | None) -> dict[str, Any]:
+    """The checks across runs: settings against the assignment or the class, identical runs, shared IDs.
+
+    Returns:
+        The settings the runs were compared with, and whether they came from an assignment.
+    """
+    readable = [run for run in runs if run.record is not None]
+    expected = assignment if assignment is not None else most_common_settings([run.record for run in readable])
+    for run in readable:
+        differing = differing_settings(run.record, expected)
+        if differing:
+            run.flags.append(("settings", {"settings": differing, "assignment": assignment is not None}))
+    for key in ("predictions_digest", "uncovered_digest"):
+        groups = collections.defaultdict(list)
+        for run in readable:
+            if getattr(run, key):
+                groups[getattr(run, key)].append(run)
+        for group in groups.values():
+            if len(group) > 1:
+                for run in group:
+                    others = [other.id for other in group if other is not run]
+                    if not any(flag == "identical" for flag, _ in run.flags):
+                        run.flags.append(("identical", {"with": others}))
+    ids = collections.defaultdict(list)
+    for run in readable:
+        student = run.record["config"].get("report", {}).get("student_id")
+        if student:
+            ids[student].append(run)
+    for student, group in ids.items():
+        if len(group) > 1:
+            for run in group:
+                run.flags.append(("same_id", {"student_id": student, "with": [o.id for o in group if o is not run]}))
+    return {"settings": expected, "from_assignment": assignment is not None}

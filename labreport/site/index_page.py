@@ -1,0 +1,142 @@
+"""The course site's index page in one language: the table of runs, their checks, and the class's results.
+
+Every sentence is a catalog message (`[site]` in `lang/<code>.toml`) chosen here from the numbers,
+as in the report; `templates/site.html` lays the page out. The page carries its figures and its
+small sorting script inside, and reads without the script.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import Markup
+
+from labreport.report.catalog import Catalog
+from labreport.report.numbers import format_number as num
+from labreport.report.numbers import format_p_value as pval
+from labreport.report.numbers import format_percent as pct
+from labreport.report.numbers import format_points as pts
+from labreport.report.numbers import format_seconds as sec
+
+
+def flag_text(flag: dict, catalog: Catalog) -> Markup:
+    """One check's reason, in the catalog's language."""
+    check = flag["check"]
+    if check == "settings":
+        listed = ", ".join(f"{s['setting']} = {_value(s['value'])} ({_value(s['expected'])})" for s in flag["settings"])
+        return catalog.say("site.flag.settings_assignment" if flag["assignment"] else "site.flag.settings_class",
+                           settings=listed)
+    if check in ("quick", "partial"):
+        from labreport.site.checks import FULL_TEST_REVIEWS, FULL_TRAIN_REVIEWS
+
+        return catalog.say(f"site.flag.{check}", train=num(flag["train"]), test=num(flag["test"]),
+                           full_train=num(FULL_TRAIN_REVIEWS), full_test=num(FULL_TEST_REVIEWS))
+    if check == "edited":
+        return catalog.say("site.flag.edited", fields=", ".join(flag["fields"]))
+    if check == "identical":
+        return catalog.say("site.flag.identical", runs=", ".join(flag["with"]))
+    if check == "same_id":
+        return catalog.say("site.flag.same_id", student_id=flag["student_id"], runs=", ".join(flag["with"]))
+    if check == "params":
+        return catalog.say("site.flag.params", layers=", ".join(flag["layers"]))
+    if check == "predictions_unreadable":
+        return catalog.say("site.flag.predictions_unreadable", why=flag["why"])
+    return catalog.say(f"site.flag.{check}")
+
+
+def _value(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def class_paragraph(experiment: dict, catalog: Catalog) -> list[Markup]:
+    """The class's results in sentences chosen by the numbers."""
+    names = experiment["display_names"]
+    say = catalog.say
+    if experiment["runs"] == 0:
+        return [say("site.class.none")]
+    sentences = [say("site.class.runs", count=experiment["runs"], runs=experiment["runs"])]
+    for name in experiment["models"]:
+        a = experiment["accuracy"][name]
+        if a["sd"] is None:
+            sentences.append(say("site.class.accuracy_one", model=names[name], mean=pct(a["mean"])))
+        else:
+            sentences.append(say("site.class.accuracy", model=names[name], mean=pct(a["mean"]), sd=pct(a["sd"]), n=a["n"]))
+    pair = experiment["pair"]
+    if pair is None or pair["runs"] < 2:
+        sentences.append(say("site.class.too_few"))
+        return sentences
+    a, b = names[pair["a"]], names[pair["b"]]
+    d = pair["difference"]
+    sentences.append(say("site.class.difference", a=a, b=b, mean=pts(d["mean"] * 100), sd=pts(d["sd"] * 100), n=pair["runs"]))
+    sentences.append(say("site.class.wins", a=a, b=b, a_wins=pair["a_wins"], b_wins=pair["b_wins"], ties=pair["ties"]))
+    significant = pair["p_value"] < pair["level"]
+    if significant:
+        better = a if d["mean"] > 0 else b
+        sentences.append(say("site.class.test.significant", p=pval(pair["p_value"]), level=pct(pair["level"], 0),
+                             better=better))
+    else:
+        sentences.append(say("site.class.test.not_significant", p=pval(pair["p_value"]), level=pct(pair["level"], 0)))
+    sentences.append(say("site.class.why_test"))
+    return sentences
+
+
+def figures(experiment: dict, catalog: Catalog) -> dict[str, Markup]:
+    """The class figures, as SVG to place inside the page."""
+    from labreport.report import figures as figures_module
+    from labreport.report.render import figure_label, figure_markup
+
+    if experiment["runs"] == 0:
+        return {}
+    label = figure_label(catalog)
+    drawn = {"class_accuracy": figures_module.save(figures_module.class_accuracy(experiment, label), ("svg",), "class_accuracy")}
+    if experiment["pair"] is not None and experiment["pair"]["runs"] >= 2:
+        figure = figures_module.class_differences(experiment["pair"], experiment["display_names"], label)
+        drawn["class_differences"] = figures_module.save(figure, ("svg",), "class_differences")
+    return figure_markup(drawn, inline=True)
+
+
+def page(summary: dict, catalog: Catalog, languages: list[str], user_templates=None) -> str:
+    """The index page of the site in `catalog`'s language, with its font embedded."""
+    from labreport.report.render import (
+        make_environment,
+        template_scripts,
+        with_content_security_policy,
+        with_embedded_font,
+    )
+
+    experiment = summary["experiment"]
+    names = experiment["display_names"]
+    rows = []
+    for r in summary["runs"]:
+        if r["problem"]:
+            continue
+        flags = [flag_text(f, catalog) for f in r["flags"]]
+        models = []
+        for name in experiment["models"]:
+            m = r["models"].get(name)
+            if m is None:
+                models.append({"text": "–", "sort": ""})
+            elif m["sd"] is not None:
+                models.append({"text": f"{pct(m['accuracy'])} ± {pct(m['sd'])}", "sort": m["accuracy"]})
+            else:
+                models.append({"text": pct(m["accuracy"]), "sort": m["accuracy"]})
+        rows.append({**r, "model_cells": models, "flag_texts": flags,
+                     "best_epochs": " / ".join(str(r["models"][n]["best_epoch"]) for n in experiment["models"] if n in r["models"]),
+                     "data": catalog.say(f"site.data.{r['data_source']}", train=num(r["train_reviews"]), test=num(r["test_reviews"])),
+                     "wall": sec(r["wall_seconds"] or 0, 0)})
+    context = {
+        "lang": catalog.code,
+        "title": summary["title"] or catalog.text("site.default_title"),
+        "say": catalog.say,
+        "rows": rows,
+        "unreadable": [r for r in summary["runs"] if r["problem"]],
+        "models": [names[n] for n in experiment["models"]],
+        "class_text": class_paragraph(experiment, catalog),
+        "figures": figures(experiment, catalog),
+        "compared": catalog.say("site.compared.assignment" if summary["compared_with"]["from_assignment"] else "site.compared.class"),
+        "languages": [{"code": lang, "href": "index.html" if i == 0 else f"index.{lang}.html"} for i, lang in enumerate(languages)],
+        "r": {"labreport_version": summary["labreport_version"]},
+    }
+    env = make_environment(user_templates)
+    html = env.get_template("site.html").render(context)
+    return with_content_security_policy(with_embedded_font(html), template_scripts(env, ("base.html", "site.html")))
