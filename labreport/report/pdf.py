@@ -14,10 +14,13 @@ The URL fetcher serves `data:` URLs and the shipped font files only: no network,
 from __future__ import annotations
 
 import base64
+import contextlib
 import html as html_module
+import os
 import re
 import unicodedata
 import warnings
+from typing import Iterator
 
 from labreport.core import LabreportError
 
@@ -163,4 +166,24 @@ def html_to_pdf(html: str) -> bytes:
     font_config = weasyprint.text.fonts.FontConfiguration()
     stylesheet = weasyprint.CSS(string=font_css(), url_fetcher=fetcher, font_config=font_config)
     document = weasyprint.HTML(string=drawable_page(html), url_fetcher=fetcher, base_url=None)
-    return document.write_pdf(stylesheets=[stylesheet], font_config=font_config)
+    with _fixed_font_timestamp():
+        return document.write_pdf(stylesheets=[stylesheet], font_config=font_config)
+
+
+FONT_TIMESTAMP = "0"
+"""The `head.modified` of every font subset in the PDF (as SOURCE_DATE_EPOCH, seconds since 1970)."""
+
+
+@contextlib.contextmanager
+def _fixed_font_timestamp() -> Iterator[None]:
+    """Where WeasyPrint subsets fonts with fontTools (no HarfBuzz-subset on the machine), each subset
+    carries the time it was made, so two renders a second apart gave different PDFs. fontTools takes
+    the time from SOURCE_DATE_EPOCH when it is set: a fixed one (or the user's own) makes the PDF
+    depend on the record only."""
+    previous = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = previous or FONT_TIMESTAMP
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
