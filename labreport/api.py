@@ -98,12 +98,13 @@ def render(out: str | Path = DEFAULT_OUT, lang: Iterable[str] = LANGUAGES, forma
         figures: formats of the figure files in `OUT/figures/` ("svg", "png").
     """
     from labreport.core.config import report_settings
-    from labreport.report import render as pages
+    from labreport.report import files as report_files
+    from labreport.report.templates import languages as known_languages
 
-    languages = _listed(lang, tuple(pages.languages(templates)), "language")
-    formats = _listed(formats, pages.FORMATS, "format")
-    written = pages.render_all(out, languages, formats, templates, notes, report_settings(config),
-                               _listed(figures, pages.FIGURE_FILES, "figure format"))
+    languages = _listed(lang, tuple(known_languages(templates)), "language")
+    formats = _listed(formats, FORMATS, "format")
+    written = report_files.render_all(out, languages, formats, templates, notes, report_settings(config),
+                                      _listed(figures, report_files.FIGURE_FILES, "figure format"))
     return Report(Path(out), written, load(out))
 
 
@@ -125,10 +126,10 @@ def build(out: str | Path = DEFAULT_OUT, *, quick: bool = False, data: str | Pat
     from labreport.experiment import corpus as data_module
     from labreport.experiment import progress as progress_module
     from labreport.experiment import train
-    from labreport.report import render as pages
+    from labreport.report import templates
 
-    languages = _listed(lang, tuple(pages.languages()), "language")
-    formats = _listed(formats, pages.FORMATS, "format")
+    languages = _listed(lang, tuple(templates.languages()), "language")
+    formats = _listed(formats, FORMATS, "format")
     flags, command = _settings(settings)
     configuration = load_config(config, flags, quick=quick)
     fileio.check_writable(out)

@@ -209,22 +209,23 @@ def _notes_flags(values: list[str], languages: list[str]) -> dict[str, str]:
 
 
 def _render_options(args: argparse.Namespace) -> tuple[list[str], list[str]]:
-    from labreport.report import render as pages
-    languages = _split_list(args.lang, tuple(pages.languages(args.templates)), "language")
-    formats = _split_list(args.format, pages.FORMATS, "format")
-    _split_list(args.figures, pages.FIGURE_FILES, "figure format")
+    from labreport.report import files as report_files
+    from labreport.report import render, templates
+    languages = _split_list(args.lang, tuple(templates.languages(args.templates)), "language")
+    formats = _split_list(args.format, render.FORMATS, "format")
+    _split_list(args.figures, report_files.FIGURE_FILES, "figure format")
     _notes_flags(args.notes, languages)
     return languages, formats
 
 
 def command_render(args: argparse.Namespace, into: Path | None = None) -> int:
     from labreport.core.config import report_settings
-    from labreport.report import render as pages
+    from labreport.report import files as report_files
 
     languages, formats = _render_options(args)
     report = report_settings(args.config)
-    written = pages.render_all(args.out, languages, formats, args.templates, _notes_flags(args.notes, languages), report,
-                                _split_list(args.figures, pages.FIGURE_FILES, "figure format"), into=into)
+    written = report_files.render_all(args.out, languages, formats, args.templates, _notes_flags(args.notes, languages), report,
+                                _split_list(args.figures, report_files.FIGURE_FILES, "figure format"), into=into)
     if args.quiet:
         return 0
     for path in written:
@@ -262,9 +263,8 @@ def command_build(args: argparse.Namespace) -> int:
 
 def command_notes(args: argparse.Namespace) -> int:
     from labreport.core import record
-    from labreport.report import notes
-    from labreport.report import render as pages
-    catalog = pages.load_catalog(args.lang, args.templates)
+    from labreport.report import notes, templates
+    catalog = templates.load_catalog(args.lang, args.templates)
     path = notes.write_starter(args.out, args.lang, record.load_record(args.out), catalog)
     print(path)
     print(f"labreport: write your sections in {path}, then run `labreport render --out {args.out}`", file=sys.stderr)
@@ -308,9 +308,9 @@ def command_predict(args: argparse.Namespace) -> int:
 
 
 def command_site(args: argparse.Namespace) -> int:
-    from labreport.report import render as pages
+    from labreport.report import templates
     from labreport.site import publish as site
-    languages = _split_list(args.lang, tuple(pages.languages(args.templates)), "language")
+    languages = _split_list(args.lang, tuple(templates.languages(args.templates)), "language")
     summary = site.build(args.runs, args.out, args.assignment, languages, args.title, args.templates,
                          progress=lambda line: print(f"labreport: {line}", file=sys.stderr) if sys.stderr.isatty() else None)
     readable = sum(1 for r in summary["runs"] if not r["problem"])

@@ -6,8 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from labreport.report import discussion, tables
-from labreport.report import render as pages
+from labreport.report import discussion, render, tables
 from tests.test_own_words import FIGURES, visible
 
 
@@ -95,7 +94,7 @@ def test_the_checked_in_record_has_complete_attributions(record):
 
 def test_shading_follows_the_records_values(record):
     review = record["models"]["gru"]["attributions"]["reviews"][0]
-    html = pages.render_html(record, "en", figures=FIGURES)
+    html = render.render_html(record, "en", figures=FIGURES)
     strongest = max(review["tokens"], key=lambda t: abs(t[1]))
     spans = re.findall(r'<span class="w" style="background: rgba\((\d+),(\d+),(\d+),([0-9.]+)\)[^"]*" title="([^"]+)">([^<]*)</span>',
                        html)
@@ -113,7 +112,7 @@ def test_shading_follows_the_records_values(record):
 
 def test_review_markup_stays_escaped_in_the_shading(record):
     record["models"]["gru"]["attributions"]["reviews"][0]["tokens"][0][0] = '<script>alert("x")</script>'
-    html = pages.render_html(record, "ko", figures=FIGURES)
+    html = render.render_html(record, "ko", figures=FIGURES)
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</span>" in html
     assert "<script>alert" not in html
 
@@ -129,14 +128,14 @@ def test_sentences_follow_where_the_evidence_sits(record):
     rnn["attributions"] = {**rnn["attributions"], "learned": {**rnn["attributions"]["learned"],
                                                                "position": {**rnn["attributions"]["learned"]["position"], "last": 0.90}}}
     assert discussion.facts(record)["crowded"] is True
-    assert "The plain RNN's evidence is crowded at the end" in visible(pages.render_html(record, "en", figures=FIGURES_RNN))
+    assert "The plain RNN's evidence is crowded at the end" in visible(render.render_html(record, "en", figures=FIGURES_RNN))
     rnn["attributions"]["learned"]["position"]["last"] = 0.44
     assert discussion.facts(record)["crowded"] is False
-    assert "is not crowded at the end more than the gated cells'" in visible(pages.render_html(record, "en", figures=FIGURES_RNN))
+    assert "is not crowded at the end more than the gated cells'" in visible(render.render_html(record, "en", figures=FIGURES_RNN))
 
 
 def test_without_attributions_the_section_is_left_out(record):
     for entry in record["models"].values():
         del entry["attributions"]
-    html = pages.render_html(record, "en", figures=FIGURES)
+    html = render.render_html(record, "en", figures=FIGURES)
     assert "Which words decided" not in html and "sundararajan2017" not in html

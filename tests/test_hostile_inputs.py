@@ -93,11 +93,11 @@ def test_an_integer_python_will_not_read_is_one_line():
 
 
 def test_a_display_name_is_text_on_the_page(tmp_path):
-    from labreport.report import render as pages
+    from labreport.report import files as report_files
     record = json.loads(RECORD)
     record["models"]["gru"]["display_name"] = "<meta http-equiv=refresh"
     (tmp_path / "results.json").write_text(json.dumps(record), encoding="utf-8")
-    pages.render_all(tmp_path, ["en"], ["html"])
+    report_files.render_all(tmp_path, ["en"], ["html"])
     page = (tmp_path / "report.en.html").read_text(encoding="utf-8")
     assert "<meta http-equiv=refresh" not in page and "&lt;meta http-equiv=refresh" in page
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from labreport import LabreportError
-from labreport.report import notes
-from labreport.report import render as pages
+from labreport.report import files as report_files
+from labreport.report import notes, render, templates
 from labreport.report.numbers import format_p_value, format_percent
 
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][\w.]*(?:![rsa])?(?::[^{}]*)?\}|\{\{|\}\}|\{%|%\}")
@@ -82,7 +82,7 @@ def rendered_with_notes(tmp_path_factory, checked_in_record):
     out = tmp_path_factory.mktemp("notes")
     (out / "results.json").write_text(json.dumps(checked_in_record, ensure_ascii=False), encoding="utf-8")
     (out / "notes.ko.md").write_text(NOTES_KO, encoding="utf-8")
-    pages.render_all(out, ["ko", "en"], ["html", "pdf"])
+    report_files.render_all(out, ["ko", "en"], ["html", "pdf"])
     return out
 
 
@@ -116,7 +116,7 @@ def test_a_language_without_notes_gets_no_own_section(rendered_with_notes):
 
 
 def test_starter_asks_about_this_run_and_is_never_overwritten(tmp_path, record):
-    catalog = pages.load_catalog("en")
+    catalog = templates.load_catalog("en")
     path = notes.write_starter(tmp_path, "en", record, catalog)
     text = path.read_text(encoding="utf-8")
     assert "# Discussion" in text and "# Conclusion" in text
@@ -133,7 +133,7 @@ def test_starter_asks_about_this_run_and_is_never_overwritten(tmp_path, record):
 
 def test_a_starter_file_renders_to_its_two_headings_only(tmp_path, record):
     """The questions are comments: a file the student has not touched yet adds two empty sections."""
-    path = notes.write_starter(tmp_path, "ko", record, pages.load_catalog("ko"))
+    path = notes.write_starter(tmp_path, "ko", record, templates.load_catalog("ko"))
     sections = notes.sections(path, record, "ko")
     assert [str(s.title) for s in sections] == ["고찰", "결론"]
 
@@ -168,7 +168,7 @@ def test_notes_that_are_not_utf8_or_missing_are_named(tmp_path, record):
 
 
 def test_bad_notes_leave_the_previous_report_untouched(record_dir):
-    pages.render_all(record_dir, ["en"], ["html"])
+    report_files.render_all(record_dir, ["en"], ["html"])
     before = (record_dir / "report.en.html").read_bytes()
     (record_dir / "notes.en.md").write_text("# Mine\n{{ models.nope }}\n", encoding="utf-8")
     result = run_cli("render", "--out", str(record_dir), "--lang", "en", "--format", "html")
@@ -194,10 +194,10 @@ def test_cli_notes_flag_takes_another_file_and_refuses_a_missing_one(tmp_path, r
 
 def test_cover_title_per_language_and_korean_default(record):
     record["config"]["report"]["lab_title"] = ""
-    assert "<h1>실습 5: BiGRU와 BiLSTM을 이용한 IMDB 영화 리뷰 감성 분류</h1>" in pages.render_html(record, "ko", figures=FIGURES)
+    assert "<h1>실습 5: BiGRU와 BiLSTM을 이용한 IMDB 영화 리뷰 감성 분류</h1>" in render.render_html(record, "ko", figures=FIGURES)
     record["config"]["report"]["lab_title"] = {"ko": "제5장 실습", "en": "Chapter 5 lab"}
-    assert "<h1>제5장 실습</h1>" in pages.render_html(record, "ko", figures=FIGURES)
-    assert "<h1>Chapter 5 lab</h1>" in pages.render_html(record, "en", figures=FIGURES)
+    assert "<h1>제5장 실습</h1>" in render.render_html(record, "ko", figures=FIGURES)
+    assert "<h1>Chapter 5 lab</h1>" in render.render_html(record, "en", figures=FIGURES)
 
 
 def test_submission_pdfs_get_the_students_name(tmp_path, record_dir):
@@ -229,7 +229,7 @@ def reference_list(html: str) -> list[str]:
 
 
 def test_references_are_numbered_by_first_citation_and_only_for_sections_present(record):
-    html = pages.render_html(record, "en", figures=FIGURES)
+    html = render.render_html(record, "en", figures=FIGURES)
     cited = reference_list(html)
     assert cited[:2] == ["hochreiter1997", "cho2014"]
     assert {"maas2011", "kingma2015", "srivastava2014", "mcnemar1947", "efron1979", "bengio1994", "pascanu2013"} <= set(cited)
@@ -237,14 +237,14 @@ def test_references_are_numbered_by_first_citation_and_only_for_sections_present
     first = re.search(r'The LSTM <span class="cite">\[<a href="#ref-([a-z0-9]+)">(\d+)</a>', html)
     assert first.groups() == ("hochreiter1997", "1")
     del record["analysis"]
-    without = reference_list(pages.render_html(record, "en", figures=FIGURES))
+    without = reference_list(render.render_html(record, "en", figures=FIGURES))
     assert "mcnemar1947" not in without and "efron1979" not in without
     record["models"]["rnn"] = {**record["models"]["gru"], "name": "rnn", "display_name": "BiRNN"}
-    assert "elman1990" in reference_list(pages.render_html(record, "en", figures=FIGURES))
+    assert "elman1990" in reference_list(render.render_html(record, "en", figures=FIGURES))
 
 
 def test_numbers_come_from_the_renderer_and_cross_references_resolve(record):
-    html = pages.render_html(record, "en", figures=FIGURES)
+    html = render.render_html(record, "en", figures=FIGURES)
     figures = re.findall(r"<figcaption>Figure (\d+)\.", html)
     tables = re.findall(r"<figcaption>Table (\d+)\.", html)
     assert figures == [str(i) for i in range(1, len(figures) + 1)]
@@ -259,7 +259,7 @@ def test_numbers_come_from_the_renderer_and_cross_references_resolve(record):
 
 def test_the_threshold_in_the_text_is_the_records(record):
     record["decision_threshold"] = 0.7
-    html = visible(pages.render_html(record, "en", figures=FIGURES))
+    html = visible(render.render_html(record, "en", figures=FIGURES))
     assert "exceeds 0.7." in html
     assert "exceeds 0.5" not in html
 
@@ -282,7 +282,7 @@ def test_pdf_figures_are_vectors_with_their_text_in_the_embedded_font(rendered_w
 
 
 def test_the_flow_diagram_is_page_text_with_this_runs_sizes(record):
-    html = pages.render_html(record, "en", figures=FIGURES)
+    html = render.render_html(record, "en", figures=FIGURES)
     diagram = html[html.index('<ol class="flow"'):html.index("</ol>", html.index('<ol class="flow"'))]
     assert "2,000 train / 1,000 test" in diagram and "5,000 → 32" in diagram and "2 × 16" in diagram
     assert "p(positive) &gt; 0.5" in diagram
@@ -294,7 +294,7 @@ def test_the_flow_diagram_is_page_text_with_this_runs_sizes(record):
 
 def toy_japanese(folder: Path) -> Path:
     """A third language made from the English catalog with Japanese words in a few places."""
-    text = (pages.builtin_templates() / "lang" / "en.toml").read_text(encoding="utf-8")
+    text = (templates.builtin_templates() / "lang" / "en.toml").read_text(encoding="utf-8")
     text = text.replace('name = "English"', 'name = "日本語"').replace('fonts = ["Labreport Gothic"]', "fonts = []")
     text = text.replace('date = "{month_name} {day}, {year}"', 'date = "{year}年{month}月{day}日"')
     text = text.replace('objective = "Objective and program flow"', 'objective = "実験の目的とプログラムの流れ"')
@@ -307,7 +307,7 @@ def toy_japanese(folder: Path) -> Path:
 
 def test_a_third_language_from_a_templates_folder_renders(tmp_path, record_dir):
     custom = toy_japanese(tmp_path / "course")
-    assert "ja" in pages.languages(custom)
+    assert "ja" in templates.languages(custom)
     result = run_cli("render", "--out", str(record_dir), "--lang", "ja", "--templates", str(custom))
     assert result.returncode == 0, result.stderr
     html = (record_dir / "report.ja.html").read_text(encoding="utf-8")
@@ -323,7 +323,7 @@ def test_a_catalog_missing_a_message_is_named(tmp_path, record_dir):
     path = custom / "lang" / "ja.toml"
     path.write_text(re.sub(r"\nintro_table = .*\n", "\n", path.read_text(encoding="utf-8")), encoding="utf-8")
     with pytest.raises(LabreportError, match=r"the ja catalog \(.*ja\.toml\) lacks the message `training\.intro_table`"):
-        pages.render_all(record_dir, ["ja"], ["html"], user_templates=custom)
+        report_files.render_all(record_dir, ["ja"], ["html"], user_templates=custom)
     assert not (record_dir / "report.ja.html").exists()
 
 
@@ -334,19 +334,19 @@ def test_an_unknown_language_names_the_known_ones(tmp_path):
 
 def test_sentences_are_chosen_once_for_all_languages():
     """No template holds a sentence or a choice between sentences: the catalogs are words only."""
-    for path in (pages.builtin_templates() / "lang").iterdir():
+    for path in (templates.builtin_templates() / "lang").iterdir():
         assert path.suffix == ".toml", path
-    report = (pages.builtin_templates() / "report.html").read_text(encoding="utf-8")
+    report = (templates.builtin_templates() / "report.html").read_text(encoding="utf-8")
     assert "facts" not in report and "winner" not in report
     assert not re.search(r"Figure \d|Table \d|equation \d|0\.5", report)
 
 
 def test_layer_notes_explain_each_kind_once_and_skip_the_input(record):
-    text = visible(pages.render_html(record, "en", figures=FIGURES))
+    text = visible(render.render_html(record, "en", figures=FIGURES))
     assert "no formula for layers of type InputLayer" not in text
     assert text.count("The Bidirectional wrapper holds two independent copies") == 2  # one per model
     record["models"]["gru"]["params"]["layers"].append(
         {"name": "conv", "type": "Conv1D", "kind": "unknown", "unknown_type": "Conv1D", "formula": None,
          "formula_with_values": None, "derived": None, "keras": 99, "ok": None, "output_shape": None})
     assert "labreport has no formula for layers of type Conv1D; Keras counts 99." in visible(
-        pages.render_html(record, "en", figures=FIGURES))
+        render.render_html(record, "en", figures=FIGURES))

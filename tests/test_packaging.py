@@ -84,14 +84,13 @@ def test_nothing_imports_a_font_package_or_a_module_python_removed():
 
 def test_a_review_in_japanese_with_emoji_keeps_its_words_in_the_figures(checked_in_record):
     """Figures draw the words as text, in the shipped font first (the PDF side: tests/test_same_pdf.py)."""
-    from labreport.report import figures
-    from labreport.report import render as pages
+    from labreport.report import embedding, figures, templates
     record = copy.deepcopy(checked_in_record)
     for entry in record["models"].values():
         entry["attributions"]["learned"]["positive"][0]["word"] = "最高👍"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        drawn = figures.all_figures(record, pages.figure_label(pages.load_catalog("ko")))
+        drawn = figures.all_figures(record, embedding.figure_label(templates.load_catalog("ko")))
     assert "最高👍" in drawn["learned"]["svg"].decode("utf-8")
     assert "'Labreport Gothic', 'DejaVu Sans'" in drawn["learned"]["svg"].decode("utf-8")
 

@@ -10,8 +10,8 @@ import textwrap
 import pytest
 
 from labreport import LabreportError
-from labreport.report import catalog, discussion
-from labreport.report import render as pages
+from labreport.report import catalog, discussion, embedding, render, templates
+from labreport.report import files as report_files
 from labreport.report.numbers import format_number, format_percent
 
 
@@ -21,7 +21,7 @@ def figure_placeholders(record):
 
 
 def quick_html(record, lang):
-    return pages.render_html(record, lang, figures=figure_placeholders(record))
+    return render.render_html(record, lang, figures=figure_placeholders(record))
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def rendered(tmp_path_factory, checked_in_record):
         entry["samples"][0]["text"] = 'Loved it <script>alert("x")</script> & more'
     out = tmp_path_factory.mktemp("report")
     (out / "results.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
-    written = pages.render_all(out, ["ko", "en"], ["html", "pdf"])
+    written = report_files.render_all(out, ["ko", "en"], ["html", "pdf"])
     return out, record, written
 
 
@@ -46,7 +46,7 @@ def test_writes_four_files_and_figures(rendered):
 
 
 def test_png_figure_files_on_request(record_dir):
-    pages.render_all(record_dir, ["en"], ["html"], figure_files=("svg", "png"))
+    report_files.render_all(record_dir, ["en"], ["html"], figure_files=("svg", "png"))
     assert (record_dir / "figures" / "confusion.en.png").read_bytes().startswith(b"\x89PNG")
     assert (record_dir / "figures" / "confusion.en.svg").exists()
 
@@ -130,7 +130,7 @@ def test_user_templates_folder_is_searched_first(tmp_path, record_dir):
     custom = tmp_path / "course"
     custom.mkdir()
     (custom / "style.css").write_text("body { color: #123456; } /* course-style-marker */")
-    pages.render_all(record_dir, ["en"], ["html"], user_templates=custom)
+    report_files.render_all(record_dir, ["en"], ["html"], user_templates=custom)
     html = (record_dir / "report.en.html").read_text(encoding="utf-8")
     assert "course-style-marker" in html
     assert "Parameters of each layer" in html  # the rest still comes from the built-in templates
@@ -144,7 +144,7 @@ def test_user_template_can_override_a_block(tmp_path, record):
         {% block title %}Custom{% endblock %}
         {% block content %}<p>accuracy {{ r.models.gru.test.accuracy | pct }}</p>{% endblock %}
     """))
-    html = pages.render_html(record, "en", pages.make_environment(custom), figures={})
+    html = render.render_html(record, "en", templates.make_environment(custom), figures={})
     assert "<title>Custom</title>" in html
     assert f"accuracy {format_percent(record['models']['gru']['test']['accuracy'])}" in html
 
@@ -154,7 +154,7 @@ def test_template_error_names_file_and_line(tmp_path, record_dir):
     custom.mkdir()
     (custom / "report.html").write_text('{% extends "base.html" %}\n\n{% if %}\n')
     with pytest.raises(LabreportError, match=r"template error in .*report\.html, line 3"):
-        pages.render_all(record_dir, ["en"], ["html"], user_templates=custom)
+        report_files.render_all(record_dir, ["en"], ["html"], user_templates=custom)
     assert not (record_dir / "report.en.html").exists()
 
 
@@ -163,7 +163,7 @@ def test_catalog_error_names_file_and_line(tmp_path, record_dir):
     (custom / "lang").mkdir(parents=True)
     (custom / "lang" / "en.toml").write_text('[language]\nname = "English"\n[page\n')
     with pytest.raises(LabreportError, match=r"catalog .*en\.toml: .*line 3"):
-        pages.render_all(record_dir, ["en"], ["html"], user_templates=custom)
+        report_files.render_all(record_dir, ["en"], ["html"], user_templates=custom)
     assert not (record_dir / "report.en.html").exists()
 
 
@@ -172,26 +172,26 @@ def test_sandbox_blocks_python_internals(tmp_path, record):
     custom.mkdir()
     (custom / "report.html").write_text("{{ r.__class__.__mro__[1].__subclasses__() }}")
     with pytest.raises(LabreportError, match="template error"):
-        pages.render_html(record, "en", pages.make_environment(custom), figures={})
+        render.render_html(record, "en", templates.make_environment(custom), figures={})
 
 
 def test_missing_record_says_what_to_run(tmp_path):
     with pytest.raises(LabreportError, match="run `labreport train`"):
-        pages.render_all(tmp_path, ["en"], ["html"])
+        report_files.render_all(tmp_path, ["en"], ["html"])
 
 
 def test_invalid_record_names_the_field(tmp_path, record):
     del record["models"]["gru"]["history"]["val_loss"]
     (tmp_path / "results.json").write_text(json.dumps(record))
     with pytest.raises(LabreportError, match=r"models\.gru\.history\.val_loss"):
-        pages.render_all(tmp_path, ["en"], ["html"])
+        report_files.render_all(tmp_path, ["en"], ["html"])
 
 
 def test_other_schema_version(tmp_path, record):
     record["schema_version"] = 99
     (tmp_path / "results.json").write_text(json.dumps(record))
     with pytest.raises(LabreportError, match="schema_version 99"):
-        pages.render_all(tmp_path, ["en"], ["html"])
+        report_files.render_all(tmp_path, ["en"], ["html"])
 
 
 def swap_results(record):
@@ -331,7 +331,7 @@ def test_same_record_gives_the_same_report_bytes(tmp_path, record):
         out = tmp_path / name
         out.mkdir()
         (out / "results.json").write_text(json.dumps(record))
-        pages.render_all(out, ["ko"], ["html"])
+        report_files.render_all(out, ["ko"], ["html"])
         outputs.append(((out / "report.ko.html").read_bytes(), (out / "figures" / "comparison.ko.svg").read_bytes()))
     assert outputs[0] == outputs[1]
 
@@ -398,7 +398,7 @@ def test_seed_band_is_mean_and_sd_over_the_runs_that_reached_each_epoch():
 
 def test_several_seeds_change_the_convergence_figure(record):
     from labreport.report import figures
-    labels = pages.figure_label(pages.load_catalog("en"))
+    labels = embedding.figure_label(templates.load_catalog("en"))
     one = figures.save(figures.convergence(record["models"]["gru"], labels), ("png",))["png"]
     seeded = with_seeds(record, {"gru": [0.8, 0.7], "lstm": [0.8, 0.7]})
     seeded["models"]["gru"]["runs"][1]["history"]["val_loss"] = [v + 0.05 for v in seeded["models"]["gru"]["history"]["val_loss"]]

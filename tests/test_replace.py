@@ -6,7 +6,6 @@ Faults are real: a process killed with SIGKILL at a chosen step of the swap, a f
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from labreport import LabreportError
 from labreport.core import staging
 
 OLD = {"results.json": b'{"old": true}', "predictions.npz": b"old predictions", "models/gru.keras": b"old gru",

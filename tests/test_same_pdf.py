@@ -18,7 +18,7 @@ import pytest
 
 REVIEW = ("この映画は最高でした 🎬👍 정말 재미있다 — great film مرحبا بالعالم "
           "cafe\u0301 👨\u200d👩\u200d👧 \ufffd bell\u0007 end")
-RENDER = "import sys; from labreport.report import render; render.render_all(sys.argv[1], ['ko', 'en'], ['pdf'])"
+RENDER = "import sys; from labreport.report import files; files.render_all(sys.argv[1], ['ko', 'en'], ['pdf'])"
 
 
 def hostile(record: dict) -> dict:
@@ -108,9 +108,9 @@ def test_pypdf_pdfminer_and_pdftotext_read_the_korean_body_and_the_review(two_ma
 
 
 def test_the_html_keeps_the_review_as_written(checked_in_record, tmp_path):
-    from labreport.report import render as pages
+    from labreport.report import files as report_files
     (tmp_path / "results.json").write_text(json.dumps(hostile(checked_in_record), ensure_ascii=False), encoding="utf-8")
-    pages.render_all(tmp_path, ["ko"], ["html"])
+    report_files.render_all(tmp_path, ["ko"], ["html"])
     page = (tmp_path / "report.ko.html").read_text(encoding="utf-8")
     assert "この映画は最高でした 🎬👍" in page and "no-glyph\">" not in page
 

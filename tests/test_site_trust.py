@@ -16,8 +16,8 @@ import zipfile
 
 import pytest
 
-from labreport import LabreportError
-from labreport.report import render as pages
+from labreport.report import embedding
+from labreport.report import files as report_files
 from labreport.site import publish as site
 from labreport.site import submissions as runs
 
@@ -197,7 +197,7 @@ def test_every_page_carries_a_policy_that_allows_only_its_own_script(hostile_sit
         policy = re.search(r'<head>\s*<meta http-equiv="Content-Security-Policy" content="([^"]*)">', page).group(1)
         policy = policy.replace("&#39;", "'")
         scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
-        assert policy == pages.content_security_policy(scripts)
+        assert policy == embedding.content_security_policy(scripts)
         assert policy.startswith("default-src 'none'; script-src ") and "http" not in policy
         assert ("'sha256-" in policy) == bool(scripts)
     assert re.findall(r"<script>", (out / "index.html").read_text(encoding="utf-8")) == ["<script>"]
@@ -208,7 +208,7 @@ def test_a_corrected_cover_reaches_the_site(tmp_path, checked_in_record):
     out = tmp_path / "site"
     site.build([tmp_path / "subs"], out, languages=["en"])
     assert "Old Name" in (out / "runs" / "2024010" / "report.en.html").read_text(encoding="utf-8")
-    pages.render_all(run, ["en"], ["html"], report={"name": "New Name"})  # the student's `labreport render`
+    report_files.render_all(run, ["en"], ["html"], report={"name": "New Name"})  # the student's `labreport render`
     assert "New Name" in (run / "report.en.html").read_text(encoding="utf-8")
     summary = site.build([tmp_path / "subs"], out, languages=["en"])
     assert [r["name"] for r in summary["runs"]] == ["New Name"]
@@ -224,10 +224,10 @@ def test_render_never_reads_notes_a_record_names(record_dir, tmp_path):
     record["config"]["report"]["notes"] = {"en": str(secret)}
     (record_dir / "results.json").write_text(json.dumps(record), encoding="utf-8")
     (record_dir / "notes.en.md").write_text("# Mine\n\nMy own words.\n")
-    pages.render_all(record_dir, ["en"], ["html"])
+    report_files.render_all(record_dir, ["en"], ["html"])
     page = (record_dir / "report.en.html").read_text(encoding="utf-8")
     assert CANARY not in page and "My own words." in page
-    pages.render_all(record_dir, ["en"], ["html"], notes={"en": secret})  # the user's own --notes is followed
+    report_files.render_all(record_dir, ["en"], ["html"], notes={"en": secret})  # the user's own --notes is followed
     assert CANARY in (record_dir / "report.en.html").read_text(encoding="utf-8")
 
 

@@ -83,7 +83,7 @@ def class_paragraph(experiment: dict, catalog: Catalog) -> list[Markup]:
 def figures(experiment: dict, catalog: Catalog) -> dict[str, Markup]:
     """The class figures, as SVG to place inside the page."""
     from labreport.report import figures as figures_module
-    from labreport.report.render import figure_label, figure_markup
+    from labreport.report.embedding import figure_label, figure_markup
 
     if experiment["runs"] == 0:
         return {}
@@ -97,12 +97,8 @@ def figures(experiment: dict, catalog: Catalog) -> dict[str, Markup]:
 
 def page(summary: dict, catalog: Catalog, languages: list[str], user_templates=None) -> str:
     """The index page of the site in `catalog`'s language, with its font embedded."""
-    from labreport.report.render import (
-        make_environment,
-        template_scripts,
-        with_content_security_policy,
-        with_embedded_font,
-    )
+    from labreport.report.embedding import with_content_security_policy, with_embedded_font
+    from labreport.report.templates import make_environment, template_scripts
 
     experiment = summary["experiment"]
     names = experiment["display_names"]

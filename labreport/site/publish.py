@@ -230,7 +230,7 @@ def _publish_reports(run: runs_module.Run, target: Path, previous: Path | None, 
         LabreportError (or any error of rendering): the run cannot be published; nothing is left in `target`.
     """
     from labreport.report import notes as notes_module
-    from labreport.report import render as pages
+    from labreport.report import workers
     texts = _run_notes(run, languages)
     notes_digest = hashlib.sha256(json.dumps(texts, sort_keys=True).encode("utf-8")).hexdigest()[:16]
     stamp = f"{run.digest} {notes_digest} {__version__} {','.join(languages)}"
@@ -240,7 +240,7 @@ def _publish_reports(run: runs_module.Run, target: Path, previous: Path | None, 
     record = runs_module.full_record(run)
     own = {lang: notes_module.sections_from_text(text, notes_module.NOTES_FILE.format(lang=lang), record, lang)
            for lang, text in texts.items()}
-    results = pages.render_record(record, languages, ("html", "pdf"), user_templates, own)
+    results = workers.render_record(record, languages, ("html", "pdf"), user_templates, own)
     try:
         for lang, html, pdf_bytes, _, _ in results:
             if html is not None:
@@ -268,12 +268,12 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
         LabreportError: a run path that does not exist, an assignment file that is not valid, or a
         site folder that cannot be written; nothing is replaced then.
     """
-    from labreport.report import render as pages
+    from labreport.report import templates
     from labreport.site.index_page import page
 
     languages = languages or ["ko", "en"]
     out = Path(out)
-    catalogs = {lang: pages.load_catalog(lang, user_templates) for lang in languages}
+    catalogs = {lang: templates.load_catalog(lang, user_templates) for lang in languages}
     expected = assignment_settings(assignment)
     if out.exists() and not out.is_dir():
         raise LabreportError(f"site folder {out} is a file: choose another with --out")

@@ -1,0 +1,124 @@
+"""The report's files: `OUT/report.<lang>.<format>`, the hand-in copies, the figures, written together.
+
+`render_all` renders every language in memory first (`labreport.report.workers`) and writes only
+when all succeeded, through the staging folder (`labreport.core.staging`), so a failure leaves the
+previous report as it was.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Iterable
+
+from labreport.core import fileio
+from labreport.core import record as record_module
+from labreport.core.settings import ReportConfig
+from labreport.report.render import check_options
+from labreport.report.workers import render_record
+
+INVALID_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+def submission_name(report: dict, lang: str) -> str | None:
+    """The file name a class's PDFs are handed in under, or None when the cover lacks ID or name."""
+    if not (report.get("student_id") and report.get("name")):
+        return None
+    pattern = report.get("submission_name") or "{student_id}_{name}_{lab}"
+    values = {"student_id": report["student_id"], "name": report["name"], "lab": report.get("lab") or ReportConfig.lab, "lang": lang}
+    base = INVALID_IN_FILE_NAMES.sub("_", pattern.format(**values)).strip(" .")
+    return base + ".pdf" if "{lang}" in pattern else f"{base}.{lang}.pdf"
+
+
+def notes_files(out: Path, languages: list[str], given: dict[str, str | Path] | None,
+                configured: dict[str, str] | None = None) -> dict[str, Path]:
+    """Each language's notes file: `--notes`, else `[report] notes` of the config `render` reads, else
+    `OUT/notes.<lang>.md` if it exists.
+
+    The `notes` a record carries (`config.report.notes`, stored when it was trained) are never read:
+    a record is data, and a path in it could name any file of whoever renders it. Only paths the
+    user gives now (flag or config file) and the run's own `notes.<lang>.md` are followed.
+    """
+    from labreport.report import notes as notes_module
+    found = {}
+    for lang in languages:
+        path = (given or {}).get(lang) or (configured or {}).get(lang)
+        if path is None and notes_module.notes_path(out, lang).is_file():
+            path = notes_module.notes_path(out, lang)
+        if path is not None:
+            found[lang] = Path(path)
+    return found
+
+
+FIGURE_FILES = ("svg", "png")
+
+
+def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str],
+               user_templates: str | Path | None = None, notes: dict[str, str | Path] | None = None,
+               report: dict | None = None, figure_files: Iterable[str] = ("svg",),
+               into: Path | None = None) -> list[Path]:
+    """Renders `OUT/results.json` into `OUT/report.<lang>.<format>` and `OUT/figures/`.
+
+    Everything is rendered in memory first and written only when it all succeeded, so a template
+    error leaves the previous report as it was. A missing PDF engine skips the PDF with one line on
+    stderr and still writes the HTML. The cover the report was rendered with (`report` over the
+    record's) is written back into the record's `config.report`, so the record always states the
+    cover of its latest report (a course site renders the same cover from it).
+
+    Args:
+        notes: notes files by language, over `report`'s `notes` and `OUT/notes.<lang>.md`.
+        report: `[report]` settings that replace the record's cover settings (name, title, ...).
+        figure_files: formats of the figure files written to `OUT/figures/` ("svg", "png").
+        into: a staging folder holding the new record, which the caller (`build`) locked `OUT` for
+            and commits; None: lock `OUT` and replace the reports together (`labreport.core.staging`).
+
+    Returns:
+        The paths written.
+    """
+    out = Path(out)
+    record = record_module.load_record(into or out)
+    stored_cover = dict(record["config"].get("report", {}))
+    if report:
+        record["config"]["report"] = {**stored_cover, **report}
+    languages, formats = list(languages), tuple(formats)
+    check_options(languages, user_templates)
+    from labreport.report import notes as notes_module
+    own = {lang: notes_module.sections(path, record, lang)
+           for lang, path in notes_files(out, languages, notes, (report or {}).get("notes")).items()}
+    results = render_record(record, languages, formats, user_templates, own, tuple(figure_files))
+
+    if into is not None:
+        return [out / path.relative_to(into) for path in _write_reports(into, record, results, stored_cover)]
+    from labreport.core import staging
+    with staging.locked(out, "labreport render"):
+        stage = staging.begin(out)
+        if (out / "figures").is_dir():  # other languages' figures stay
+            for kept in (out / "figures").iterdir():
+                if kept.is_file() and not kept.is_symlink():
+                    staging.place(kept, stage / "figures" / kept.name)
+        written = _write_reports(stage, record, results, stored_cover)
+        staging.commit(out)
+    return [out / path.relative_to(stage) for path in written]
+
+
+def _write_reports(folder: Path, record: dict, results: list, stored_cover: dict) -> list[Path]:
+    written = []
+    no_pdf_said = False
+    for lang, html, pdf_bytes, figures, no_pdf in results:
+        for name, files in figures.items():
+            for fmt, data in files.items():
+                fileio.write_bytes(folder / "figures" / f"{name}.{lang}.{fmt}", data)
+        if html is not None:
+            written.append(fileio.write_text(folder / f"report.{lang}.html", html))
+        if pdf_bytes is not None:
+            written.append(fileio.write_bytes(folder / f"report.{lang}.pdf", pdf_bytes))
+            handed_in = submission_name(record["config"]["report"], lang)
+            if handed_in:
+                written.append(fileio.write_bytes(folder / handed_in, pdf_bytes))
+        if no_pdf and not no_pdf_said:
+            print(f"labreport: {no_pdf}", file=sys.stderr)
+            no_pdf_said = True
+    if record["config"].get("report", {}) != stored_cover:  # the cover this report used, for the course site
+        fileio.write_json(folder / record_module.RECORD_FILE, record)
+    return written
