@@ -123,7 +123,7 @@ def build(out: str | Path = DEFAULT_OUT, *, quick: bool = False, data: str | Pat
     """
     from labreport.core import fileio
     from labreport.core.config import load_config
-    from labreport.experiment import corpus as data_module
+    from labreport.experiment import corpus as corpus_module
     from labreport.experiment import progress as progress_module
     from labreport.experiment import train
     from labreport.report import templates
@@ -133,7 +133,7 @@ def build(out: str | Path = DEFAULT_OUT, *, quick: bool = False, data: str | Pat
     flags, command = _settings(settings)
     configuration = load_config(config, flags, quick=quick)
     fileio.check_writable(out)
-    corpus = data_module.load_corpus(str(data) if data else None, quick, str(data_dir) if data_dir else None)
+    corpus = corpus_module.load_corpus(str(data) if data else None, quick, str(data_dir) if data_dir else None)
     command = ["build", "--out", str(out)] + (["--quick"] if quick else []) + (["--data", str(data)] if data else []) + \
               (["--config", str(config)] if config else []) + command
     train.run(configuration, corpus, out, progress=progress_module.to_stderr if progress else (lambda line: None),

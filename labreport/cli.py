@@ -179,9 +179,9 @@ def command_train(args: argparse.Namespace, into: Path | None = None) -> int:
     config = _load_config(args)
     from labreport.core import fileio
     fileio.check_writable(args.out)
-    from labreport.experiment import corpus as data
+    from labreport.experiment import corpus as corpus_module
     from labreport.experiment import train
-    corpus = data.load_corpus(args.data, args.quick, args.data_dir)
+    corpus = corpus_module.load_corpus(args.data, args.quick, args.data_dir)
     progress = (lambda message: None) if getattr(args, "quiet", False) else None
     train.run(config, corpus, args.out, command="labreport " + shlex.join(args.argv), into=into,
               **({"progress": progress} if progress else {}))

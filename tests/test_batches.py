@@ -4,16 +4,15 @@ import numpy as np
 import pytest
 
 from labreport.core.config import Config, DataConfig, ModelConfig, TrainConfig
-from labreport.experiment import batches, train
-from labreport.experiment import corpus as data
+from labreport.experiment import batches, encoding, train
 
 
-def encoded(lengths, max_length, side="pre", seed=0) -> data.Encoded:
-    """Reviews of the given lengths with distinct nonzero word indices, padded as `data.pad` does."""
+def encoded(lengths, max_length, side="pre", seed=0) -> encoding.Encoded:
+    """Reviews of the given lengths with distinct nonzero word indices, padded as `encoding.pad` does."""
     rng = np.random.default_rng(seed)
     sequences = [list(rng.integers(2, 50, size=n)) for n in lengths]
-    x = data.pad(sequences, max_length, side)
-    return data.Encoded(x=x, y=rng.integers(0, 2, size=len(lengths)).astype(np.int32),
+    x = encoding.pad(sequences, max_length, side)
+    return encoding.Encoded(x=x, y=rng.integers(0, 2, size=len(lengths)).astype(np.int32),
                         lengths=np.asarray(lengths, dtype=np.int32), texts=[""] * len(lengths))
 
 

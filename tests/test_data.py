@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 
 from labreport import LabreportError
-from labreport.experiment import corpus as data
+from labreport.experiment import corpus as corpus_module
+from labreport.experiment import encoding
 from tests.conftest import NEGATIVE, POSITIVE, make_archive
 
 
 def test_archive_reader_reads_labeled_splits_and_ignores_the_rest(tiny_archive):
-    corpus = data.read_archive(tiny_archive)
+    corpus = corpus_module.read_archive(tiny_archive)
     assert len(corpus.train) == len(corpus.test) == len(POSITIVE) + len(NEGATIVE)
     assert sorted(corpus.train.labels.tolist()) == [0, 0, 0, 1, 1, 1]
     assert all("unlabeled" not in text for text in corpus.train.texts)
@@ -20,14 +21,14 @@ def test_archive_reader_reads_labeled_splits_and_ignores_the_rest(tiny_archive):
 def test_folder_reader_matches_archive_reader(tmp_path, tiny_archive):
     with tarfile.open(tiny_archive) as archive:
         archive.extractall(tmp_path / "x", filter="data")
-    from_folder = data.read_archive(tmp_path / "x")
-    from_archive = data.read_archive(tiny_archive)
+    from_folder = corpus_module.read_archive(tmp_path / "x")
+    from_archive = corpus_module.read_archive(tiny_archive)
     assert from_folder.train.texts == from_archive.train.texts
     assert from_folder.test.labels.tolist() == from_archive.test.labels.tolist()
 
 
 def test_invalid_utf8_is_replaced_and_counted(tmp_path):
-    corpus = data.read_archive(make_archive(tmp_path / "a.tar.gz", bad_utf8=True))
+    corpus = corpus_module.read_archive(make_archive(tmp_path / "a.tar.gz", bad_utf8=True))
     assert corpus.undecodable == 1
     assert any("\ufffd" in text for text in corpus.train.texts)
 
@@ -44,19 +45,19 @@ def test_bad_archives_get_one_clear_error(tmp_path, make, message):
     path = tmp_path / "bad.tar.gz"
     make(path)
     with pytest.raises(LabreportError, match=message):
-        data.read_archive(path)
+        corpus_module.read_archive(path)
 
 
 def test_truncated_archive(tmp_path, tiny_archive):
     truncated = tmp_path / "cut.tar.gz"
     truncated.write_bytes(tiny_archive.read_bytes()[: tiny_archive.stat().st_size // 2])
     with pytest.raises(LabreportError, match="IMDB archive|not a tar archive"):
-        data.read_archive(truncated)
+        corpus_module.read_archive(truncated)
 
 
 def test_missing_path():
     with pytest.raises(LabreportError, match="does not exist"):
-        data.read_archive("/nonexistent/aclImdb_v1.tar.gz")
+        corpus_module.read_archive("/nonexistent/aclImdb_v1.tar.gz")
 
 
 def test_empty_class_folder(tmp_path):
@@ -66,35 +67,35 @@ def test_empty_class_folder(tmp_path):
         (root / split / "neg").mkdir(parents=True)
         (root / split / "pos" / "1_9.txt").write_text("good")
     with pytest.raises(LabreportError, match="class folder aclImdb/train/neg is empty"):
-        data.read_archive(tmp_path)
+        corpus_module.read_archive(tmp_path)
 
 
 def test_line_breaks_and_punctuation_are_removed():
-    assert data.tokenize("Great!<br /><br />Don't miss it.") == ["great", "don't", "miss", "it"]
+    assert encoding.tokenize("Great!<br /><br />Don't miss it.") == ["great", "don't", "miss", "it"]
 
 
 def test_vocabulary_is_learned_from_training_reviews_only():
-    vocabulary = data.build_vocabulary([["good", "good", "film"], ["film", "bad"]], size=4)
+    vocabulary = encoding.build_vocabulary([["good", "good", "film"], ["film", "bad"]], size=4)
     assert vocabulary.words == ["film", "good"]  # most frequent first, ties alphabetical
-    assert vocabulary.encode(["good", "unseen"]) == [3, data.OOV_INDEX]
+    assert vocabulary.encode(["good", "unseen"]) == [3, encoding.OOV_INDEX]
 
 
 def test_padding_keeps_the_end_with_pre_and_the_start_with_post():
-    pre = data.pad([[1, 2, 3, 4], [5]], length=3, side="pre")
-    post = data.pad([[1, 2, 3, 4], [5]], length=3, side="post")
+    pre = encoding.pad([[1, 2, 3, 4], [5]], length=3, side="pre")
+    post = encoding.pad([[1, 2, 3, 4], [5]], length=3, side="post")
     assert pre.tolist() == [[2, 3, 4], [0, 0, 5]]
     assert post.tolist() == [[1, 2, 3], [5, 0, 0]]
 
 
 def test_length_statistics_truncated_share():
-    stats = data.length_statistics(np.array([10, 20, 30, 400]), max_length=25)
+    stats = encoding.length_statistics(np.array([10, 20, 30, 400]), max_length=25)
     assert stats["truncated_share"] == 0.5
     assert stats["median"] == 25.0
     assert sum(stats["histogram"]["counts"]) == 4
 
 
 def test_shipped_sample_is_real_and_balanced():
-    corpus = data.read_sample()
+    corpus = corpus_module.read_sample()
     assert len(corpus.train) == 2000 and len(corpus.test) == 1000
     assert corpus.train.labels.sum() == 1000 and corpus.test.labels.sum() == 500
 
@@ -103,7 +104,7 @@ def test_tfds_loader_with_tensorflow_datasets_mock_data():
     import tensorflow_datasets.testing as tfds_testing  # a declared dependency: no skip
 
     with tfds_testing.mock_data(num_examples=12):
-        corpus = data.load_tfds()
+        corpus = corpus_module.load_tfds()
     assert corpus.source == "tfds"
     assert len(corpus.train) == 12 and len(corpus.test) == 12
     assert set(corpus.train.labels.tolist()) <= {0, 1}
@@ -111,9 +112,9 @@ def test_tfds_loader_with_tensorflow_datasets_mock_data():
 
 
 def test_tfds_offline_error_names_the_ways_out(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_network_reachable", lambda host, timeout=3.0: False)
+    monkeypatch.setattr(corpus_module, "_network_reachable", lambda host, timeout=3.0: False)
     with pytest.raises(LabreportError, match=r"--data PATH.*--quick"):
-        data.load_tfds(data_dir=str(tmp_path / "empty_tfds"))
+        corpus_module.load_tfds(data_dir=str(tmp_path / "empty_tfds"))
 
 
 def _folder(tmp_path):

@@ -277,28 +277,30 @@ def test_recurrent_layers_stay_eligible_for_cudnn(cell):
 
 
 def test_data_dir_comes_from_the_flag_then_tfds_data_dir(monkeypatch, tmp_path):
-    from labreport.experiment import corpus as data
+    from labreport.experiment import corpus as corpus_module
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "env"))
-    assert data.tfds_data_dir() == tmp_path / "env"
-    assert data.tfds_data_dir(str(tmp_path / "flag")) == tmp_path / "flag"
+    assert corpus_module.tfds_data_dir() == tmp_path / "env"
+    assert corpus_module.tfds_data_dir(str(tmp_path / "flag")) == tmp_path / "flag"
     monkeypatch.delenv("TFDS_DATA_DIR")
-    assert data.tfds_data_dir() == Path.home() / "tensorflow_datasets"
+    assert corpus_module.tfds_data_dir() == Path.home() / "tensorflow_datasets"
 
 
 def test_a_broken_tfds_copy_is_reported_as_broken_not_missing(tmp_path):
-    from labreport.experiment import corpus as data
+    from labreport.experiment import corpus as corpus_module
+
     copy_folder = tmp_path / "imdb_reviews" / "plain_text" / "1.0.0"
     copy_folder.mkdir(parents=True)
     (copy_folder / "dataset_info.json").write_text("{ not json", encoding="utf-8")
     with pytest.raises(LabreportError, match=r"cannot be read.*delete that folder"):
-        data.load_tfds(str(tmp_path))
+        corpus_module.load_tfds(str(tmp_path))
 
 
 def test_the_network_check_goes_through_https_proxy(monkeypatch):
     import socket
     import threading
 
-    from labreport.experiment import corpus as data
+    from labreport.experiment import corpus as corpus_module
+
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
@@ -315,7 +317,7 @@ def test_the_network_check_goes_through_https_proxy(monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{server.getsockname()[1]}")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    data._network_reachable("ai.stanford.edu", timeout=5)
+    corpus_module._network_reachable("ai.stanford.edu", timeout=5)
     thread.join(5)
     server.close()
     assert seen and seen[0].startswith("CONNECT ai.stanford.edu:443 HTTP/")

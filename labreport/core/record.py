@@ -95,12 +95,10 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
-import platform
 from pathlib import Path
 from typing import Any
 
-from labreport.core import LabreportError, __version__
+from labreport.core import LabreportError
 
 SCHEMA_VERSION = 7
 READABLE_VERSIONS = (2, 3, 4, 5, 6, 7)
@@ -289,35 +287,3 @@ def history_csv(history: dict[str, list[float]]) -> str:
     for epoch in range(len(history[keys[0]]) if keys else 0):
         lines.append(",".join([str(epoch), *(repr(float(history[key][epoch])) for key in keys)]))
     return "\n".join(lines) + "\n"
-
-
-def environment(started_at: str, wall_seconds: float, command: str, threads: dict) -> dict:
-    """The record's `environment`: library versions, the machine, TensorFlow's threads, the command."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    try:
-        import tensorflow_datasets as tfds
-
-        tfds_version = tfds.__version__
-    except Exception:  # tfds is optional for reading a local archive
-        tfds_version = None
-    from labreport.core.machine import cpu_name
-
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "tensorflow_datasets": tfds_version,
-        "numpy": np.__version__,
-        "labreport": __version__,
-        "platform": platform.platform(),
-        "cpu": cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-        "threads": threads,
-        "started_at": started_at,
-        "wall_seconds": round(wall_seconds, 2),
-        "command": command,
-    }

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from labreport.core.config import Config
-from labreport.experiment import corpus as data
+from labreport.experiment import encoding
 from labreport.experiment.batches import width_for
 
 START_STEPS = 32
@@ -146,18 +146,18 @@ def explain(model, tokens: np.ndarray) -> tuple[np.ndarray, float, int, float, f
 
 def kept_words(text: str, width: int, side: str) -> list[str]:
     """The words of `text` the model read, in the order of the `width` input positions they fill."""
-    words = data.tokenize(text)
+    words = encoding.tokenize(text)
     return words[-width:] if side == "pre" else words[:width]
 
 
-def review_attributions(model, text: str, vocabulary: data.Vocabulary, width: int, side: str):
+def review_attributions(model, text: str, vocabulary: encoding.Vocabulary, width: int, side: str):
     """A review's words with their attribution, for the page: [[word, value], ...] in reading order.
 
     Returns:
         (the record's entry, the model's input, the attribution at every input position).
     """
     words = kept_words(text, width, side)
-    x = data.pad([vocabulary.encode(words)], width, side)[0]
+    x = encoding.pad([vocabulary.encode(words)], width, side)[0]
     values, error, steps, f_x, f_base = explain(model, x)
     real = values[width - len(words):] if side == "pre" else values[: len(words)]
     entry = {"tokens": [[w, round(float(v), 6)] for w, v in zip(words, real)],
@@ -173,7 +173,7 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def learned_words(model, split: data.Encoded, vocabulary: data.Vocabulary, side: str, seed: int) -> dict:
+def learned_words(model, split: encoding.Encoded, vocabulary: encoding.Vocabulary, side: str, seed: int) -> dict:
     """Words with the largest mean attribution over a seeded sample of test reviews, and where evidence sits.
 
     LEARNED_REVIEWS reviews hold tens of thousands of words on the full data, so the few hundred
@@ -243,8 +243,8 @@ def randomization_check(model, fresh_recurrent_weights: list, reviews: list[np.n
     return {"spearman": round(float(np.mean(correlations)), 6) if correlations else None, "reviews": len(correlations)}
 
 
-def attribute(model, fresh_recurrent_weights: list, texts: list[tuple[str, int, str]], split: data.Encoded,
-              vocabulary: data.Vocabulary, max_length: int, side: str, bucketing_width, seed: int) -> dict:
+def attribute(model, fresh_recurrent_weights: list, texts: list[tuple[str, int, str]], split: encoding.Encoded,
+              vocabulary: encoding.Vocabulary, max_length: int, side: str, bucketing_width, seed: int) -> dict:
     """The record's `attributions` for one model.
 
     Args:
@@ -254,7 +254,7 @@ def attribute(model, fresh_recurrent_weights: list, texts: list[tuple[str, int, 
     start = time.perf_counter()
     reviews, inputs, values = [], [], []
     for kind, index, text in texts:
-        entry, x, at = review_attributions(model, text, vocabulary, bucketing_width(len(data.tokenize(text))), side)
+        entry, x, at = review_attributions(model, text, vocabulary, bucketing_width(len(encoding.tokenize(text))), side)
         reviews.append({"kind": kind, "index": int(index), **entry})
         inputs.append(x)
         values.append(at)
@@ -283,7 +283,7 @@ def explain_model(name: str, path: Path, prepared, config: Config, disagreements
     model = keras.models.load_model(path)
     keras.utils.set_random_seed(config.train.seed + 1)
     fresh = models.build_model(name, config, sequence_length=None).get_layer("bidirectional").get_weights()
-    texts = [("sample", i, data.clean(prepared.test.texts[i]).strip()) for i in samples]
+    texts = [("sample", i, encoding.clean(prepared.test.texts[i]).strip()) for i in samples]
     texts += [("disagreement", d["index"], d["text"]) for d in disagreements]
     result = attribute(model, fresh, texts, prepared.test, prepared.vocabulary, config.data.max_length,
                        config.data.padding, lambda n: width_for(n, config.data.max_length, config.train.bucketing),

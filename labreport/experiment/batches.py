@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from labreport.core.config import Config
-from labreport.experiment import corpus as data
+from labreport.experiment import encoding
 
 SHAPE_STEP = 8
 """Bucketed batches are padded to a multiple of this many tokens, which bounds the distinct shapes."""
@@ -34,7 +34,7 @@ def cut(x: np.ndarray, width: int, side: str) -> np.ndarray:
     return x[:, x.shape[1] - width:] if side == "pre" else x[:, :width]
 
 
-def training_batches(split: data.Encoded, config: Config, epoch: int):
+def training_batches(split: encoding.Encoded, config: Config, epoch: int):
     """One epoch of (x, y) batches in a seeded order.
 
     With bucketing, reviews are sorted by length within pools of POOL_BATCHES batches and each batch

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from labreport.core.config import Config
-from labreport.experiment import corpus as data
+from labreport.experiment import encoding
 from labreport.experiment.batches import evaluation_batches
 
 
@@ -62,7 +62,7 @@ def predict(infer, x: np.ndarray, lengths: np.ndarray, config: Config) -> np.nda
 GRADIENT_REVIEWS = 64
 
 
-def gradient_flow(model, split: data.Encoded, config: Config) -> dict:
+def gradient_flow(model, split: encoding.Encoded, config: Config) -> dict:
     """Mean norm of the loss gradient with respect to each time step's embedded input.
 
     Taken over GRADIENT_REVIEWS test reviews that fill the whole length (no padding), so position

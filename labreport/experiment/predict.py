@@ -17,7 +17,7 @@ from labreport.core import LabreportError
 from labreport.core import record as record_module
 from labreport.core.config import config_from_dict
 from labreport.core.stats import DECISION_THRESHOLD
-from labreport.experiment import corpus as data
+from labreport.experiment import encoding
 
 MAX_REVIEW_BYTES = 1_000_000
 """The most `--file` (or standard input) may hold: 1 MB is some 500 long IMDB reviews, and a review
@@ -57,7 +57,7 @@ def load_run(out: str | Path):
     return rec, config_from_dict(rec["config"]), read_vocabulary(vocabulary_file), model_files
 
 
-def read_vocabulary(path: Path) -> data.Vocabulary:
+def read_vocabulary(path: Path) -> encoding.Vocabulary:
     """The run's vocabulary from `models/vocabulary.json`, checked: a list of distinct words."""
     if path.stat().st_size > MAX_VOCABULARY_BYTES:
         raise LabreportError(f"{path} is {path.stat().st_size:,} bytes (a vocabulary is at most {MAX_VOCABULARY_BYTES:,})")
@@ -68,7 +68,7 @@ def read_vocabulary(path: Path) -> data.Vocabulary:
     words = saved.get("words") if isinstance(saved, dict) else None
     if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
         raise LabreportError(f"{path}: words should be a list of strings")
-    return data.Vocabulary.from_json(saved)
+    return encoding.Vocabulary.from_json(saved)
 
 
 def predict_texts(out: str | Path, texts: list[str]) -> dict:
@@ -86,9 +86,9 @@ def predict_texts(out: str | Path, texts: list[str]) -> dict:
     configure_threads()
     import keras
 
-    tokens = [data.tokenize(text) for text in texts]
+    tokens = [encoding.tokenize(text) for text in texts]
     known = [sum(1 for token in review if token in vocabulary.index) for review in tokens]
-    x = data.pad([vocabulary.encode(t) for t in tokens], config.data.max_length, config.data.padding)
+    x = encoding.pad([vocabulary.encode(t) for t in tokens], config.data.max_length, config.data.padding)
     lengths = np.array([len(t) for t in tokens], dtype=np.int32)
     probabilities = {}
     for name, path in model_files.items():

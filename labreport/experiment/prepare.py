@@ -13,7 +13,8 @@ import numpy as np
 
 from labreport.core import LabreportError
 from labreport.core.config import Config
-from labreport.experiment import corpus as data
+from labreport.experiment import corpus as corpus_module
+from labreport.experiment import encoding
 
 SAMPLE_COUNT = 4
 SAMPLE_STREAM = 7
@@ -24,16 +25,16 @@ SAMPLE_MAX_WORDS = 150
 class Prepared:
     """The encoded splits, the vocabulary, and the dataset section of the record."""
 
-    train: data.Encoded
-    validation: data.Encoded
-    test: data.Encoded
-    vocabulary: data.Vocabulary
+    train: encoding.Encoded
+    validation: encoding.Encoded
+    test: encoding.Encoded
+    vocabulary: encoding.Vocabulary
     stats: dict
 
 
-def prepare(corpus: data.Corpus, config: Config) -> Prepared:
+def prepare(corpus: corpus_module.Corpus, config: Config) -> Prepared:
     """Splits, learns the vocabulary from the training reviews, encodes and describes the data."""
-    train_all = data.shuffle_split(corpus.train, config.train.seed)
+    train_all = encoding.shuffle_split(corpus.train, config.train.seed)
     n_val = int(round(len(train_all) * config.train.validation_split))
     n_fit = len(train_all) - n_val
     if n_fit < 1 or n_val < 1:
@@ -46,15 +47,15 @@ def prepare(corpus: data.Corpus, config: Config) -> Prepared:
             f"only {n_fit} training reviews after the validation split, fewer than one batch "
             f"(batch_size={config.train.batch_size}); lower --batch-size or give more data"
         )
-    fit = data.Split(train_all.texts[:n_fit], train_all.labels[:n_fit])
-    val = data.Split(train_all.texts[n_fit:], train_all.labels[n_fit:])
+    fit = corpus_module.Split(train_all.texts[:n_fit], train_all.labels[:n_fit])
+    val = corpus_module.Split(train_all.texts[n_fit:], train_all.labels[n_fit:])
 
-    fit_tokens = (data.tokenize(t) for t in fit.texts)
-    vocabulary = data.build_vocabulary(fit_tokens, config.data.vocab_size)
+    fit_tokens = (encoding.tokenize(t) for t in fit.texts)
+    vocabulary = encoding.build_vocabulary(fit_tokens, config.data.vocab_size)
     length, side = config.data.max_length, config.data.padding
-    encoded_fit = data.encode_split(fit, vocabulary, length, side)
-    encoded_val = data.encode_split(val, vocabulary, length, side)
-    encoded_test = data.encode_split(corpus.test, vocabulary, length, side)
+    encoded_fit = encoding.encode_split(fit, vocabulary, length, side)
+    encoded_val = encoding.encode_split(val, vocabulary, length, side)
+    encoded_test = encoding.encode_split(corpus.test, vocabulary, length, side)
 
     all_train_lengths = np.concatenate([encoded_fit.lengths, encoded_val.lengths])
     stats = {
@@ -62,9 +63,9 @@ def prepare(corpus: data.Corpus, config: Config) -> Prepared:
         "location": corpus.location,
         "undecodable_reviews": corpus.undecodable,
         "splits": {
-            "train": data.class_counts(encoded_fit.y),
-            "validation": data.class_counts(encoded_val.y),
-            "test": data.class_counts(encoded_test.y),
+            "train": encoding.class_counts(encoded_fit.y),
+            "validation": encoding.class_counts(encoded_val.y),
+            "test": encoding.class_counts(encoded_test.y),
         },
         "preprocessing": {
             "max_length": length,
@@ -78,13 +79,13 @@ def prepare(corpus: data.Corpus, config: Config) -> Prepared:
         "vocabulary": {
             "size": vocabulary.size,
             "distinct_words_in_training": vocabulary.distinct_words,
-            "coverage_train": data.coverage(encoded_fit),
-            "coverage_test": data.coverage(encoded_test),
-            "oov_token": data.OOV_TOKEN,
+            "coverage_train": encoding.coverage(encoded_fit),
+            "coverage_test": encoding.coverage(encoded_test),
+            "oov_token": encoding.OOV_TOKEN,
         },
         "lengths": {
-            "train": data.length_statistics(all_train_lengths, length),
-            "test": data.length_statistics(encoded_test.lengths, length),
+            "train": encoding.length_statistics(all_train_lengths, length),
+            "test": encoding.length_statistics(encoded_test.lengths, length),
         },
     }
     return Prepared(encoded_fit, encoded_val, encoded_test, vocabulary, stats)
@@ -94,7 +95,7 @@ def prepare(corpus: data.Corpus, config: Config) -> Prepared:
 # Batching
 
 
-def choose_samples(test: data.Encoded, seed: int, count: int = SAMPLE_COUNT) -> list[int]:
+def choose_samples(test: encoding.Encoded, seed: int, count: int = SAMPLE_COUNT) -> list[int]:
     """A seeded choice of test reviews short enough to print, half positive and half negative."""
     rng = np.random.default_rng([seed, SAMPLE_STREAM])
     chosen = []

@@ -15,10 +15,10 @@ import numpy as np
 
 from labreport.core import __version__
 from labreport.core.config import Config
-from labreport.experiment import corpus as data
+from labreport.experiment import corpus as corpus_module
 
 
-def resume_key(config: Config, corpus: data.Corpus) -> str:
+def resume_key(config: Config, corpus: corpus_module.Corpus) -> str:
     """Identifies a run's inputs: every model-changing setting, the library versions, the data."""
     import keras
     import tensorflow as tf

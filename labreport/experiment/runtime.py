@@ -11,11 +11,14 @@ at a temporary file, then passes on every line that is not one of those known st
 from __future__ import annotations
 
 import os
+import platform
 import re
 import sys
 import tempfile
 from contextlib import contextmanager
 from typing import Iterator
+
+from labreport.core import __version__
 
 VERBOSE_ENV = "LABREPORT_TF_LOGS"
 
@@ -98,3 +101,34 @@ def training_device() -> str:
         name = ""
     return "GPU:0" + (f" ({name})" if name else "")
 
+
+def environment(started_at: str, wall_seconds: float, command: str, threads: dict) -> dict:
+    """The record's `environment`: library versions, the machine, TensorFlow's threads, the command."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    try:
+        import tensorflow_datasets as tfds
+
+        tfds_version = tfds.__version__
+    except Exception:  # tfds is optional for reading a local archive
+        tfds_version = None
+    from labreport.core.machine import cpu_name
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "tensorflow_datasets": tfds_version,
+        "numpy": np.__version__,
+        "labreport": __version__,
+        "platform": platform.platform(),
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "threads": threads,
+        "started_at": started_at,
+        "wall_seconds": round(wall_seconds, 2),
+        "command": command,
+    }

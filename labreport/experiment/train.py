@@ -32,8 +32,8 @@ import numpy as np
 from labreport.core import LabreportError, __version__, fileio, record, staging
 from labreport.core import stats as analysis
 from labreport.core.config import Config
-from labreport.experiment import attributions, batches, inference, prepare, resume, runtime
-from labreport.experiment import corpus as data
+from labreport.experiment import attributions, batches, encoding, inference, prepare, resume, runtime
+from labreport.experiment import corpus as corpus_module
 from labreport.experiment import progress as progress_module
 from labreport.experiment.progress import Progress
 
@@ -258,7 +258,7 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
         "samples": [
             {
                 "index": i,
-                "text": data.clean(prepared.test.texts[i]).strip(),
+                "text": encoding.clean(prepared.test.texts[i]).strip(),
                 "label": int(prepared.test.y[i]),
                 "probability": round(float(best_probabilities[i]), 6),
                 "decision": int(best_probabilities[i] > analysis.DECISION_THRESHOLD),
@@ -275,7 +275,7 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
 # The whole run
 
 
-def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress = progress_module.to_stderr,
+def run(config: Config, corpus: corpus_module.Corpus, out: str | Path, progress: Progress = progress_module.to_stderr,
         command: str | None = None, into: Path | None = None) -> dict:
     """Trains every configured model and writes `OUT/results.json`, `OUT/predictions.npz`, models.
 
@@ -345,7 +345,7 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
     best = {name: arrays[name] for name in config.model.models}
     findings = analysis.analyse(prepared.test.y, prepared.test.lengths, prepared.test.texts, best, config.train.seed)
     for review in findings["disagreements"]:
-        review["text"] = data.clean(review["text"]).strip()
+        review["text"] = encoding.clean(review["text"]).strip()
     if config.train.attributions:
         for name in config.model.models:
             entries[name]["attributions"] = attributions.explain_model(name, partial / f"{name}.keras", prepared, config,
@@ -360,7 +360,7 @@ def run(config: Config, corpus: data.Corpus, out: str | Path, progress: Progress
         "models": entries,
         "analysis": findings,
         "predictions_file": record.PREDICTIONS_FILE,
-        "environment": record.environment(started_at, time.perf_counter() - started,
+        "environment": runtime.environment(started_at, time.perf_counter() - started,
                                    command, threads),
     }
     record.validate_record(result)
