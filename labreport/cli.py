@@ -76,6 +76,7 @@ def _add_render_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # One piece: the whole command line read top to bottom, one block per command, as --help prints it.
     parser = argparse.ArgumentParser(
         prog="labreport",
         description="Run the IMDB BiGRU/BiLSTM lab and write its report in Korean and English (HTML and PDF).",

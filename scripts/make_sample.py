@@ -16,7 +16,7 @@ import tarfile
 from pathlib import Path
 
 MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
-OUTPUT = Path(__file__).resolve().parent.parent / "labreport" / "sample" / "imdb_sample.jsonl.gz"
+OUTPUT = Path(__file__).resolve().parent.parent / "labreport" / "experiment" / "sample" / "imdb_sample.jsonl.gz"
 
 
 def main() -> None:

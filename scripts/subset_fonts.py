@@ -2,7 +2,7 @@
 
     python scripts/subset_fonts.py /usr/share/fonts/truetype/nanum   # Debian's fonts-nanum
 
-writes `labreport/fonts/LabreportGothic-Regular.ttf` and `-Bold.ttf` from `NanumGothic.ttf` and
+writes `labreport/report/fonts/LabreportGothic-Regular.ttf` and `-Bold.ttf` from `NanumGothic.ttf` and
 `NanumGothicBold.ttf` in that folder. The result keeps Latin (with Latin-1 and Latin Extended-A),
 Greek, the 2,350 Hangul syllables of KS X 1001, Hangul compatibility jamo, punctuation, arrows,
 the mathematical symbols and the CJK and full-width punctuation NanumGothic has; it drops the 4,888
@@ -11,7 +11,7 @@ hanja and the 8,822 rarer syllables (a review that holds them falls back to anot
 NanumGothic is under the SIL Open Font License 1.1 with the Reserved Font Names "Nanum" and
 "NanumGothic" (among others); a subset is a Modified Version under the licence, so it cannot keep
 those names: the family is renamed "Labreport Gothic", the copyright notice is kept, and the
-licence text ships beside the files (`labreport/fonts/OFL.txt`). Run it again only to change the
+licence text ships beside the files (`labreport/report/fonts/OFL.txt`). Run it again only to change the
 character set; the output is byte-for-byte the same for the same input.
 """
 
@@ -24,7 +24,7 @@ from fontTools import subset
 from fontTools.ttLib import TTFont
 
 FAMILY = "Labreport Gothic"
-OUT = Path(__file__).resolve().parent.parent / "labreport" / "fonts"
+OUT = Path(__file__).resolve().parent.parent / "labreport" / "report" / "fonts"
 
 RANGES = [
     (0x0020, 0x007E),  # Basic Latin

@@ -149,3 +149,14 @@ def test_a_model_too_large_for_memory_is_refused_with_the_estimate(tmp_path):
                                              r"machine's [\d,.]+ GiB; received: vocab_size=1000000"):
         load_config(flags=flags, cwd=tmp_path)
     load_config(cwd=tmp_path)  # the lab's own sizes fit
+
+
+def test_the_readme_states_the_declared_ranges():
+    """The README's table of ranges is the declaration's own (labreport.core.settings.ranges_table)."""
+    from pathlib import Path
+
+    from labreport.core.settings import ranges_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = "\n".join("  " + line for line in ranges_table().splitlines())
+    assert table in readme, "README.md's settings table differs from labreport/core/settings.py"

@@ -1,7 +1,7 @@
 """The results record, `OUT/results.json`: everything a report needs, and nothing that needs TensorFlow.
 
 `labreport train` writes it; `render`, `site`, `predict` and `labreport.load` read it. The record is
-declared once, by its JSON Schema (Draft 2020-12), `labreport/record.schema.json` (printed by
+declared once, by its JSON Schema (Draft 2020-12), `labreport/core/record.schema.json` (printed by
 `labreport schema`): `validate_record` checks every record read against it with jsonschema, and
 train checks its own before writing. What a schema cannot say is checked here: no NaN or Infinity
 anywhere, bounds on nesting, strings and lists (`MAX_*` below), and that the lengths of a model's

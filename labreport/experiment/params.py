@@ -94,6 +94,7 @@ def derive_layer(layer_type: str, config: dict, input_shape: list[int | None]) -
         known), `output_shape` (derived, as text or None) and, for recurrent layers, `symbols` and
         the textbook GRU comparison.
     """
+    # One piece: one branch per layer kind, each mirroring that layer's `build`; split, the branches would lose their shared row.
     d = input_shape[-1] if input_shape else None
     if layer_type == "InputLayer":
         return {"kind": "input", "formula": "0", "formula_with_values": "0", "derived": 0,

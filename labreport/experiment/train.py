@@ -166,6 +166,7 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
         (entry, predictions): the `models.<name>` entry of the record, and {"<name>": best
         checkpoint probabilities, "<name>_last": last-epoch probabilities} over the test split.
     """
+    # One piece: one model's run in the order it happens (build, fit, restore, evaluate, summarise); each step uses the previous one's locals.
     import keras
 
     from labreport.experiment import models, params
@@ -293,6 +294,7 @@ def run(config: Config, corpus: corpus_module.Corpus, out: str | Path, progress:
     Returns:
         The record, as written.
     """
+    # One piece: the run's steps in order, between the lock and the staging folder's commit; each uses what the last produced.
     out = fileio.check_writable(out)
     command = command or "labreport " + shlex.join(sys.argv[1:])
     if into is None:

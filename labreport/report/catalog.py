@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import string
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -75,11 +75,6 @@ class Catalog:
     month_names: tuple[str, ...] = ()
     particles: str = "none"
     fonts: tuple[str, ...] = ()
-    _formatter: Any = field(default=None, compare=False, repr=False)
-
-    def has(self, message_id: str) -> bool:
-        return message_id in self.messages
-
     def raw(self, message_id: str) -> str:
         try:
             return self.messages[message_id]

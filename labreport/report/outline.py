@@ -101,6 +101,7 @@ EQUATIONS = {
 
 def outline(record: dict, facts: dict, notes: list[Section] | None = None) -> list[Section]:
     """Every section of the report for `record`, in reading order; `notes` go after the discussion."""
+    # One piece: the report's table of contents in reading order; it reads as the report does.
     models = list(record["models"].values())
     sections = []
 

@@ -313,6 +313,8 @@ def attributions_randomization(record: dict, facts: dict) -> list[Para]:
         return []
     sentences = [M("attributions.randomization", model=record["models"][n]["display_name"], rho=num(e["spearman"], 2),
                    cite=Cite("adebayo2018")) for n, e in found.items()]
-    low = all(abs(e["spearman"]) < 0.5 for e in found.values())
+    from labreport.report.discussion import RANDOMIZED_LOW  # discussion imports this module
+
+    low = all(abs(e["spearman"]) < RANDOMIZED_LOW for e in found.values())
     sentences.append(M("attributions.randomization_low" if low else "attributions.randomization_high"))
     return [Para(sentences)]

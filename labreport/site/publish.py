@@ -36,7 +36,6 @@ from labreport.core import stats as analysis
 from labreport.site import checks
 from labreport.site import submissions as runs_module
 
-SITE_TEMPLATE = "site.html"
 DIGEST_FILE = ".labreport-digest"
 MAX_REASON_CHARACTERS = 300
 """A run's reason is cut to this length on the page and in the CSV."""
@@ -268,6 +267,7 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
         LabreportError: a run path that does not exist, an assignment file that is not valid, or a
         site folder that cannot be written; nothing is replaced then.
     """
+    # One piece: the site's steps in order (find, check, render, write, swap) inside one scratch folder's lifetime.
     from labreport.report import templates
     from labreport.site.index_page import page
 
