@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from labreport.report import discussion, render, tables
-from tests.test_own_words import FIGURES, visible
+from tests.report.test_own_words import FIGURES, visible
 
 
 def one_token_model():

@@ -157,6 +157,6 @@ def test_the_readme_states_the_declared_ranges():
 
     from labreport.core.settings import ranges_table
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     table = "\n".join("  " + line for line in ranges_table().splitlines())
     assert table in readme, "README.md's settings table differs from labreport/core/settings.py"

@@ -20,7 +20,7 @@ from labreport import LabreportError
 from labreport.core import record as record_module
 from labreport.experiment import predict
 from labreport.site import submissions as runs
-from tests.test_render import cli_without_tensorflow
+from tests.report.test_render import cli_without_tensorflow
 
 
 def write(folder, record) -> None:
