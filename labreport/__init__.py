@@ -1,8 +1,10 @@
 """labreport: run the IMDB BiGRU/BiLSTM lab and write its report in Korean and English.
 
-The pipeline, one module per stage:
-config → data → prepare → models → train (→ record) → params → figures → pages → pdf;
-the notebook API (`labreport.build`, `labreport.render`, `labreport.load`) is in `notebook`.
+One subpackage per wing, beside a small core: the experiment (`labreport.experiment`: data →
+prepare → models → train → the record), the report (`labreport.report`: record → paragraphs →
+outline → HTML → PDF) and the course site (`labreport.site`: submissions → checks → site), on
+`labreport.core` (settings, configuration, record, files). The command line is `labreport.cli`;
+the notebook API (`labreport.build`, `labreport.render`, `labreport.load`) is `labreport.api`.
 """
 
 from labreport.core import LabreportError, __version__

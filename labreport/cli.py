@@ -310,9 +310,9 @@ def command_predict(args: argparse.Namespace) -> int:
 
 def command_site(args: argparse.Namespace) -> int:
     from labreport.report import templates
-    from labreport.site import publish as site
+    from labreport.site import publish
     languages = _split_list(args.lang, tuple(templates.languages(args.templates)), "language")
-    summary = site.build(args.runs, args.out, args.assignment, languages, args.title, args.templates,
+    summary = publish.build(args.runs, args.out, args.assignment, languages, args.title, args.templates,
                          progress=lambda line: print(f"labreport: {line}", file=sys.stderr) if sys.stderr.isatty() else None)
     readable = sum(1 for r in summary["runs"] if not r["problem"])
     flagged = sum(1 for r in summary["runs"] if r["flags"])

@@ -18,7 +18,7 @@ from labreport.experiment import encoding
 
 SAMPLE_COUNT = 4
 SAMPLE_STREAM = 7
-"""The random stream of the run's seed the sample reviews are drawn from (see `analysis.BOOTSTRAP_STREAM`)."""
+"""The random stream of the run's seed the sample reviews are drawn from (see `labreport.core.stats.BOOTSTRAP_STREAM`)."""
 SAMPLE_MAX_WORDS = 150
 
 @dataclass

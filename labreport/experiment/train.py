@@ -30,7 +30,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from labreport.core import LabreportError, __version__, fileio, record, staging
-from labreport.core import stats as analysis
+from labreport.core import stats
 from labreport.core.config import Config
 from labreport.experiment import attributions, batches, encoding, inference, prepare, resume, runtime
 from labreport.experiment import corpus as corpus_module
@@ -228,9 +228,9 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
         _save_model(models.plain_twin(model, name, config) if loop != "keras" else model, work / f"{name}.keras")
 
     test = {"weights": "best_checkpoint", "epoch": log.best_epoch,
-            **analysis.metrics(prepared.test.y, best_probabilities)}
+            **stats.metrics(prepared.test.y, best_probabilities)}
     test_last = {"weights": "last_epoch", "epoch": epochs_run,
-                 **analysis.metrics(prepared.test.y, last_probabilities)}
+                 **stats.metrics(prepared.test.y, last_probabilities)}
     progress(f"  {name} (seed {config.train.seed}) test accuracy {test['accuracy']:.4f} "
              f"(best epoch {log.best_epoch}), last epoch {test_last['accuracy']:.4f}")
     entry = {
@@ -262,7 +262,7 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
                 "text": encoding.clean(prepared.test.texts[i]).strip(),
                 "label": int(prepared.test.y[i]),
                 "probability": round(float(best_probabilities[i]), 6),
-                "decision": int(best_probabilities[i] > analysis.DECISION_THRESHOLD),
+                "decision": int(best_probabilities[i] > stats.DECISION_THRESHOLD),
             }
             for i in samples
         ],
@@ -342,10 +342,10 @@ def run(config: Config, corpus: corpus_module.Corpus, out: str | Path, progress:
             if k == 0:
                 entries[name] = entry
         entries[name]["runs"] = runs
-        entries[name]["aggregate"] = analysis.across_seeds(runs)
+        entries[name]["aggregate"] = stats.across_seeds(runs)
 
     best = {name: arrays[name] for name in config.model.models}
-    findings = analysis.analyse(prepared.test.y, prepared.test.lengths, prepared.test.texts, best, config.train.seed)
+    findings = stats.analyse(prepared.test.y, prepared.test.lengths, prepared.test.texts, best, config.train.seed)
     for review in findings["disagreements"]:
         review["text"] = encoding.clean(review["text"]).strip()
     if config.train.attributions:
@@ -357,7 +357,7 @@ def run(config: Config, corpus: corpus_module.Corpus, out: str | Path, progress:
         "labreport_version": __version__,
         "config": config.to_dict(),
         "config_hash": config.experiment_hash(),
-        "decision_threshold": analysis.DECISION_THRESHOLD,
+        "decision_threshold": stats.DECISION_THRESHOLD,
         "dataset": prepared.stats,
         "models": entries,
         "analysis": findings,

@@ -15,7 +15,7 @@ from typing import Any
 from markupsafe import Markup
 
 from labreport.report import discussion, tables
-from labreport.report import paragraphs as prose
+from labreport.report import paragraphs
 from labreport.report.catalog import Catalog
 from labreport.report.paragraphs import Cite, M, Msg, Para, Ref
 
@@ -105,62 +105,62 @@ def outline(record: dict, facts: dict, notes: list[Section] | None = None) -> li
     models = list(record["models"].values())
     sections = []
 
-    objective = Section("objective", M("section.objective"), prose.objective(record), [
-        Section("rnn", M("section.rnn"), prose.rnn_problem()),
-        Section("lstm", M("section.lstm"), [*prose.lstm_text(), _equations("lstm")]),
-        Section("gru", M("section.gru"), [*prose.gru_text(), _equations("gru"), *prose.gru_equation_note(),
+    objective = Section("objective", M("section.objective"), paragraphs.objective(record), [
+        Section("rnn", M("section.rnn"), paragraphs.rnn_problem()),
+        Section("lstm", M("section.lstm"), [*paragraphs.lstm_text(), _equations("lstm")]),
+        Section("gru", M("section.gru"), [*paragraphs.gru_text(), _equations("gru"), *paragraphs.gru_equation_note(),
                                           tables.contrast()]),
-        Section("flow", M("section.flow"), [*prose.flow(record), Figure("flow", M("figure.flow"), prose.flow_steps(record))]),
+        Section("flow", M("section.flow"), [*paragraphs.flow(record), Figure("flow", M("figure.flow"), paragraphs.flow_steps(record))]),
     ])
     sections.append(objective)
 
-    parameters = Section("parameters", M("section.parameters"), prose.params_intro())
+    parameters = Section("parameters", M("section.parameters"), paragraphs.params_intro())
     for entry in models:
         blocks = [tables.summary(entry), tables.derivation(entry)]
         for row in entry["params"]["layers"]:
-            blocks.extend(prose.layer_note(row))
+            blocks.extend(paragraphs.layer_note(row))
         parameters.children.append(Section(f"parameters-{entry['name']}", Markup.escape(entry["display_name"]), blocks))
     sections.append(parameters)
 
     results = Section("results", M("section.results"))
     length = record["dataset"]["preprocessing"]["max_length"]
     results.children.append(Section("dataset", M("section.dataset"), [
-        *prose.dataset(record), tables.splits(record), tables.lengths(record),
+        *paragraphs.dataset(record), tables.splits(record), tables.lengths(record),
         Figure("lengths", M("figure.lengths", length=length)),
     ]))
-    training = Section("training", M("section.training"), prose.training_intro(record, facts))
+    training = Section("training", M("section.training"), paragraphs.training_intro(record, facts))
     for entry in models:
-        training.blocks += [tables.history(entry), *prose.training(entry, facts),
+        training.blocks += [tables.history(entry), *paragraphs.training(entry, facts),
                             Figure(f"convergence_{entry['name']}", M("figure.convergence", model=entry["display_name"]))]
     training.blocks.append(Figure("comparison", M("figure.comparison")))
     results.children.append(training)
-    test = Section("test", M("section.test"), [*prose.test_intro(record), tables.test(record),
+    test = Section("test", M("section.test"), [*paragraphs.test_intro(record), tables.test(record),
                                               Figure("confusion", M("figure.confusion"))])
     if facts["runs"] > 1:
-        test.blocks += [*prose.seeds(record, facts), tables.seeds(record, facts)]
+        test.blocks += [*paragraphs.seeds(record, facts), tables.seeds(record, facts)]
     results.children.append(test)
-    results.children.append(Section("samples", M("section.samples"), [*prose.samples_intro(record), tables.samples(record)]))
+    results.children.append(Section("samples", M("section.samples"), [*paragraphs.samples_intro(record), tables.samples(record)]))
     if "analysis" in record:
-        failures = Section("failures", M("section.failures"), [*prose.failures_intro(record), tables.length_buckets(record)])
+        failures = Section("failures", M("section.failures"), [*paragraphs.failures_intro(record), tables.length_buckets(record)])
         if record["analysis"]["disagreements"]:
             failures.blocks.append(tables.disagreements(record))
         results.children.append(failures)
     if all(entry.get("gradient_flow") for entry in models):
         results.children.append(Section("gradients", M("section.gradients"),
-                                        [*prose.gradients(record, facts), Figure("gradients", M("figure.gradients"))]))
+                                        [*paragraphs.gradients(record, facts), Figure("gradients", M("figure.gradients"))]))
     if all(entry.get("attributions") for entry in models):
         facts = {**facts, "figures": ("gradients",) if all(entry.get("gradient_flow") for entry in models) else ()}
-        blocks = [*prose.attributions_intro(record, facts), tables.attributions(record, "sample")]
+        blocks = [*paragraphs.attributions_intro(record, facts), tables.attributions(record, "sample")]
         if any(r["kind"] == "disagreement" for r in models[0]["attributions"]["reviews"]):
             blocks.append(tables.attributions(record, "disagreement"))
-        blocks += [*prose.attributions_learned(record, facts), Figure("learned", M("figure.learned")),
-                   *prose.attributions_position(record, facts), *prose.attributions_randomization(record, facts)]
+        blocks += [*paragraphs.attributions_learned(record, facts), Figure("learned", M("figure.learned")),
+                   *paragraphs.attributions_position(record, facts), *paragraphs.attributions_randomization(record, facts)]
         results.children.append(Section("attributions", M("section.attributions"), blocks))
     sections.append(results)
 
     talk = Section("discussion", M("section.discussion"))
-    for i, (title, paragraphs) in enumerate(discussion.paragraphs(record, facts)):
-        talk.children.append(Section(f"discussion-{i + 1}", title, paragraphs))
+    for i, (title, said) in enumerate(discussion.paragraphs(record, facts)):
+        talk.children.append(Section(f"discussion-{i + 1}", title, said))
     sections.append(talk)
     sections.extend(notes or [])
     sections.append(Section("references", M("section.references"), [ReferenceList()], numbered=False))

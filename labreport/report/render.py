@@ -15,7 +15,7 @@ import jinja2
 from labreport.core import LabreportError
 from labreport.report import catalog as catalog_module
 from labreport.report import discussion
-from labreport.report import outline as document
+from labreport.report import outline
 from labreport.report.embedding import figure_label, figure_markup, with_content_security_policy, with_embedded_font
 from labreport.report.references import References
 from labreport.report.templates import (
@@ -68,7 +68,7 @@ def render_html(record: dict, lang: str, env: jinja2.Environment | None = None,
         figures = figure_markup(figures_module.all_figures(record, figure_label(catalog), ("svg",)), inline=True)
     facts = discussion.facts(record)
     try:
-        doc = document.resolve(document.outline(record, facts, notes), catalog, References())
+        doc = outline.resolve(outline.outline(record, facts, notes), catalog, References())
     except KeyError as error:
         raise LabreportError(f"the report refers to {error.args[0]}, which it does not contain") from None
     context = {

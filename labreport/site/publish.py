@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from labreport.core import LabreportError, __version__, fileio
-from labreport.core import stats as analysis
+from labreport.core import stats
 from labreport.site import checks
-from labreport.site import submissions as runs_module
+from labreport.site import submissions
 
 DIGEST_FILE = ".labreport-digest"
 MAX_REASON_CHARACTERS = 300
@@ -47,7 +47,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^0-9A-Za-z가-힣_.-]+", "_", text).strip("._")[:60] or "run"
 
 
-def assign_ids(found: list[runs_module.Run]) -> None:
+def assign_ids(found: list[submissions.Run]) -> None:
     """Each run's folder name on the site: its student ID when unique, else a name from its source."""
     students = [run.record["config"].get("report", {}).get("student_id", "") if run.record else "" for run in found]
     taken: set[str] = set()
@@ -68,7 +68,7 @@ def run_accuracy(entry: dict) -> tuple[float, float | None]:
     return entry["test"]["accuracy"], None
 
 
-def class_experiment(found: list[runs_module.Run]) -> dict[str, Any]:
+def class_experiment(found: list[submissions.Run]) -> dict[str, Any]:
     """The class's runs as one experiment: accuracy per model across runs and the paired comparison.
 
     Runs flagged as edited or as a copy of an earlier run are left out (a copy counts once), so each
@@ -102,8 +102,8 @@ def class_experiment(found: list[runs_module.Run]) -> dict[str, Any]:
             result["pair"] = {
                 "a": a, "b": b, "runs": len(differences), "differences": differences,
                 "difference": _spread(differences),
-                "p_value": analysis.sign_flip_test(differences),
-                "level": analysis.SIGNIFICANCE,
+                "p_value": stats.sign_flip_test(differences),
+                "level": stats.SIGNIFICANCE,
                 "a_wins": sum(d > 0 for d in differences), "b_wins": sum(d < 0 for d in differences),
                 "ties": sum(d == 0 for d in differences),
             }
@@ -111,15 +111,15 @@ def class_experiment(found: list[runs_module.Run]) -> dict[str, Any]:
 
 
 def _spread(values: list[float]) -> dict[str, Any]:
-    """`analysis.spread` (mean, sample sd, values) with the count the page states."""
-    return {"n": len(values), **analysis.spread(values)}
+    """`stats.spread` (mean, sample sd, values) with the count the page states."""
+    return {"n": len(values), **stats.spread(values)}
 
 
 # ---------------------------------------------------------------------------------------------
 # Rows: what the page, the CSV and the summary show of each run
 
 
-def row(run: runs_module.Run, models: list[str]) -> dict[str, Any]:
+def row(run: submissions.Run, models: list[str]) -> dict[str, Any]:
     """The table's columns for one run (plain data; the page and the CSV format it)."""
     if run.record is None:
         return {"id": run.id, "source": run.source, "problem": run.problem, "detail": run.detail, "flags": []}
@@ -202,7 +202,7 @@ def _one_line(error: BaseException) -> str:
     return text[:MAX_REASON_CHARACTERS - 1] + "…" if len(text) > MAX_REASON_CHARACTERS else text
 
 
-def _run_notes(run: runs_module.Run, languages: list[str]) -> dict[str, str]:
+def _run_notes(run: submissions.Run, languages: list[str]) -> dict[str, str]:
     """The run's own notes text per language: `notes.<lang>.md` in the run folder, never a path the record names.
 
     Raises:
@@ -212,13 +212,13 @@ def _run_notes(run: runs_module.Run, languages: list[str]) -> dict[str, str]:
     texts = {}
     for lang in languages:
         name = notes_module.NOTES_FILE.format(lang=lang)
-        data = runs_module.read_run_file(run.folder, name, notes_module.MAX_NOTES_BYTES)
+        data = submissions.read_run_file(run.folder, name, notes_module.MAX_NOTES_BYTES)
         if data is not None:
             texts[lang] = notes_module.decode_notes(data, name)
     return texts
 
 
-def _publish_reports(run: runs_module.Run, target: Path, previous: Path | None, languages: list[str],
+def _publish_reports(run: submissions.Run, target: Path, previous: Path | None, languages: list[str],
                      user_templates: str | Path | None) -> list[str]:
     """Renders the run's reports into `target` from its validated record and its own notes.
 
@@ -236,7 +236,7 @@ def _publish_reports(run: runs_module.Run, target: Path, previous: Path | None, 
     if previous is not None and (previous / DIGEST_FILE).is_file() and (previous / DIGEST_FILE).read_text() == stamp:
         shutil.copytree(previous, target, symlinks=True)
         return sorted(p.name for p in target.iterdir() if p.name.startswith("report."))
-    record = runs_module.full_record(run)
+    record = submissions.full_record(run)
     own = {lang: notes_module.sections_from_text(text, notes_module.NOTES_FILE.format(lang=lang), record, lang)
            for lang, text in texts.items()}
     results = workers.render_record(record, languages, ("html", "pdf"), user_templates, own)
@@ -253,7 +253,7 @@ def _publish_reports(run: runs_module.Run, target: Path, previous: Path | None, 
     return sorted(p.name for p in target.iterdir() if p.name.startswith("report."))
 
 
-def _set_problem(run: runs_module.Run, problem: str, error: BaseException) -> None:
+def _set_problem(run: submissions.Run, problem: str, error: BaseException) -> None:
     """Marks a run that was read but cannot be checked or published; it is then listed with its reason."""
     run.problem, run.detail, run.record, run.flags = problem, _one_line(error), None, []
 
@@ -285,7 +285,7 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
                                  "folder whole, so choose an --out outside them")
     fileio.check_writable(out.parent if out.parent != Path("") else Path("."))
     with tempfile.TemporaryDirectory(prefix="labreport-site-") as scratch:
-        found = runs_module.find(list(paths), Path(scratch))
+        found = submissions.find(list(paths), Path(scratch))
         for run in found:
             if run.record is not None:
                 try:
