@@ -50,10 +50,12 @@ class Report:
         self.out, self.files, self.record = out, files, record
 
     def _file(self, lang: str, fmt: str) -> Path:
-        path = self.out / f"report.{lang}.{fmt}"
+        from labreport.report.files import report_file
+
+        path = self.out / report_file(lang, fmt)
         if path not in self.files:
             made = ", ".join(p.name for p in self.files) or "nothing"
-            raise LabreportError(f"no report.{lang}.{fmt} was written this time (written: {made})")
+            raise LabreportError(f"no {path.name} was written this time (written: {made})")
         return path
 
     def html(self, lang: str = "ko") -> Path:

@@ -251,12 +251,14 @@ def command_build(args: argparse.Namespace) -> int:
     _load_config(args)
     from labreport.core import fileio, staging
     from labreport.experiment import train
+    from labreport.report import files as report_files
+
     out = fileio.check_writable(args.out)
     with staging.locked(out, "labreport " + shlex.join(args.argv)):
         stage = staging.begin(out)
         command_train(args, into=stage)
         command_render(args, into=stage)
-        old_reports = [p.name for p in out.glob("report.*") if p.suffix in (".html", ".pdf")]
+        old_reports = [p.name for p in out.iterdir() if report_files.is_report_file(p.name)]
         staging.commit(out, (*train.RUN_ENTRIES, "figures", *old_reports))
         shutil.rmtree(out / train.PARTIAL, ignore_errors=True)
     return 0

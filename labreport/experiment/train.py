@@ -29,8 +29,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from labreport.core import LabreportError, __version__, fileio, record, staging
-from labreport.core import stats
+from labreport.core import LabreportError, __version__, fileio, record, staging, stats
 from labreport.core.config import Config
 from labreport.experiment import attributions, batches, encoding, inference, prepare, resume, runtime
 from labreport.experiment import corpus as corpus_module

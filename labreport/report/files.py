@@ -15,7 +15,7 @@ from typing import Iterable
 from labreport.core import fileio
 from labreport.core import record as record_module
 from labreport.core.settings import ReportConfig
-from labreport.report.render import check_options
+from labreport.report.render import FORMATS, check_options
 from labreport.report.workers import render_record
 
 INVALID_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
@@ -52,6 +52,17 @@ def notes_files(out: Path, languages: list[str], given: dict[str, str | Path] | 
 
 
 FIGURE_FILES = ("svg", "png")
+
+
+def report_file(lang: str, fmt: str) -> str:
+    """The name of a report's file in a run folder (and on the course site): `report.<lang>.<format>`."""
+    return f"report.{lang}.{fmt}"
+
+
+def is_report_file(name: str) -> bool:
+    """Whether a file name is one `report_file` gives (any language, HTML or PDF)."""
+    parts = name.split(".")
+    return len(parts) == 3 and parts[0] == "report" and parts[2] in FORMATS
 
 
 def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str],
@@ -110,9 +121,9 @@ def _write_reports(folder: Path, record: dict, results: list, stored_cover: dict
             for fmt, data in files.items():
                 fileio.write_bytes(folder / "figures" / f"{name}.{lang}.{fmt}", data)
         if html is not None:
-            written.append(fileio.write_text(folder / f"report.{lang}.html", html))
+            written.append(fileio.write_text(folder / report_file(lang, "html"), html))
         if pdf_bytes is not None:
-            written.append(fileio.write_bytes(folder / f"report.{lang}.pdf", pdf_bytes))
+            written.append(fileio.write_bytes(folder / report_file(lang, "pdf"), pdf_bytes))
             handed_in = submission_name(record["config"]["report"], lang)
             if handed_in:
                 written.append(fileio.write_bytes(folder / handed_in, pdf_bytes))

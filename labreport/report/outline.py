@@ -14,8 +14,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from labreport.report import discussion, tables
-from labreport.report import paragraphs
+from labreport.report import discussion, paragraphs, tables
 from labreport.report.catalog import Catalog
 from labreport.report.paragraphs import Cite, M, Msg, Para, Ref
 

@@ -14,8 +14,7 @@ import jinja2
 
 from labreport.core import LabreportError
 from labreport.report import catalog as catalog_module
-from labreport.report import discussion
-from labreport.report import outline
+from labreport.report import discussion, outline
 from labreport.report.embedding import figure_label, figure_markup, with_content_security_policy, with_embedded_font
 from labreport.report.references import References
 from labreport.report.templates import (

@@ -31,10 +31,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from labreport.core import LabreportError, __version__, fileio
-from labreport.core import stats
-from labreport.site import checks
-from labreport.site import submissions
+from labreport.core import LabreportError, __version__, fileio, stats
+from labreport.report import files as report_files
+from labreport.site import checks, submissions
 
 DIGEST_FILE = ".labreport-digest"
 MAX_REASON_CHARACTERS = 300
@@ -235,7 +234,7 @@ def _publish_reports(run: submissions.Run, target: Path, previous: Path | None, 
     stamp = f"{run.digest} {notes_digest} {__version__} {','.join(languages)}"
     if previous is not None and (previous / DIGEST_FILE).is_file() and (previous / DIGEST_FILE).read_text() == stamp:
         shutil.copytree(previous, target, symlinks=True)
-        return sorted(p.name for p in target.iterdir() if p.name.startswith("report."))
+        return sorted(p.name for p in target.iterdir() if report_files.is_report_file(p.name))
     record = submissions.full_record(run)
     own = {lang: notes_module.sections_from_text(text, notes_module.NOTES_FILE.format(lang=lang), record, lang)
            for lang, text in texts.items()}
@@ -243,14 +242,14 @@ def _publish_reports(run: submissions.Run, target: Path, previous: Path | None, 
     try:
         for lang, html, pdf_bytes, _, _ in results:
             if html is not None:
-                fileio.write_text(target / f"report.{lang}.html", html)
+                fileio.write_text(target / report_files.report_file(lang, "html"), html)
             if pdf_bytes is not None:
-                fileio.write_bytes(target / f"report.{lang}.pdf", pdf_bytes)
+                fileio.write_bytes(target / report_files.report_file(lang, "pdf"), pdf_bytes)
         fileio.write_text(target / DIGEST_FILE, stamp)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
-    return sorted(p.name for p in target.iterdir() if p.name.startswith("report."))
+    return sorted(p.name for p in target.iterdir() if report_files.is_report_file(p.name))
 
 
 def _set_problem(run: submissions.Run, problem: str, error: BaseException) -> None:
