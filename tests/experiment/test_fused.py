@@ -90,12 +90,15 @@ def test_the_model_is_fused_on_both_directions_and_the_weights_are_keras_own(cel
 
 @pytest.mark.parametrize("loop", LOOPS, indirect=True)
 @pytest.mark.parametrize("cell", FUSED)
-def test_outputs_and_gradients_match_keras_at_every_bucketed_width(cell, loop):
+def test_outputs_and_gradients_match_keras_from_the_first_bucket_to_the_full_width(cell, loop):
     config = quick_config()
     fused, plain = twins(cell, config, loop)
+    # Every bucket up to 64 steps, and the quick run's full width: the loops hold nothing that depends
+    # on the width, so these show what all 25 of the quick run's buckets would, at a tenth of the steps.
     max_length = config.data.max_length
-    widths = sorted({batches.width_for(n, max_length, True) for n in range(1, max_length + 1)})
-    assert widths[0] == batches.SHAPE_STEP and widths[-1] == max_length and len(widths) == max_length // batches.SHAPE_STEP
+    buckets = sorted({batches.width_for(n, max_length, True) for n in range(1, max_length + 1)})
+    assert buckets[0] == batches.SHAPE_STEP and buckets[-1] == max_length and len(buckets) == max_length // batches.SHAPE_STEP
+    widths = [width for width in buckets if width <= 64] + [max_length]
     rng = np.random.default_rng(0)
     for width in widths:
         x = rng.integers(0, config.data.vocab_size, size=(4, width)).astype("int32")
