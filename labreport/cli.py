@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema of OUT/results.json (for scripts that read records)",
                         description="Print the JSON Schema (Draft 2020-12) of the results record this labreport writes.")
+    from labreport.sweep import command as sweep_command
+
+    sweep_command.add_parser(commands)
     return parser
 
 
@@ -340,7 +343,13 @@ def command_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"schema": command_schema, "train": command_train, "render": command_render, "build": command_build, "params": command_params,
+def command_sweep(args: argparse.Namespace) -> int:
+    from labreport.sweep.command import command_sweep as sweep
+
+    return sweep(args)
+
+
+COMMANDS = {"sweep": command_sweep, "schema": command_schema, "train": command_train, "render": command_render, "build": command_build, "params": command_params,
             "predict": command_predict, "notes": command_notes, "site": command_site}
 
 

@@ -259,6 +259,8 @@ def _merge(base: Config, overrides: Mapping[str, Mapping[str, Any]], origin: str
     """Returns `base` with `overrides` ({section: {field: value}}) applied, type-checked."""
     sections = {}
     for section, values in overrides.items():
+        if section == "sweep":  # the grid of `labreport sweep`, read and checked by labreport.sweep.grid
+            continue
         if section not in SECTIONS:
             raise LabreportError(
                 f"unknown section [{section}] in {origin}{_closest(section, list(SECTIONS))}"
