@@ -57,18 +57,27 @@ def _token_source() -> str | None:
     return str(default) if default.is_file() else None
 
 
-def import_ray(local: bool):
+def _loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]") if ":" in address else address
+    return host in (LOOPBACK, "localhost", "::1")
+
+
+def import_ray(address: str | None):
     """Imports Ray; for a local instance, with token authentication on and its ports on 127.0.0.1.
+
+    A cluster on this machine's loopback address (`ray start --head --node-ip-address 127.0.0.1`)
+    is reached on loopback too: otherwise Ray's client replaces 127.0.0.1 with the machine's
+    network address, where such a cluster does not listen.
 
     Raises:
         LabreportError: Ray is not installed (the line says how to install it).
     """
-    if local:
+    if address is None:
         os.environ["RAY_AUTH_MODE"] = "token"
-        if "ray" not in sys.modules:
-            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     elif "RAY_AUTH_MODE" not in os.environ and _token_source():
         os.environ["RAY_AUTH_MODE"] = "token"
+    if (address is None or _loopback(address)) and "ray" not in sys.modules:
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     try:
         import ray
     except ImportError:
@@ -171,7 +180,7 @@ def start(address: str | None, cpus_per_run: int, object_store_bytes: int, dashb
             needs more CPUs than there are.
     """
     address = address or os.environ.get("RAY_ADDRESS") or None
-    ray = import_ray(local=address is None)
+    ray = import_ray(address)
     if address is None:
         engine = _start_local(ray, cpus_per_run, object_store_bytes, dashboard)
     else:

@@ -1,0 +1,226 @@
+"""`labreport sweep` for real: a local Ray instance training the issue's grid on the shipped sample.
+
+One sweep (two lengths × two seeds, a BiGRU and a BiLSTM in each run) is trained once for the
+module and read by the tests below; the failing run and the killed worker have small sweeps of
+their own. Every sweep runs in a process of its own, as a user runs it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray", reason="the sweep runs on Ray: pip install 'labreport[sweep]'")
+
+from labreport.sweep import summary as summary_module  # noqa: E402
+
+# The grid of the issue, at the smallest size that still trains: the shipped sample, one epoch,
+# no attributions. Four runs (two lengths × two seeds), each training a BiGRU and a BiLSTM.
+QUICK_GRID = ["--quick", "--vary", "max_length=16,32", "--seeds", "2", "--models", "gru,lstm",
+              "--epochs", "1", "--no-attributions"]
+RUN_IDS = ["max_length-16_seed-42", "max_length-16_seed-43", "max_length-32_seed-42", "max_length-32_seed-43"]
+
+
+def sweep_cli(args: list[str], cwd: Path, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    """`labreport sweep ARGS` in its own process (Ray's driver and its environment stay out of pytest's)."""
+    return subprocess.run([sys.executable, "-m", "labreport", "sweep", *args], cwd=cwd, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(str(path)).pages)
+
+
+def record_of(out: Path, run_id: str) -> dict:
+    return json.loads((out / "runs" / run_id / "results.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def trained_sweep(tmp_path_factory):
+    """The issue's grid, trained once: (OUT, the finished command)."""
+    folder = tmp_path_factory.mktemp("sweep")
+    result = sweep_cli([*QUICK_GRID, "--out", str(folder / "out")], cwd=folder)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return folder / "out", result
+
+
+@pytest.mark.training
+def test_the_grid_writes_four_runs_and_both_reports(trained_sweep):
+    out, result = trained_sweep
+    assert sorted(p.name for p in (out / "runs").iterdir()) == RUN_IDS
+    for run_id in RUN_IDS:
+        for name in ("results.json", "predictions.npz", "history/gru.csv", "history/lstm.csv", "report.ko.html",
+                     "report.en.html"):
+            assert (out / "runs" / run_id / name).is_file(), (run_id, name)
+        assert not (out / "runs" / run_id / "models").exists()  # models only with --keep-models
+    for name in ("sweep.json", "sweep.csv", "sweep.ko.html", "sweep.en.html", "sweep.ko.pdf", "sweep.en.pdf"):
+        assert (out / name).stat().st_size > 0, name
+    assert "4 runs, 0 complete already, 4 to train" in result.stderr
+    assert "token authentication on" in result.stderr
+    assert result.stderr.count(" done in ") == 4
+
+
+@pytest.mark.training
+def test_each_run_is_what_train_writes_with_its_settings(trained_sweep):
+    out, _ = trained_sweep
+    for run_id in RUN_IDS:
+        record = record_of(out, run_id)
+        length, seed = int(run_id.split("_")[1].split("-")[1]), int(run_id.rsplit("-", 1)[1])
+        assert record["config"]["data"]["max_length"] == length
+        assert (record["config"]["train"]["seed"], record["config"]["train"]["seeds"]) == (seed, 1)
+        assert list(record["models"]) == ["gru", "lstm"]
+        # Each run used one TensorFlow thread, as its task held one Ray CPU.
+        assert record["environment"]["threads"] == {"intra_op": 1, "inter_op": 1}
+        assert record["environment"]["command"].startswith(f"labreport train --out {out / 'runs' / run_id} --quick")
+
+
+@pytest.mark.training
+def test_the_report_numbers_are_the_records_numbers(trained_sweep):
+    out, _ = trained_sweep
+    summary = summary_module.load_summary(out)
+    records = {run_id: record_of(out, run_id) for run_id in RUN_IDS}
+    for run in summary["runs"]:
+        for name, numbers in run["models"].items():
+            entry = records[run["id"]]["models"][name]
+            assert numbers["accuracy"] == entry["test"]["accuracy"]
+            assert numbers["loss"] == entry["test"]["loss"]
+            assert numbers["params"] == entry["total_params"]
+    html, pdf = (out / "sweep.en.html").read_text(encoding="utf-8"), pdf_text(out / "sweep.en.pdf")
+    for point in summary["points"]:
+        for name in ("gru", "lstm"):
+            values = [records[run_id]["models"][name]["test"]["accuracy"] for run_id in point["runs"]]
+            spread = point["models"][name]["accuracy"]
+            assert spread["mean"] == statistics.fmean(values) and spread["sd"] == statistics.stdev(values)
+            shown = f"{spread['mean'] * 100:.2f}% ± {spread['sd'] * 100:.2f}% (n=2)"
+            assert shown in html and shown in pdf
+        pair = point["pairs"][0]
+        differences = [records[r]["models"]["gru"]["test"]["accuracy"] - records[r]["models"]["lstm"]["test"]["accuracy"]
+                       for r in point["runs"]]
+        assert pair["difference"]["values"] == differences
+    rows = list(csv.DictReader(io.StringIO((out / "sweep.csv").read_text(encoding="utf-8"))))
+    assert len(rows) == 8
+    for row in rows:
+        assert float(row["accuracy"]) == round(records[row["run"]]["models"][row["model"]]["test"]["accuracy"], 6)
+
+
+@pytest.mark.training
+def test_no_placeholder_reaches_a_page(trained_sweep):
+    out, _ = trained_sweep
+    for lang in ("ko", "en"):
+        page = (out / f"sweep.{lang}.html").read_text(encoding="utf-8")
+        text = re.sub(r"<(style|svg|script)\b.*?</\1>", "", page, flags=re.S)
+        assert not re.search(r"\{[A-Za-z_][\w.:/]*\}", text), lang
+        pdf = pdf_text(out / f"sweep.{lang}.pdf")
+        assert not re.search(r"\{[A-Za-z_][\w.:/]*\}", pdf), lang
+        assert 'href="runs/max_length-16_seed-42/report.' in page  # links to each run's own report
+    assert "스윕 보고서" in pdf_text(out / "sweep.ko.pdf")
+
+
+@pytest.mark.training
+def test_a_second_call_trains_nothing(trained_sweep):
+    out, _ = trained_sweep
+    before = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/results.json")}
+    started = time.monotonic()
+    result = sweep_cli([*QUICK_GRID, "--out", str(out)], cwd=out.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "4 runs, 4 complete already, 0 to train" in result.stderr
+    assert "sweep: on " not in result.stderr  # Ray is not even started
+    assert {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/results.json")} == before
+    assert time.monotonic() - started < 60
+
+
+@pytest.mark.training
+def test_a_run_that_raises_is_recorded_failed_and_the_other_completes(tmp_path):
+    """`LABREPORT_SWEEP_FAIL` makes a run raise on its worker; it is tried twice, then recorded failed."""
+    failing = "max_length-16_seed-42"
+    args = ["--quick", "--vary", "max_length=16,24", "--models", "gru", "--epochs", "1", "--no-attributions",
+            "--out", str(tmp_path / "out")]
+    result = sweep_cli(args, cwd=tmp_path, env={"LABREPORT_SWEEP_FAIL": failing})
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert f"sweep: {failing} failed (LABREPORT_SWEEP_FAIL names this run" in result.stderr
+    assert "trying it once more" in result.stderr
+    assert "labreport: 1 of 2 runs failed" in result.stderr
+    summary = summary_module.load_summary(tmp_path / "out")
+    runs = {run["id"]: run for run in summary["runs"]}
+    assert (runs[failing]["status"], runs[failing]["attempts"]) == ("failed", 2)
+    assert "LABREPORT_SWEEP_FAIL names this run" in runs[failing]["reason"]
+    assert runs["max_length-24_seed-42"]["status"] == "complete"
+    assert not (tmp_path / "out" / "runs" / failing).exists()
+    assert (tmp_path / "out" / "runs" / "max_length-24_seed-42" / "results.json").is_file()
+    page = (tmp_path / "out" / "sweep.en.html").read_text(encoding="utf-8")
+    assert "One of 2 runs failed" in page and "LABREPORT_SWEEP_FAIL names this run" in page
+
+
+def _descendants(pid: int):
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _listening_addresses(processes) -> set[str]:
+    import psutil
+
+    addresses = set()
+    for process in processes:
+        try:
+            for connection in process.net_connections(kind="inet"):
+                if connection.status == psutil.CONN_LISTEN:
+                    addresses.add(connection.laddr.ip)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return addresses
+
+
+def _training_worker(pid: int, seconds: float):
+    """This sweep's worker process that has been running a run for `seconds`, or None."""
+    for process in _descendants(pid):
+        try:
+            if process.cmdline()[:1] == ["ray::train_run"] and time.time() - process.create_time() > seconds:
+                return process
+        except Exception:  # it ended meanwhile
+            continue
+    return None
+
+
+@pytest.mark.training
+def test_a_killed_worker_is_retried_and_the_instance_listens_on_loopback_only(tmp_path):
+    pytest.importorskip("psutil")
+    args = ["--quick", "--vary", "max_length=16", "--models", "gru", "--epochs", "3", "--no-attributions",
+            "--out", str(tmp_path / "out")]
+    process = subprocess.Popen([sys.executable, "-m", "labreport", "sweep", *args], cwd=tmp_path,
+                               stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline, worker = time.monotonic() + 180, None
+        while worker is None and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.5)
+            worker = _training_worker(process.pid, seconds=6)
+        assert worker is not None, "no worker ran the run"
+        listening = _listening_addresses([*_descendants(process.pid), worker])
+        assert listening and listening <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening
+        killed = worker.pid
+        os.kill(killed, signal.SIGKILL)
+        _, stderr = process.communicate(timeout=600)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr[-3000:]
+    assert "max_length-16_seed-42 failed (its worker died" in stderr and "trying it once more" in stderr
+    run = summary_module.load_summary(tmp_path / "out")["runs"][0]
+    assert (run["status"], run["attempts"]) == ("complete", 2)
+    assert record_of(tmp_path / "out", run["id"])["models"]["gru"]["epochs_run"] >= 1
