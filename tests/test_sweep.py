@@ -198,13 +198,36 @@ def _training_worker(pid: int, seconds: float):
     return None
 
 
+def _gcs_address(pid: int) -> str:
+    """The address the GCS of the sweep's local instance listens on."""
+    for process in _descendants(pid):
+        if process.name() == "gcs_server":
+            for connection in process.net_connections(kind="inet"):
+                if connection.status == "LISTEN":
+                    return f"127.0.0.1:{connection.laddr.port}"
+    raise AssertionError("the sweep's local instance has no GCS")
+
+
+def _connect_without_token(address: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """A Ray client on this machine that has only some other token tries to run a task on `address`."""
+    wrong = tmp_path / "other_token"
+    wrong.write_text("0" * 64, encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_")}
+    env.update(RAY_AUTH_TOKEN_PATH=str(wrong), RAY_NUM_REDIS_GET_RETRIES="2", RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    code = ("import ray; ray.init(address=%r, log_to_driver=False); "
+            "print('RAN', ray.get(ray.remote(lambda: 1).remote(), timeout=30))" % address)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
 @pytest.mark.training
-def test_a_killed_worker_is_retried_and_the_instance_listens_on_loopback_only(tmp_path):
+def test_a_killed_worker_is_retried_and_the_instance_wants_its_token_on_loopback_only(tmp_path):
+    """RAY_AUTH_MODE=disabled in the user's environment: the instance labreport starts still wants its token."""
     pytest.importorskip("psutil")
-    args = ["--quick", "--vary", "max_length=16", "--models", "gru", "--epochs", "3", "--no-attributions",
+    args = ["--quick", "--vary", "max_length=16", "--models", "gru", "--epochs", "4", "--no-attributions",
             "--out", str(tmp_path / "out")]
     process = subprocess.Popen([sys.executable, "-m", "labreport", "sweep", *args], cwd=tmp_path,
-                               stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "RAY_AUTH_MODE": "disabled"})
     try:
         deadline, worker = time.monotonic() + 180, None
         while worker is None and time.monotonic() < deadline and process.poll() is None:
@@ -213,13 +236,15 @@ def test_a_killed_worker_is_retried_and_the_instance_listens_on_loopback_only(tm
         assert worker is not None, "no worker ran the run"
         listening = _listening_addresses([*_descendants(process.pid), worker])
         assert listening and listening <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening
-        killed = worker.pid
-        os.kill(killed, signal.SIGKILL)
+        os.kill(worker.pid, signal.SIGKILL)
+        refused = _connect_without_token(_gcs_address(process.pid), tmp_path)
         _, stderr = process.communicate(timeout=600)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, stderr[-3000:]
+    assert refused.returncode != 0 and "RAN" not in refused.stdout
+    assert "Authentication token is missing or incorrect" in refused.stderr, refused.stderr[-2000:]
     assert "max_length-16_seed-42 failed (its worker died" in stderr and "trying it once more" in stderr
     run = summary_module.load_summary(tmp_path / "out")["runs"][0]
     assert (run["status"], run["attempts"]) == ("complete", 2)

@@ -88,7 +88,7 @@ def pairs(summary: dict, f: dict, catalog: Catalog) -> list[Paragraph]:
             if tally[key]:
                 sentences.append(say("sweep.pairs.led", a=winner, b=loser, count=len(tally[key]),
                                      points=f["points"], where=_where(tally[key])))
-        if not tally["a"] and not tally["b"] and (tally["unclear"] or tally["one_seed"]):
+        if not tally["a"] and not tally["b"] and tally["unclear"]:  # compared, and no lead: with one seed, nothing was compared
             sentences.append(say("sweep.pairs.neither", a=a, b=b))
         if tally["unclear"]:
             sentences.append(say("sweep.pairs.unclear", a=a, b=b, count=len(tally["unclear"]), points=f["points"],
