@@ -164,47 +164,78 @@ def test_a_run_that_raises_is_recorded_failed_and_the_other_completes(tmp_path):
     assert "One of 2 runs failed" in page and "LABREPORT_SWEEP_FAIL names this run" in page
 
 
-def _descendants(pid: int):
-    import psutil
-
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
+# The processes and sockets of one sweep, read from /proc (Linux), so that only its own are touched.
 
 
-def _listening_addresses(processes) -> set[str]:
-    import psutil
-
-    addresses = set()
-    for process in processes:
+def _descendants(pid: int) -> list[int]:
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            for connection in process.net_connections(kind="inet"):
-                if connection.status == psutil.CONN_LISTEN:
-                    addresses.add(connection.laddr.ip)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return addresses
-
-
-def _training_worker(pid: int, seconds: float):
-    """This sweep's worker process that has been running a run for `seconds`, or None."""
-    for process in _descendants(pid):
-        try:
-            if process.cmdline()[:1] == ["ray::train_run"] and time.time() - process.create_time() > seconds:
-                return process
-        except Exception:  # it ended meanwhile
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
+    found, frontier = [], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+    except OSError:
+        return [""]
+
+
+def _ip(hexadecimal: str) -> str:
+    """An address as /proc/net/tcp* writes it (32-bit words in the machine's order, little-endian here)."""
+    packed = b"".join(bytes.fromhex(hexadecimal[i:i + 8])[::-1] for i in range(0, len(hexadecimal), 8))
+    if len(packed) == 16 and packed[:12] == b"\0" * 10 + b"\xff\xff":
+        packed = packed[12:]  # IPv4 mapped into IPv6
+    if len(packed) == 4:
+        return ".".join(map(str, packed))
+    return ":".join(packed[i:i + 2].hex() for i in range(0, 16, 2))
+
+
+def _listening(pids: list[int]) -> dict[int, list[tuple[str, int]]]:
+    """{pid: [(address, port)]}: the TCP sockets each process listens on (state 0A in /proc/net/tcp*)."""
+    sockets = {}
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":
+                address, port = fields[1].split(":")
+                sockets[fields[9]] = (_ip(address), int(port, 16))
+    result = {}
+    for pid in pids:
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        result[pid] = [sockets[link[8:-1]] for link in links if link.startswith("socket:[") and link[8:-1] in sockets]
+    return result
+
+
+def _training_worker(pid: int, seconds: float) -> int | None:
+    """This sweep's worker process that has been running a run for `seconds`, or None."""
+    ticks, uptime = os.sysconf("SC_CLK_TCK"), float(Path("/proc/uptime").read_text().split()[0])
+    for child in _descendants(pid):
+        if _cmdline(child)[:1] == ["ray::train_run"]:
+            try:
+                started = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
+            except (OSError, IndexError, ValueError):
+                continue
+            if uptime - started > seconds:
+                return child
     return None
 
 
 def _gcs_address(pid: int) -> str:
     """The address the GCS of the sweep's local instance listens on."""
-    for process in _descendants(pid):
-        if process.name() == "gcs_server":
-            for connection in process.net_connections(kind="inet"):
-                if connection.status == "LISTEN":
-                    return f"127.0.0.1:{connection.laddr.port}"
+    for child, sockets in _listening(_descendants(pid)).items():
+        if Path(_cmdline(child)[0]).name == "gcs_server" and sockets:
+            return f"127.0.0.1:{sockets[0][1]}"
     raise AssertionError("the sweep's local instance has no GCS")
 
 
@@ -222,7 +253,8 @@ def _connect_without_token(address: str, tmp_path: Path) -> subprocess.Completed
 @pytest.mark.training
 def test_a_killed_worker_is_retried_and_the_instance_wants_its_token_on_loopback_only(tmp_path):
     """RAY_AUTH_MODE=disabled in the user's environment: the instance labreport starts still wants its token."""
-    pytest.importorskip("psutil")
+    if not Path("/proc/net/tcp").is_file():
+        pytest.skip("reads the sweep's processes and sockets from /proc (Linux)")
     args = ["--quick", "--vary", "max_length=16", "--models", "gru", "--epochs", "4", "--no-attributions",
             "--out", str(tmp_path / "out")]
     process = subprocess.Popen([sys.executable, "-m", "labreport", "sweep", *args], cwd=tmp_path,
@@ -234,9 +266,9 @@ def test_a_killed_worker_is_retried_and_the_instance_wants_its_token_on_loopback
             time.sleep(0.5)
             worker = _training_worker(process.pid, seconds=6)
         assert worker is not None, "no worker ran the run"
-        listening = _listening_addresses([*_descendants(process.pid), worker])
-        assert listening and listening <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening
-        os.kill(worker.pid, signal.SIGKILL)
+        sockets = [address for found in _listening(_descendants(process.pid)).values() for address, _ in found]
+        assert len(sockets) >= 4 and set(sockets) == {"127.0.0.1"}, sockets  # GCS, raylet, driver, worker, ...
+        os.kill(worker, signal.SIGKILL)
         refused = _connect_without_token(_gcs_address(process.pid), tmp_path)
         _, stderr = process.communicate(timeout=600)
     finally:
