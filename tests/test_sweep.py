@@ -281,3 +281,17 @@ def test_a_killed_worker_is_retried_and_the_instance_wants_its_token_on_loopback
     run = summary_module.load_summary(tmp_path / "out")["runs"][0]
     assert (run["status"], run["attempts"]) == ("complete", 2)
     assert record_of(tmp_path / "out", run["id"])["models"]["gru"]["epochs_run"] >= 1
+
+
+@pytest.mark.training
+def test_the_notebook_function_is_the_same_sweep(trained_sweep, tmp_path, monkeypatch):
+    import labreport
+
+    out, _ = trained_sweep
+    monkeypatch.chdir(tmp_path)
+    assert callable(labreport.sweep) and labreport.sweep.__name__ == "labreport.sweep"
+    result = labreport.sweep({"max_length": [16, 32]}, out=out, quick=True, seeds=2, models=["gru", "lstm"], epochs=1,
+                             attributions=False, formats=["html"], progress=False)
+    assert all(outcome.reused for outcome in result.outcomes) and len(result.outcomes) == 4
+    assert result.failed == [] and result.html("en").is_file()
+    assert "<th>BiGRU</th><th>BiLSTM</th>" in result._repr_html_()

@@ -124,8 +124,7 @@ def write_all(out: Path, grid, outcomes, options, progress) -> list[Path]:
     stage = staging.begin(out)
     for name, data in files.items():
         fileio.write_bytes(stage / name, data)
-    old = [p.name for p in out.glob("sweep.*") if p.is_file()]
-    staging.commit(out, old)
+    staging.commit(out)  # the files of languages and formats not rendered this time stay, as with `render`
     if not any(o.status == "complete" for o in outcomes):
         print("labreport: no run of the sweep is complete: the report has no numbers yet", file=sys.stderr)
     return [out / name for name in files]
