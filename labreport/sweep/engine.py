@@ -192,8 +192,16 @@ def start(address: str | None, cpus_per_run: int, object_store_bytes: int, dashb
     return engine
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity: `taskset`, a container's cpuset), else all of them."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no affinity on this system (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 def _start_local(ray, cpus_per_run: int, object_store_bytes: int, dashboard: bool) -> Engine:
-    cpus = os.cpu_count() or 1
+    cpus = usable_cpus()
     options = dict(address="local", num_cpus=cpus, num_gpus=0, include_dashboard=dashboard,
                    object_store_memory=max(OBJECT_STORE_MINIMUM, int(object_store_bytes)),
                    log_to_driver=False, logging_level=logging.ERROR)

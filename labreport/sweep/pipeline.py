@@ -78,7 +78,9 @@ def run_sweep(grid: Grid, options: Options, progress: Progress) -> list[Outcome]
 def _object_store_bytes(pending: list[RunSpec], corpus, options: Options) -> int:
     """What the local object store must hold: the prepared data of the runs submitted at once (one
     more than run at a time) and what they send back, with a quarter to spare."""
-    slots = max(1, (os.cpu_count() or 1) // options.cpus_per_run)
+    from labreport.sweep.engine import usable_cpus
+
+    slots = max(1, usable_cpus() // options.cpus_per_run)
     largest = max(driver.prepared_bytes(corpus, spec.config) for spec in pending)
     returned = max(driver.returned_bytes(spec.config, options.keep_models) for spec in pending)
     return int(1.25 * ((slots + 1) * largest + 2 * slots * returned))
