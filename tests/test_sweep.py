@@ -295,3 +295,32 @@ def test_the_notebook_function_is_the_same_sweep(trained_sweep, tmp_path, monkey
     assert all(outcome.reused for outcome in result.outcomes) and len(result.outcomes) == 4
     assert result.failed == [] and result.html("en").is_file()
     assert "<th>BiGRU</th><th>BiLSTM</th>" in result._repr_html_()
+
+
+@pytest.mark.training
+def test_ctrl_c_cancels_what_is_outstanding_and_keeps_what_is_complete(tmp_path):
+    args = ["--quick", "--vary", "max_length=16,24,32", "--models", "gru", "--epochs", "2", "--no-attributions",
+            "--out", str(tmp_path / "out")]
+    process = subprocess.Popen([sys.executable, "-m", "labreport", "sweep", *args], cwd=tmp_path,
+                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    seen, done = [], None
+    for line in process.stderr:
+        seen.append(line)
+        if " done in " in line:
+            done = line.split()[1]
+            descendants = _descendants(process.pid)
+            process.send_signal(signal.SIGINT)
+            break
+    rest = process.communicate(timeout=120)[1]
+    assert done is not None, "".join(seen)
+    assert process.returncode == 130, "".join(seen) + rest
+    assert "labreport: interrupted; files already written are complete and were kept" in rest
+    assert (tmp_path / "out" / "runs" / done / "results.json").is_file()
+    kept = len(list((tmp_path / "out" / "runs").glob("*/results.json")))  # a run may have ended meanwhile
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() and _cmdline(pid) != [""] for pid in descendants) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not [pid for pid in descendants if Path(f"/proc/{pid}").exists() and _cmdline(pid) != [""]]
+    again = sweep_cli(args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"3 runs, {kept} complete already, {3 - kept} to train" in again.stderr
