@@ -85,6 +85,11 @@ def test_each_run_is_what_train_writes_with_its_settings(trained_sweep):
         # Each run used one TensorFlow thread, as its task held one Ray CPU.
         assert record["environment"]["threads"] == {"intra_op": 1, "inter_op": 1}
         assert record["environment"]["command"].startswith(f"labreport train --out {out / 'runs' / run_id} --quick")
+    # The compiled loops are built once per machine, under a lock: never by two workers at once.
+    logs = [(out / "runs" / run_id / "train.log").read_text(encoding="utf-8") for run_id in RUN_IDS]
+    assert sum("compiling labreport's GRU and LSTM loops" in log for log in logs) <= 1
+    loops = {entry["recurrent_loop"] for run_id in RUN_IDS for entry in record_of(out, run_id)["models"].values()}
+    assert len(loops) == 1, loops  # every run used the same loop: none fell back while another built
 
 
 @pytest.mark.training
