@@ -21,8 +21,12 @@ def __getattr__(name: str):
     if name in _API:
         from labreport import api
         return getattr(api, name)
+    if name == "sweep":  # the subpackage, which is also the notebook's function (labreport.sweep.api)
+        import importlib
+
+        return importlib.import_module("labreport.sweep")
     raise AttributeError(f"module 'labreport' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
+    return sorted([*globals(), *_API, "sweep"])

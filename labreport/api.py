@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from labreport.core import LabreportError
-from labreport.core.config import DEFAULT_OUT, checked_choices
+from labreport.core.config import DEFAULT_OUT, checked_choices, keyword_settings
 from labreport.report.numbers import format_number, format_percent
 from labreport.report.render import FORMATS
 
@@ -132,7 +132,7 @@ def build(out: str | Path = DEFAULT_OUT, *, quick: bool = False, data: str | Pat
 
     languages = _listed(lang, tuple(templates.languages()), "language")
     formats = _listed(formats, FORMATS, "format")
-    flags, command = _settings(settings)
+    flags, command = keyword_settings(settings)
     configuration = load_config(config, flags, quick=quick)
     fileio.check_writable(out)
     corpus = corpus_module.load_corpus(str(data) if data else None, quick, str(data_dir) if data_dir else None)
@@ -145,31 +145,3 @@ def build(out: str | Path = DEFAULT_OUT, *, quick: bool = False, data: str | Pat
 
 def _listed(values: Iterable[str] | str, allowed: tuple[str, ...], what: str) -> list[str]:
     return checked_choices([values] if isinstance(values, str) else list(values), allowed, what)
-
-
-def _settings(settings: dict) -> tuple[dict[str, dict], list[str]]:
-    """Keyword settings as the config's {section: {name: value}}, and as command-line flags for the record."""
-    from labreport.core.config import cli_settings, comma_list
-    from labreport.core.settings import EXPERIMENT_SECTIONS
-
-    known = {setting.name: setting for setting in cli_settings()}
-    flags: dict[str, dict] = {section: {} for section in EXPERIMENT_SECTIONS}
-    command: list[str] = []
-    for name, value in settings.items():
-        if name not in known:
-            import difflib
-
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise LabreportError(f"unknown setting {name!r}{hint}; the settings are {', '.join(sorted(known))}")
-        setting = known[name]
-        if setting.kind == "list" and isinstance(value, str):
-            value = comma_list(value)
-        flags[setting.section][name] = value
-        if setting.kind == "bool":
-            command += [] if value else [setting.flag]
-        elif setting.kind == "list":
-            command += [setting.flag, ",".join(map(str, value))]
-        else:
-            command += [setting.flag, str(value)]
-    return flags, command

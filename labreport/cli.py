@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from labreport.core import LabreportError, __version__
-from labreport.core.config import DEFAULT_OUT, checked_choices, comma_list
+from labreport.core.config import DEFAULT_OUT, SWEEP_OUT, checked_choices, comma_list
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -143,6 +143,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema of OUT/results.json (for scripts that read records)",
                         description="Print the JSON Schema (Draft 2020-12) of the results record this labreport writes.")
+
+    sweep = commands.add_parser(
+        "sweep", help="a grid of runs (settings × seeds) on Ray, and one report that compares them",
+        description="Train a grid of ordinary labreport runs as tasks on Ray (a local instance with this machine's "
+                    "cores, or a cluster with --address), each in OUT/runs/<id>/, and write the sweep report "
+                    "OUT/sweep.<lang>.html and .pdf, OUT/sweep.json and OUT/sweep.csv. A second call trains only "
+                    "the runs that are not complete.")
+    sweep.add_argument("--out", metavar="DIR", default=SWEEP_OUT, help=f"the sweep's folder (default: {SWEEP_OUT}/)")
+    _add_verbosity(sweep)
+    group = sweep.add_argument_group("sweep")
+    group.add_argument("--vary", metavar="KEY=V1,V2", action="append", default=[],
+                       help="a setting of the grid and its values, e.g. max_length=100,300,800; repeat for more settings")
+    group.add_argument("--address", metavar="ADDR",
+                       help="a running Ray cluster (default: $RAY_ADDRESS, else a local instance with this machine's cores)")
+    group.add_argument("--cpus-per-run", metavar="N", type=int, help="Ray CPUs (and TensorFlow threads) of each run (1)")
+    group.add_argument("--keep-models", action="store_true", help="also keep each run's trained models (OUT/runs/<id>/models/)")
+    group.add_argument("--dashboard", action="store_true", help="start Ray's dashboard, on 127.0.0.1 (needs ray[default])")
+    group.add_argument("--lang", default="ko,en", metavar="LIST", help="report languages (ko,en)")
+    group.add_argument("--format", default="html,pdf", metavar="LIST", help="report formats among html,pdf (html,pdf)")
+    group.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates and catalogs")
+    _add_data_flags(sweep)
+    _add_config_flags(sweep)
     return parser
 
 
@@ -330,8 +352,15 @@ def command_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"schema": command_schema, "train": command_train, "render": command_render, "build": command_build, "params": command_params,
-            "predict": command_predict, "notes": command_notes, "site": command_site}
+def command_sweep(args: argparse.Namespace) -> int:
+    from labreport.sweep.command import command_sweep as sweep
+
+    return sweep(args, config_flags(args))
+
+
+COMMANDS = {"schema": command_schema, "train": command_train, "render": command_render, "build": command_build,
+            "params": command_params, "predict": command_predict, "notes": command_notes, "site": command_site,
+            "sweep": command_sweep}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 from labreport.core import LabreportError
 from labreport.core.machine import physical_memory_bytes
 from labreport.core.settings import (  # noqa: F401 - the configuration's classes, re-exported for its readers
+    EXPERIMENT_SECTIONS,
     MAX_TEXT,
     MODEL_NAMES,
     SECTIONS,
@@ -42,6 +43,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 DEFAULT_CONFIG_FILE = "labreport.toml"
 DEFAULT_OUT = "output"
 """The output folder of every command (and of the Python API) unless `--out` names another."""
+SWEEP_OUT = "sweep"
+"""`labreport sweep`'s folder (and `labreport.sweep`'s) unless `--out` names another."""
 
 QUICK_OVERRIDES: dict[str, dict[str, Any]] = {
     # Small enough that `labreport build --quick` writes a whole report in about a minute on two cores.
@@ -106,10 +109,17 @@ def _check_type(setting: Setting, value: Any) -> Any:
     return dict(value)
 
 
+SWEEP_TABLE = "sweep"
+"""labreport.toml's `[sweep]` table: the grid of `labreport sweep`, read and checked by `labreport.sweep.grid`,
+and no setting of a run."""
+
+
 def _merge(base: Config, overrides: Mapping[str, Mapping[str, Any]], origin: str) -> Config:
     """Returns `base` with `overrides` ({section: {field: value}}) applied, type-checked."""
     sections = {}
     for section, values in overrides.items():
+        if section == SWEEP_TABLE:
+            continue
         if section not in SECTIONS:
             raise LabreportError(
                 f"unknown section [{section}] in {origin}{_closest(section, list(SECTIONS))}"
@@ -282,3 +292,31 @@ def report_settings(path: str | Path | None = None, cwd: Path | None = None) -> 
 def config_from_dict(data: Mapping[str, Any]) -> Config:
     """Rebuilds a Config from `Config.to_dict()` output (as stored in the record)."""
     return validate(_merge(Config(), data, "the record"))
+
+
+def keyword_settings(settings: dict) -> tuple[dict[str, dict], list[str]]:
+    """Settings given as Python keywords (`labreport.build(epochs=3)`), as {section: {name: value}}
+    for `load_config`, and as the command-line flags the record names them by.
+
+    Raises:
+        LabreportError: a keyword that is no setting (the message names the closest one).
+    """
+    known = {setting.name: setting for setting in cli_settings()}
+    flags: dict[str, dict] = {section: {} for section in EXPERIMENT_SECTIONS}
+    command: list[str] = []
+    for name, value in settings.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise LabreportError(f"unknown setting {name!r}{hint}; the settings are {', '.join(sorted(known))}")
+        setting = known[name]
+        if setting.kind == "list" and isinstance(value, str):
+            value = comma_list(value)
+        flags[setting.section][name] = value
+        if setting.kind == "bool":
+            command += [] if value else [setting.flag]
+        elif setting.kind == "list":
+            command += [setting.flag, ",".join(map(str, value))]
+        else:
+            command += [setting.flag, str(value)]
+    return flags, command

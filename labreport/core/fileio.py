@@ -1,6 +1,6 @@
-"""Atomic writes: a file is either the old one or the new one, never half of one.
+"""Files in and out: atomic writes, a run's own files read without trust, CSV cells kept as text.
 
-Every output of labreport goes through these functions. Each writes to a temporary file in the
+A written file is either the old one or the new one, never half of one. Every output of labreport goes through these functions. Each writes to a temporary file in the
 destination folder (same file system, so the rename is atomic), flushes it to disk, and renames it
 into place. An interruption or a full disk leaves the previous file untouched.
 """
@@ -73,3 +73,40 @@ def check_writable(folder: str | os.PathLike) -> Path:
             "choose another with --out"
         ) from error
     return folder
+
+
+def read_run_file(folder: Path, name: str, limit: int) -> bytes | None:
+    """The bytes of the run's own file `folder/name`, or None when it is absent.
+
+    Only a plain file inside the run folder is read: a link (wherever it points) is refused, and so
+    is a file larger than `limit` bytes, before it is read.
+
+    Raises:
+        LabreportError: the file is a link, not a plain file, or too large (the message names it).
+    """
+    path = folder / name
+    if path.is_symlink():
+        raise LabreportError(f"{name} is a link: a run's files are read from the run itself only")
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise LabreportError(f"{name} is not a plain file")
+    size = path.stat().st_size
+    if size > limit:
+        raise LabreportError(f"{name} is {size:,} bytes, more than the {limit:,} allowed")
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise LabreportError(f"{name} is more than the {limit:,} bytes allowed")
+    return data
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet runs a cell that starts with one of these as a formula."""
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: text starting with =, +, -, @ gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value

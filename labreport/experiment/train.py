@@ -276,7 +276,7 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
 
 
 def run(config: Config, corpus: corpus_module.Corpus, out: str | Path, progress: Progress = progress_module.to_stderr,
-        command: str | None = None, into: Path | None = None) -> dict:
+        command: str | None = None, into: Path | None = None, prepared: prepare.Prepared | None = None) -> dict:
     """Trains every configured model and writes `OUT/results.json`, `OUT/predictions.npz`, models.
 
     Each finished model is kept in `OUT/.partial/<key>/` (key: settings, library versions and data),
@@ -289,6 +289,9 @@ def run(config: Config, corpus: corpus_module.Corpus, out: str | Path, progress:
     Args:
         into: a staging folder the caller (`build`) holds `OUT`'s lock for and commits itself, with
             the report rendered into it too; None: lock `OUT`, stage and swap here.
+        prepared: `corpus` already split, encoded and described for `config` (`prepare.prepare`), as a
+            sweep's driver prepares it once and ships it to its workers (`labreport.sweep`); None:
+            prepare it here.
 
     Returns:
         The record, as written.
@@ -298,7 +301,7 @@ def run(config: Config, corpus: corpus_module.Corpus, out: str | Path, progress:
     command = command or "labreport " + shlex.join(sys.argv[1:])
     if into is None:
         with staging.locked(out, command):
-            result = run(config, corpus, out, progress, command, into=staging.begin(out))
+            result = run(config, corpus, out, progress, command, into=staging.begin(out), prepared=prepared)
             staging.commit(out, RUN_ENTRIES)
             shutil.rmtree(out / PARTIAL, ignore_errors=True)
         progress(f"wrote {out / record.RECORD_FILE}")
@@ -311,9 +314,13 @@ def run(config: Config, corpus: corpus_module.Corpus, out: str | Path, progress:
 
     threads = inference.configure_threads()
     tf.config.experimental.enable_op_determinism()
-    progress(f"training on the {device} (TensorFlow {tf.__version__}); preparing {len(corpus.train):,} training "
-             f"and {len(corpus.test):,} test reviews from {corpus.location}")
-    prepared = prepare.prepare(corpus, config)
+    if prepared is None:
+        progress(f"training on the {device} (TensorFlow {tf.__version__}); preparing {len(corpus.train):,} training "
+                 f"and {len(corpus.test):,} test reviews from {corpus.location}")
+        prepared = prepare.prepare(corpus, config)
+    else:
+        progress(f"training on the {device} (TensorFlow {tf.__version__}) on reviews prepared from "
+                 f"{prepared.stats['location']}")
     samples = prepare.choose_samples(prepared.test, config.train.seed)
     partial = out / PARTIAL / resume.resume_key(config, corpus)
     partial.mkdir(parents=True, exist_ok=True)

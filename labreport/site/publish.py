@@ -38,8 +38,6 @@ from labreport.site import checks, submissions
 DIGEST_FILE = ".labreport-digest"
 MAX_REASON_CHARACTERS = 300
 """A run's reason is cut to this length on the page and in the CSV."""
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-"""A spreadsheet runs a cell that starts with one of these as a formula."""
 
 
 def _slug(text: str) -> str:
@@ -144,13 +142,6 @@ def row(run: submissions.Run, models: list[str]) -> dict[str, Any]:
     return result
 
 
-def safe_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet shows as text: text starting with =, +, -, @ gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 def grades_csv(rows: list[dict], models: list[str], reason, problem) -> bytes:
     """The table as CSV, UTF-8 with a byte-order mark (a Korean spreadsheet then reads the names right)."""
     buffer = io.StringIO()
@@ -170,7 +161,7 @@ def grades_csv(rows: list[dict], models: list[str], reason, problem) -> bytes:
         else:
             cells += [r["data_source"], r["train_reviews"], r["test_reviews"], r["wall_seconds"], r["machine"],
                       ";".join(f["check"] for f in r["flags"]), " | ".join(reason(f) for f in r["flags"])]
-        writer.writerow([safe_cell(cell) for cell in cells])
+        writer.writerow([fileio.safe_cell(cell) for cell in cells])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

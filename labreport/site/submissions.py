@@ -7,7 +7,7 @@ member: a member whose path escapes the archive's folder (`../`, an absolute pat
 refused, and the archive is reported unreadable with the reason. What one submission unpacks to is
 bounded in total (bytes and members, archives inside archives included, counted as they are
 written rather than as their headers claim) and archives nest at most `MAX_ARCHIVE_DEPTH` deep.
-A run's files are read only from the run folder itself (`read_run_file`): never through a link,
+A run's files are read only from the run folder itself (`labreport.core.fileio.read_run_file`): never through a link,
 never a path the record names. Nothing in a run is modified.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from labreport.core import LabreportError
+from labreport.core import LabreportError, fileio
 from labreport.core import record as record_module
 
 MAX_FOLDER_DEPTH = 64
@@ -147,32 +147,6 @@ def zlib_error():
     return zlib.error
 
 
-def read_run_file(folder: Path, name: str, limit: int) -> bytes | None:
-    """The bytes of the run's own file `folder/name`, or None when it is absent.
-
-    Only a plain file inside the run folder is read: a link (wherever it points) is refused, and so
-    is a file larger than `limit` bytes, before it is read.
-
-    Raises:
-        LabreportError: the file is a link, not a plain file, or too large (the message names it).
-    """
-    path = folder / name
-    if path.is_symlink():
-        raise LabreportError(f"{name} is a link: a run's files are read from the run itself only")
-    if not path.exists():
-        return None
-    if not path.is_file():
-        raise LabreportError(f"{name} is not a plain file")
-    size = path.stat().st_size
-    if size > limit:
-        raise LabreportError(f"{name} is {size:,} bytes, more than the {limit:,} allowed")
-    with open(path, "rb") as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise LabreportError(f"{name} is more than the {limit:,} bytes allowed")
-    return data
-
-
 def read(folder: Path, source: str) -> Run:
     """A run from its folder: the validated record and the prediction arrays, or the reason it cannot be read."""
     run = Run(source=source, folder=folder)
@@ -181,7 +155,7 @@ def read(folder: Path, source: str) -> Run:
         run.problem = "link"
         return run
     try:
-        raw = read_run_file(folder, record_module.RECORD_FILE, MAX_RECORD_BYTES)
+        raw = fileio.read_run_file(folder, record_module.RECORD_FILE, MAX_RECORD_BYTES)
         run.digest = hashlib.sha256(raw).hexdigest()[:16]
         # The record's own reading: its size, JSON, NaN and Infinity named by their path, the schema.
         run.record = record_module.parse_record(raw, source)
@@ -212,7 +186,7 @@ def full_record(run: Run) -> dict:
 def load_predictions(run: Run) -> dict[str, np.ndarray] | None:
     """The run's prediction arrays, read only when checked (a class's arrays never sit in memory together)."""
     try:
-        raw = read_run_file(run.folder, record_module.PREDICTIONS_FILE, MAX_ARCHIVE_BYTES)
+        raw = fileio.read_run_file(run.folder, record_module.PREDICTIONS_FILE, MAX_ARCHIVE_BYTES)
     except LabreportError as error:
         run.flags.append(("predictions_unreadable", {"why": str(error)}))
         return None

@@ -1,0 +1,103 @@
+"""`labreport.sweep(...)` in a notebook: the command `labreport sweep`, with the same defaults and files.
+
+    import labreport
+    result = labreport.sweep(vary={"max_length": [100, 300, 800]}, seeds=2, models=["rnn", "gru", "lstm"],
+                             quick=True)
+    result                  # the sweep's accuracy table, and its report in the cell
+    result.pdf("ko")        # the Korean PDF, to download
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Iterable
+
+from labreport.core.config import SWEEP_OUT
+from labreport.report.numbers import format_percent
+
+LANGUAGES = ("ko", "en")
+
+
+class SweepReport:
+    """What a sweep wrote: `summary` is `OUT/sweep.json`; a notebook shows its table and its report."""
+
+    def __init__(self, out: Path, summary: dict, outcomes: list):
+        self.out, self.summary, self.outcomes = out, summary, outcomes
+
+    def html(self, lang: str = "ko") -> Path:
+        return self.out / f"sweep.{lang}.html"
+
+    def pdf(self, lang: str = "ko") -> Path:
+        return self.out / f"sweep.{lang}.pdf"
+
+    @property
+    def failed(self) -> list[str]:
+        """The ids of the runs that failed (their reasons are in `summary["runs"]`)."""
+        return [run["id"] for run in self.summary["runs"] if run["status"] == "failed"]
+
+    def __repr__(self) -> str:
+        return f"SweepReport(out={str(self.out)!r}, runs={len(self.summary['runs'])}, failed={len(self.failed)})"
+
+    def _repr_html_(self) -> str:
+        names = self.summary["display_names"]
+        head = "".join(f"<th>{html.escape(names[m])}</th>" for m in self.summary["models"])
+        rows = ""
+        for point in self.summary["points"]:
+            label = ", ".join(f"{k}={v}" for k, v in point["point"].items()) or "–"
+            cells = "".join(f"<td style='text-align:right'>{format_percent(point['models'][m]['accuracy']['mean'])}</td>"
+                            for m in self.summary["models"])
+            rows += f"<tr><td>{html.escape(label)}</td>{cells}</tr>"
+        table = f"<table><thead><tr><th>grid point</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        page = next((self.html(lang) for lang in self.summary["languages"] if self.html(lang).is_file()), None)
+        if page is None:
+            return table
+        return (table + f'<iframe srcdoc="{html.escape(page.read_text(encoding="utf-8"), quote=True)}" '
+                'style="width:100%;height:640px;border:1px solid #ccc" title="labreport sweep report"></iframe>')
+
+
+def sweep(vary: dict[str, list] | None = None, *, out: str | Path = SWEEP_OUT, quick: bool = False,
+          data: str | Path | None = None, data_dir: str | Path | None = None, config: str | Path | None = None,
+          address: str | None = None, cpus_per_run: int | None = None, keep_models: bool = False,
+          lang: Iterable[str] = LANGUAGES, formats: Iterable[str] = ("html", "pdf"), progress: bool = True,
+          **settings) -> SweepReport:
+    """Trains a grid of runs on Ray and writes the sweep report, like `labreport sweep`.
+
+    Args:
+        vary: {setting: values}, e.g. {"max_length": [100, 300]}; default the `[sweep]` table's `vary`.
+        out: the sweep's folder; a second call trains only the runs that are not complete.
+        quick: the IMDB sample shipped with labreport and small models (offline).
+        data, data_dir, config: as for `labreport.build`.
+        address: a running Ray cluster (default: $RAY_ADDRESS, else a local instance).
+        cpus_per_run: Ray CPUs and TensorFlow threads of each run (default 1).
+        keep_models: keep each run's trained models.
+        progress: one line per finished run on stderr.
+        **settings: any setting by its name in labreport.toml, e.g. `seeds=2`, `models=["gru", "lstm"]`.
+    """
+    import sys
+
+    from labreport.core.config import keyword_settings
+    from labreport.sweep import grid as grid_module
+    from labreport.sweep import summary as summary_module
+    from labreport.sweep.command import options_from
+    from labreport.sweep.pipeline import run_sweep
+
+    flags, words = keyword_settings(settings)
+    table = grid_module.sweep_table(config)
+    grid = grid_module.build_grid(vary if vary is not None else table.get("vary", {}), flags, config, quick=quick,
+                                  origin="vary")
+    command = ["sweep", "--out", str(out), *(["--quick"] if quick else []), *(["--data", str(data)] if data else []),
+               *words, *[f"--vary={key}={','.join(map(str, values))}" for key, values in (vary or {}).items()]]
+    languages = [lang] if isinstance(lang, str) else list(lang)
+    kinds = [formats] if isinstance(formats, str) else list(formats)
+    args = SimpleNamespace(out=str(out), quick=quick, data=str(data) if data else None,
+                           data_dir=str(data_dir) if data_dir else None, address=address, cpus_per_run=cpus_per_run,
+                           keep_models=keep_models, dashboard=False, lang=",".join(languages), format=",".join(kinds),
+                           templates=None, argv=command)
+    options = options_from(args, table)
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else (lambda line: None)
+    outcomes = run_sweep(grid, options, say)
+    summary = summary_module.load_summary(out) if (Path(out) / summary_module.SUMMARY_FILE).is_file() else {}
+    return SweepReport(Path(out), summary, outcomes)
+

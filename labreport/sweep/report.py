@@ -1,0 +1,131 @@
+"""The sweep report: `OUT/sweep.<lang>.html` and `.pdf`, `OUT/sweep.json` and `OUT/sweep.csv`, and each run's own report.
+
+The pages are rendered as the single report is: Jinja2 with autoescape in the sandbox, the user's
+`--templates` folder first (`templates/sweep.html` extends `base.html`), the font embedded and a
+Content-Security-Policy in the HTML, the figures inside the page, and the PDF made from the same
+HTML by `labreport.pdf`. Everything is rendered in memory first; the sweep's files then replace the
+previous ones together (`labreport.staging`), so a failure leaves the previous report as it was.
+Each complete run gets its own report (`OUT/runs/<id>/report.<lang>.html`) when it has none newer
+than its record, and the runs table links to it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import sys
+from pathlib import Path
+
+import jinja2
+
+from labreport.core import LabreportError, fileio, staging
+from labreport.sweep import summary as summary_module
+
+TEMPLATE = "sweep.html"
+PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_.:/]*\}")
+"""A message placeholder that reached a page unfilled."""
+
+
+def figure_label(catalog):
+    return lambda name, **args: catalog.text(f"sweep.figure.label.{name}", **args)
+
+
+def render_page(summary: dict, lang: str, templates: str | None, inline: bool) -> str:
+    """One language's page: HTML with its figures inline (`inline`) or as images for the PDF.
+
+    Raises:
+        LabreportError: a template error, or a `{placeholder}` left in the page.
+    """
+    from labreport.report import embedding
+    from labreport.report import templates as templates_module
+    from labreport.sweep import outline, plots, sentences
+
+    catalog = templates_module.load_catalog(lang, templates)
+    env = templates_module.make_environment(templates)
+    figures = embedding.figure_markup(plots.all_figures(summary, figure_label(catalog)), inline=inline)
+    names = sentences.listed(catalog, [summary["display_names"][m] for m in summary["models"]])
+    axes = ", ".join(a["name"] for a in summary["axes"]) or "seed"
+    written = _dt.date.fromisoformat(summary["written_at"][:10])
+    context = {
+        "lang": lang, "r": {"labreport_version": summary["labreport_version"]},
+        "doc": outline.outline(summary, catalog, lang), "figures": figures,
+        "cover": {"title": catalog.say("sweep.title", models=names, axes=axes),
+                  "fields": [(catalog.say("label.date"), catalog.date(written)),
+                             (catalog.say("sweep.cover.data"), (summary["data"] or {}).get("location", "–"))]},
+        "words": {key: catalog.say(f"page.{key}") for key in ("contents", "figure", "table")},
+    }
+    try:
+        page = env.get_template(TEMPLATE).render(context)
+    except jinja2.TemplateError as error:
+        raise templates_module._template_error(error) from error
+    left = PLACEHOLDER.search(re.sub(r"<(style|svg|script)\b.*?</\1>", "", page, flags=re.S))
+    if left:
+        raise LabreportError(f"the {lang} sweep page holds an unfilled placeholder {left.group(0)}")
+    if inline:
+        page = embedding.with_embedded_font(page)
+        page = embedding.with_content_security_policy(page, templates_module.template_scripts(env, ("base.html", TEMPLATE)))
+    return page
+
+
+def rendered(summary: dict, languages: tuple[str, ...], formats: tuple[str, ...], templates: str | None,
+             progress) -> dict[str, bytes]:
+    """Every file of the sweep report, in memory, by name."""
+    from labreport.report import pdf
+
+    files = {summary_module.SUMMARY_FILE: summary_module.summary_json(summary).encode("utf-8"),
+             summary_module.CSV_FILE: summary_module.csv_bytes(summary)}
+    no_pdf = None
+    for lang in languages:
+        if "html" in formats:
+            files[f"sweep.{lang}.html"] = render_page(summary, lang, templates, inline=True).encode("utf-8")
+        if "pdf" in formats and no_pdf is None:
+            try:
+                files[f"sweep.{lang}.pdf"] = pdf.html_to_pdf(render_page(summary, lang, templates, inline=False))
+            except pdf.PdfUnavailable as error:
+                no_pdf = str(error)
+                progress(f"labreport: {no_pdf}")
+    return files
+
+
+def run_reports(out: Path, outcomes, languages: tuple[str, ...], templates: str | None, progress) -> None:
+    """Renders each complete run's own HTML report where it has none newer than its record.
+
+    One language at a time in this process: the sweep's driver has Ray's threads, and a forked
+    renderer would inherit them.
+    """
+    from labreport.report import files as report_files
+
+    for outcome in outcomes:
+        if outcome.status != "complete":
+            continue
+        folder = out / "runs" / outcome.spec.id
+        stamp = (folder / "results.json").stat().st_mtime
+        for lang in languages:
+            page = folder / f"report.{lang}.html"
+            if page.is_file() and not page.is_symlink() and page.stat().st_mtime >= stamp:
+                continue
+            try:
+                report_files.render_all(folder, [lang], ("html",), templates)
+            except LabreportError as error:  # the run stays; its report is missing from the links
+                progress(f"sweep: no {lang} report for {outcome.spec.id}: {error}")
+
+
+def write_all(out: Path, grid, outcomes, options, progress) -> list[Path]:
+    """Writes the sweep report from the runs' outcomes (`OUT`'s lock held by the caller).
+
+    Returns:
+        The paths written.
+    """
+    languages, formats = tuple(options.languages), tuple(options.formats)
+    run_reports(out, outcomes, languages, options.templates, progress)
+    summary = summary_module.build(grid, outcomes, languages)
+    for run in summary["runs"]:
+        run["reports"] = {lang: link for lang, link in run["reports"].items() if (out / link).is_file()}
+    files = rendered(summary, languages, formats, options.templates, progress)
+    stage = staging.begin(out)
+    for name, data in files.items():
+        fileio.write_bytes(stage / name, data)
+    staging.commit(out)  # the files of languages and formats not rendered this time stay, as with `render`
+    if not any(o.status == "complete" for o in outcomes):
+        print("labreport: no run of the sweep is complete: the report has no numbers yet", file=sys.stderr)
+    return [out / name for name in files]

@@ -1,0 +1,205 @@
+"""The sweep report from edited records, without training: sentences flip when the numbers do.
+
+Each test builds the grid the sweep would build, gives every run a copy of the checked-in record
+with its test accuracies (and gradient flow) edited, and reads what the report says.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import pytest
+
+from labreport import LabreportError
+from labreport.report import templates as templates_module
+from labreport.sweep import grid as grid_module
+from labreport.sweep import outline
+from labreport.sweep import summary as summary_module
+from labreport.sweep.driver import Outcome
+
+MODELS = ["rnn", "gru", "lstm"]
+NOISE = {42: 0.002, 43: -0.002}
+"""Seed-to-seed variation added to every accuracy: 0.28 points of sd between two seeds."""
+
+
+@pytest.fixture
+def lab_grid(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no labreport.toml of the repository's
+    flags = {"model": {"models": MODELS}, "train": {"seeds": 2}}
+    return grid_module.build_grid({"max_length": [100, 800]}, flags, quick=True)
+
+
+def outcomes(record: dict, grid, accuracy, middle_share=None) -> list[Outcome]:
+    """One complete outcome per run: the checked-in record with each model's accuracy set to
+    `accuracy(model, max_length) + NOISE[seed]` and, given `middle_share(model, max_length)`, its
+    gradient flow shaped so the middle third holds that share of the ends' gradient."""
+    result = []
+    for spec in grid.runs:
+        edited = copy.deepcopy(record)
+        edited["config"] = spec.config.to_dict()
+        length = dict(spec.point)["max_length"]
+        models = {}
+        for name in MODELS:
+            entry = copy.deepcopy(record["models"].get(name) or record["models"]["gru"])
+            entry.update(name=name, display_name={"rnn": "BiRNN", "gru": "BiGRU", "lstm": "BiLSTM"}[name])
+            entry["test"]["accuracy"] = accuracy(name, length) + NOISE[spec.seed]
+            if middle_share is not None:
+                share = middle_share(name, length)
+                entry["gradient_flow"] = {"reviews": 64, "norms": [1.0] * 10 + [share] * 10 + [1.0] * 10}
+            models[name] = entry
+        edited["models"] = models
+        result.append(Outcome(spec, "complete", attempts=1, record=edited))
+    return result
+
+
+def said(summary: dict, lang: str = "en") -> str:
+    """Every sentence and table cell of the report, as plain text."""
+    catalog = templates_module.load_catalog(lang)
+    parts = []
+    for section in outline.outline(summary, catalog, lang):
+        for block in section["blocks"]:
+            if block["kind"] == "paragraph":
+                parts.append(str(block["html"]))
+            elif block["kind"] == "table":
+                parts += [str(cell["html"]) for row in block["rows"] for cell in row]
+    return re.sub(r"<[^>]+>", "", " ".join(parts))
+
+
+def build(record, grid, accuracy, middle_share=None) -> dict:
+    summary = summary_module.build(grid, outcomes(record, grid, accuracy, middle_share))
+    return summary_module.validate_summary(json.loads(summary_module.summary_json(summary)))
+
+
+def gated_lead(gru, lstm, rnn_short, rnn_long):
+    return lambda model, length: {"gru": gru, "lstm": lstm}.get(model, rnn_short if length == 100 else rnn_long)
+
+
+def test_the_leader_flips_with_the_accuracies(record, lab_grid):
+    gru_ahead = said(build(record, lab_grid, gated_lead(0.86, 0.82, 0.70, 0.70)))
+    assert "BiGRU led BiLSTM at 2 of 2 grid points" in gru_ahead
+    assert "BiLSTM never led the BiGRU by more than the seeds' spread" in gru_ahead
+    lstm_ahead = said(build(record, lab_grid, gated_lead(0.82, 0.86, 0.70, 0.70)))
+    assert "BiLSTM led BiGRU at 2 of 2 grid points" in lstm_ahead
+    assert "The BiLSTM led the BiGRU at 2 of 2 grid points" in lstm_ahead
+    assert "BiGRU led BiLSTM" not in lstm_ahead
+
+
+def test_a_difference_within_the_seeds_spread_cannot_tell(record, lab_grid):
+    """0.1 points apart on average, but the two models' seeds move in opposite directions."""
+    accuracy = lambda model, length: {"gru": 0.801, "lstm": 0.800}.get(model, 0.7)  # noqa: E731
+    steady = said(build(record, lab_grid, accuracy))
+    assert "BiGRU led BiLSTM at 2 of 2 grid points" in steady  # the same shift per seed cancels in the pairing
+    outs = outcomes(record, lab_grid, accuracy)
+    for outcome in outs:
+        outcome.record["models"]["lstm"]["test"]["accuracy"] = 0.800 - 2 * NOISE[outcome.spec.seed]
+    unclear = said(summary_module.build(lab_grid, outs))
+    assert "At 2 of 2 grid points the data cannot tell BiGRU and BiLSTM apart" in unclear
+    assert "BiGRU led BiLSTM" not in unclear
+
+
+def test_the_trend_sentence_flips_with_the_numbers(record, lab_grid):
+    rising = said(build(record, lab_grid, lambda model, length: 0.80 if length == 100 else 0.86))
+    assert "BiGRU went from 80.00% at max_length = 100 to 86.00% at 800, a rise of 6.00 points" in rising
+    falling = said(build(record, lab_grid, lambda model, length: 0.86 if length == 100 else 0.80))
+    assert "a fall of 6.00 points" in falling and "a rise" not in falling
+    flat = said(build(record, lab_grid, lambda model, length: 0.80 if length == 100 else 0.801))
+    assert "a change within the seeds' spread" in flat
+
+
+def test_the_gated_lead_over_the_rnn_grows_or_shrinks_with_the_numbers(record, lab_grid):
+    grows = said(build(record, lab_grid, gated_lead(0.85, 0.85, 0.80, 0.60)))
+    assert "BiGRU's lead over the plain BiRNN went from 5.00 points at 100 tokens to 25.00 at 800: it grew" in grows
+    shrinks = said(build(record, lab_grid, gated_lead(0.85, 0.85, 0.60, 0.80)))
+    assert "it shrank by more than the seeds' spread, against what the claim predicts" in shrinks
+
+
+def test_the_gradient_sentence_follows_the_measure(record, lab_grid):
+    accuracy = gated_lead(0.85, 0.85, 0.80, 0.60)
+    vanishing = said(build(record, lab_grid, accuracy, lambda model, length: 0.01 if model == "rnn" else 0.5))
+    assert "BiRNN: 1.0% at 100 tokens, 1.0% at 800." in vanishing
+    assert "the plain RNN's gradient reached the middle least" in vanishing
+    not_vanishing = said(build(record, lab_grid, accuracy, lambda model, length: 0.9 if model == "rnn" else 0.5))
+    assert "did not reach the middle less than the gated models' did" in not_vanishing
+
+
+def test_one_seed_says_it_cannot_tell(record, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    grid = grid_module.build_grid({"max_length": [100, 800]}, {"model": {"models": MODELS}}, quick=True)
+    text = said(build(record, grid, gated_lead(0.86, 0.82, 0.80, 0.60)))
+    assert "with one seed per point there is no spread" in text
+    assert "cannot compare the BiGRU and the BiLSTM" in text
+    assert "Each grid point was trained with a single seed" in text
+    assert "At 2 grid points there was a single seed, so no comparison was made there." in text
+    assert not re.search(r"Bi(RNN|GRU|LSTM) led", text)
+
+
+def test_korean_sentences_take_the_right_particles(record, lab_grid):
+    text = said(build(record, lab_grid, gated_lead(0.82, 0.86, 0.70, 0.70)), "ko")
+    assert "BiLSTM이 BiGRU를 앞선 격자점은 2개 중 2개다" in text
+    assert "BiRNN이 BiGRU를" not in text
+
+
+def test_the_report_numbers_are_the_edited_numbers(record, lab_grid):
+    summary = build(record, lab_grid, gated_lead(0.86, 0.82, 0.70, 0.60))
+    point = next(p for p in summary["points"] if p["point"] == {"max_length": 800})
+    assert point["models"]["rnn"]["accuracy"]["values"] == [0.602, 0.598]
+    assert "60.00% ± 0.28% (n=2)" in said(summary)
+
+
+def test_no_placeholder_reaches_either_page(record, lab_grid):
+    from labreport.sweep import report
+
+    summary = build(record, lab_grid, gated_lead(0.86, 0.82, 0.70, 0.60), lambda m, n: 0.2)
+    for lang in ("ko", "en"):
+        page = report.render_page(summary, lang, None, inline=True)
+        assert "Content-Security-Policy" in page
+        assert not re.search(r"\{[a-z_]+\}", re.sub(r"<(style|svg|script)\b.*?</\1>", "", page, flags=re.S))
+
+
+def test_a_page_with_an_unfilled_placeholder_is_refused(record, lab_grid, tmp_path):
+    from labreport.sweep import report
+
+    templates = tmp_path / "templates"
+    (templates / "lang").mkdir(parents=True)
+    catalog = (templates_module.builtin_templates() / "lang" / "en.toml").read_text(encoding="utf-8")
+    catalog = catalog.replace('[sweep.runs]\nintro = "', '[sweep.runs]\nintro = "{{literal}} ')
+    (templates / "lang" / "en.toml").write_text(catalog, encoding="utf-8")
+    summary = build(record, lab_grid, gated_lead(0.86, 0.82, 0.70, 0.60))
+    with pytest.raises(LabreportError, match=r"unfilled placeholder \{literal\}"):
+        report.render_page(summary, "en", str(templates), inline=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# sweep.json: its schema, written and read
+
+
+def test_sweep_json_is_checked_when_written_and_read(record, lab_grid, tmp_path):
+    summary = summary_module.build(lab_grid, outcomes(record, lab_grid, gated_lead(0.86, 0.82, 0.7, 0.6)))
+    (tmp_path / "sweep.json").write_text(summary_module.summary_json(summary), encoding="utf-8")
+    assert summary_module.load_summary(tmp_path)["points"] == summary["points"]
+    broken = copy.deepcopy(summary)
+    broken["runs"][0]["models"]["gru"]["accuracy"] = 1.5
+    with pytest.raises(LabreportError, match=r"runs\.0\.models\.gru\.accuracy should be at most 1"):
+        summary_module.summary_json(broken)
+    text = (tmp_path / "sweep.json").read_text(encoding="utf-8")
+    (tmp_path / "sweep.json").write_text(text.replace('"mean": 0.', '"mean": NaN, "x": 0.', 1), encoding="utf-8")
+    with pytest.raises(LabreportError, match="is NaN"):
+        summary_module.load_summary(tmp_path)
+
+
+def test_a_linked_sweep_json_is_not_read(tmp_path):
+    (tmp_path / "elsewhere.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "sweep.json").symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(LabreportError, match="no sweep summary"):
+        summary_module.load_summary(tmp_path)
+
+
+def test_the_csv_has_a_row_per_run_and_model_and_neutralises_formulas(record, lab_grid):
+    outs = outcomes(record, lab_grid, gated_lead(0.86, 0.82, 0.7, 0.6))
+    outs[0] = Outcome(outs[0].spec, "failed", reason="=HYPERLINK(\"x\")", attempts=2)
+    text = summary_module.csv_bytes(summary_module.build(lab_grid, outs)).decode("utf-8")
+    lines = text.strip().splitlines()
+    assert len(lines) == 1 + 1 + 3 * 3  # header, the failed run, three runs of three models
+    assert "'=HYPERLINK" in text
