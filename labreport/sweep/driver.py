@@ -106,7 +106,7 @@ def reproducing_command(spec: RunSpec, out: Path, quick: bool, data: str | None,
     for setting in cli_settings():
         default = QUICK_OVERRIDES.get(setting.section, {}).get(setting.name, setting.default) if quick else setting.default
         value = values[setting.section][setting.name]
-        if setting.kind.startswith("tuple"):
+        if setting.kind == "list":
             value, default = ",".join(value), ",".join(default)
         if value == default:
             continue

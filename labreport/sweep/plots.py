@@ -135,6 +135,7 @@ def accuracy_params(summary: dict, label: Label):
         ax.errorbar([m["params"] for m in shown], [m["accuracy"]["mean"] * 100 for m in shown],
                     yerr=[(m["accuracy"]["sd"] or 0) * 100 for m in shown], fmt="o", markersize=5, capsize=3,
                     color=COLORS.get(model, "#333333"), label=summary["display_names"][model])
+    ax.xaxis.set_major_locator(plt.MaxNLocator(nbins=5))  # seven-digit counts: five ticks fit the width
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:,.0f}"))
     ax.set_xlabel(label("parameters"))
     ax.set_ylabel(label("accuracy_percent"))
