@@ -125,7 +125,7 @@ def main() -> None:
     busy_before = others_busy()
     # The compiled loops are built once per machine (about half a minute): before any timing, not
     # inside whichever variant comes first.
-    subprocess.run([sys.executable, "-c", "from labreport import kernels, runtime; runtime.start(); "
+    subprocess.run([sys.executable, "-c", "from labreport.experiment import kernels, runtime; runtime.start(); "
                     "print(kernels.default(print).note)"], check=True)
     results = {
         "(a) loop of labreport train": plain_loop(grid, root / "loop"),
