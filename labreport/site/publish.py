@@ -202,7 +202,7 @@ def _run_notes(run: submissions.Run, languages: list[str]) -> dict[str, str]:
     texts = {}
     for lang in languages:
         name = notes_module.NOTES_FILE.format(lang=lang)
-        data = submissions.read_run_file(run.folder, name, notes_module.MAX_NOTES_BYTES)
+        data = fileio.read_run_file(run.folder, name, notes_module.MAX_NOTES_BYTES)
         if data is not None:
             texts[lang] = notes_module.decode_notes(data, name)
     return texts
