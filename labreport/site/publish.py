@@ -208,28 +208,80 @@ def _run_notes(run: submissions.Run, languages: list[str]) -> dict[str, str]:
     return texts
 
 
-def _publish_reports(run: submissions.Run, target: Path, previous: Path | None, languages: list[str],
-                     user_templates: str | Path | None) -> list[str]:
-    """Renders the run's reports into `target` from its validated record and its own notes.
+RENDER_CHUNK = 32
+"""Runs whose records are held at once while their reports render: a class of any size costs the
+memory of this many records (each at most `record.MAX_RECORD_BYTES`), on every core."""
 
-    A student's own report files are never published: what the site serves is what it rendered.
-    A run whose record and notes are unchanged since the previous site is copied from there.
 
-    Raises:
-        LabreportError (or any error of rendering): the run cannot be published; nothing is left in `target`.
+def _publish_reports(runs: list[submissions.Run], out: Path, staging: Path, languages: list[str],
+                     user_templates: str | Path | None, progress) -> dict[str, list[str]]:
+    """Publishes each run's reports into `staging/runs/<id>/` and returns their file names by run id.
+
+    A student's own report files are never published: what the site serves is what it rendered,
+    from the validated record and the run's own notes. A run whose record and notes are unchanged
+    since the previous site is copied from there; the others are rendered on every core, a chunk
+    of runs at a time. A run that cannot be published (bad notes, a record that fails to render)
+    gets its problem and leaves nothing in `staging`; the others go on.
     """
-    from labreport.report import notes as notes_module
     from labreport.report import workers
-    texts = _run_notes(run, languages)
+    reports: dict[str, list[str]] = {}
+    count = {"done": 0}
+
+    def published(_: int = 0) -> None:
+        count["done"] += 1
+        if progress:
+            progress(f"site: {count['done']}/{len(runs)} runs")
+
+    for start in range(0, len(runs), RENDER_CHUNK):
+        jobs, waiting = [], []
+        for run in runs[start:start + RENDER_CHUNK]:
+            target = staging / "runs" / run.id
+            try:
+                texts = _run_notes(run, languages)
+                stamp = _stamp(run, texts, languages)
+                previous = out / "runs" / run.id
+                if (previous / DIGEST_FILE).is_file() and (previous / DIGEST_FILE).read_text() == stamp:
+                    shutil.copytree(previous, target, symlinks=True)
+                    reports[run.id] = _report_names(target)
+                    published()
+                    continue
+                job = _render_job(run, texts, languages, user_templates)
+            except Exception as error:  # this run's notes or record: list it, publish the rest
+                _set_problem(run, "render", error)
+                published()
+                continue
+            jobs.append(job)
+            waiting.append((run, target, stamp))
+        for (run, target, stamp), results in zip(waiting, workers.render_records(jobs, done=published)):
+            try:
+                if isinstance(results, BaseException):
+                    raise results
+                reports[run.id] = _write_reports(target, results, stamp)
+            except Exception as error:  # this run only
+                _set_problem(run, "render", error)
+    return reports
+
+
+def _stamp(run: submissions.Run, texts: dict[str, str], languages: list[str]) -> str:
+    """What decides whether the previous site's copy of a run's reports is still the same: its
+    record, its notes, this labreport and the languages."""
     notes_digest = hashlib.sha256(json.dumps(texts, sort_keys=True).encode("utf-8")).hexdigest()[:16]
-    stamp = f"{run.digest} {notes_digest} {__version__} {','.join(languages)}"
-    if previous is not None and (previous / DIGEST_FILE).is_file() and (previous / DIGEST_FILE).read_text() == stamp:
-        shutil.copytree(previous, target, symlinks=True)
-        return sorted(p.name for p in target.iterdir() if report_files.is_report_file(p.name))
+    return f"{run.digest} {notes_digest} {__version__} {','.join(languages)}"
+
+
+def _render_job(run: submissions.Run, texts: dict[str, str], languages: list[str],
+                user_templates: str | Path | None) -> tuple:
+    """What rendering the run's reports takes (a job of `workers.render_records`); its full record
+    is read only now, when its reports are to be rendered."""
+    from labreport.report import notes as notes_module
     record = submissions.full_record(run)
     own = {lang: notes_module.sections_from_text(text, notes_module.NOTES_FILE.format(lang=lang), record, lang)
            for lang, text in texts.items()}
-    results = workers.render_record(record, languages, ("html", "pdf"), user_templates, own)
+    return record, languages, ("html", "pdf"), user_templates, own
+
+
+def _write_reports(target: Path, results: list[tuple], stamp: str) -> list[str]:
+    """Writes one run's rendered reports into `target`; on any failure nothing is left there."""
     try:
         for lang, html, pdf_bytes, _, _ in results:
             if html is not None:
@@ -240,7 +292,11 @@ def _publish_reports(run: submissions.Run, target: Path, previous: Path | None, 
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
-    return sorted(p.name for p in target.iterdir() if report_files.is_report_file(p.name))
+    return _report_names(target)
+
+
+def _report_names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if report_files.is_report_file(p.name))
 
 
 def _set_problem(run: submissions.Run, problem: str, error: BaseException) -> None:
@@ -285,17 +341,8 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
         assign_ids(found)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent if str(out.parent) else "."))
         try:
-            reports = {}
-            for n, run in enumerate(found, 1):
-                if run.record is None:
-                    continue
-                previous = out / "runs" / run.id if (out / "runs" / run.id).is_dir() else None
-                try:
-                    reports[run.id] = _publish_reports(run, staging / "runs" / run.id, previous, languages, user_templates)
-                except Exception as error:  # one run's bad record, notes or rendering: list it, publish the rest
-                    _set_problem(run, "render", error)
-                if progress:
-                    progress(f"site: {n}/{len(found)} runs")
+            reports = _publish_reports([run for run in found if run.record is not None], out, staging, languages,
+                                       user_templates, progress)
             if not any(run.record is not None for run in found):
                 first = found[0]
                 raise LabreportError(f"no run can be published: {first.source}: "

@@ -51,3 +51,55 @@ def test_killing_render_leaves_no_worker_behind(record_dir, signum):
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in workers if alive(pid)]
+
+
+def spawned_workers(pid: int) -> set[int]:
+    """The pool's worker processes among `pid`'s children (not multiprocessing's resource tracker)."""
+    found = set()
+    for child in children(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"resource_tracker" not in command:
+            found.add(child)
+    return found
+
+
+def test_a_class_renders_on_every_core_and_a_dead_worker_costs_no_page(checked_in_record):
+    """`render_records`, as the course site calls it: a record that cannot be rendered fails alone,
+    and a worker killed mid-page takes no page with it (its pages are rendered again)."""
+    import copy
+    import threading
+
+    from labreport.report import workers
+
+    broken = copy.deepcopy(checked_in_record)
+    del broken["models"]  # no page can be made of it
+    jobs = [(copy.deepcopy(checked_in_record), ["en"], ("html",), None, {}) for _ in range(4)]
+    jobs.insert(1, (broken, ["en"], ("html",), None, {}))
+    before, killed = children(os.getpid()), []
+
+    def kill_a_worker() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            rendering = spawned_workers(os.getpid()) - before
+            if len(rendering) >= 2:
+                time.sleep(0.5)  # past its start, into a page
+                victim = min(rendering)
+                os.kill(victim, signal.SIGKILL)
+                killed.append(victim)
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_a_worker)
+    killer.start()
+    done: list[int] = []
+    results = workers.render_records(jobs, done=done.append)
+    killer.join()
+    assert killed, "no worker was seen rendering"
+    assert isinstance(results[1], KeyError)
+    for job in (0, 2, 3, 4):
+        [(lang, html, pdf, _, _)] = results[job]
+        assert lang == "en" and html.startswith("<!DOCTYPE html>") and pdf is None
+    assert sorted(done) == [0, 1, 2, 3, 4]
