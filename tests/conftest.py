@@ -16,8 +16,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # labreport's compiled loops are built once per test session (about half a minute), into a folder
-# of its own rather than the user's cache; the CLI tests' subprocesses inherit it. A developer may
-# point LABREPORT_CACHE_DIR at a lasting folder to skip the build on later runs.
+# of its own rather than the user's cache; the CLI tests' subprocesses inherit it, and so do
+# pytest-xdist's workers (this runs first in the controller, which removes the folder at its end;
+# the build's lock lets one worker build while the other waits). A developer may point
+# LABREPORT_CACHE_DIR at a lasting folder to skip the build on later runs.
 if "LABREPORT_CACHE_DIR" not in os.environ:
     os.environ["LABREPORT_CACHE_DIR"] = tempfile.mkdtemp(prefix="labreport-test-cache-")
     atexit.register(shutil.rmtree, os.environ["LABREPORT_CACHE_DIR"], ignore_errors=True)
