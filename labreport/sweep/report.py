@@ -49,7 +49,7 @@ def render_page(summary: dict, lang: str, templates: str | None, inline: bool) -
     context = {
         "lang": lang, "r": {"labreport_version": summary["labreport_version"]},
         "doc": outline.outline(summary, catalog, lang), "figures": figures,
-        "cover": {"title": catalog.say("sweep.title", models=names, axes=axes),
+        "cover": {"title": catalog.say("sweep.title", models=names, axes=axes), "course": None,
                   "fields": [(catalog.say("label.date"), catalog.date(written)),
                              (catalog.say("sweep.cover.data"), (summary["data"] or {}).get("location", "–"))]},
         "words": {key: catalog.say(f"page.{key}") for key in ("contents", "figure", "table")},
