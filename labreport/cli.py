@@ -11,7 +11,9 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from labreport.core import LabreportError, __version__
@@ -363,7 +365,21 @@ COMMANDS = {"schema": command_schema, "train": command_train, "render": command_
             "sweep": command_sweep}
 
 
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt  # `kill`, a batch system's time limit: the same clean stop as Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)

@@ -240,6 +240,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise LabreportError(f"TOML syntax error in {path}: {error}") from error
+    except RecursionError:
+        raise LabreportError(f"config file {path} nests its values too deeply to be a configuration") from None
 
 
 def load_config(

@@ -49,7 +49,9 @@ def locked(out: str | os.PathLike, command: str = "labreport") -> Iterator[Path]
     out = fileio.check_writable(out)
     path = out / LOCK
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        if path.is_symlink():  # planted: the lock is labreport's own file, and a link's target is not
+            path.unlink()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
     except OSError as error:
         raise LabreportError(f"cannot lock {path}: {error.strerror or error}") from error
     try:

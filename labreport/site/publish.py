@@ -385,8 +385,9 @@ def _replace(staging: Path, out: Path) -> None:
     """Puts the finished site in place of the previous one, which stays whole until this point."""
     staging.chmod(0o777 & ~fileio.current_umask())
     if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
+        # A name of its own (a folder beside SITE called .SITE.old may be anyone's); renaming a
+        # folder onto an empty one replaces it.
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
         out.rename(old)
         staging.rename(out)
         shutil.rmtree(old, ignore_errors=True)

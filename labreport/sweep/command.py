@@ -15,6 +15,7 @@ from pathlib import Path
 
 from labreport.core import LabreportError
 from labreport.core.config import checked_choices, comma_list
+from labreport.sweep.engine import checked_address
 
 MAX_CPUS_PER_RUN = 1_024
 
@@ -33,7 +34,8 @@ def options_from(args: argparse.Namespace, table: dict):
     for lang in languages:
         templates.load_catalog(lang, args.templates)
     return Options(out=Path(args.out), quick=args.quick, data=args.data, data_dir=args.data_dir,
-                   address=args.address or table.get("address"), cpus_per_run=cpus,
+                   address=checked_address(args.address) if args.address is not None
+                   else checked_address(table.get("address"), "[sweep] address"), cpus_per_run=cpus,
                    keep_models=args.keep_models or table.get("keep_models", False), dashboard=args.dashboard,
                    languages=tuple(languages), formats=tuple(formats), templates=args.templates,
                    command="labreport " + shlex.join(getattr(args, "argv", ["sweep"])))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -55,6 +56,31 @@ def _token_source() -> str | None:
         return path
     default = Path.home() / ".ray" / "auth_token"
     return str(default) if default.is_file() else None
+
+
+ADDRESS = re.compile(r"(ray://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})):[0-9]{1,5}")
+"""A running cluster's address: HOST:PORT, or ray://HOST:PORT for Ray Client."""
+
+
+def checked_address(address: str | None, origin: str = "--address") -> str | None:
+    """`address` when it names a running cluster; None for none.
+
+    Ray also takes the words `local` (start an instance) and `auto` (whatever cluster runs on this
+    machine) as addresses; neither is a cluster the user named, and `local` would start an instance
+    without the protections of labreport's own, so both are refused.
+
+    Raises:
+        LabreportError: anything but HOST:PORT (one line, naming where it came from).
+    """
+    if address is None or address == "":
+        return None
+    if not isinstance(address, str) or not ADDRESS.fullmatch(address.strip()):
+        shown = repr(address)[:80]
+        hint = (" (leave it out for a local instance on this machine)" if str(address).strip().lower()
+                in ("local", "auto") else "")
+        raise LabreportError(f"Received an invalid value for `{origin}`: expected the address of a running Ray "
+                             f"cluster, HOST:PORT such as 10.0.0.5:6379{hint}, received: {shown}")
+    return address.strip()
 
 
 def _loopback(address: str) -> bool:
@@ -179,7 +205,10 @@ def start(address: str | None, cpus_per_run: int, object_store_bytes: int, dashb
         LabreportError: Ray is missing, the cluster cannot be reached or refuses the token, or a run
             needs more CPUs than there are.
     """
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is None and os.environ.get("RAY_ADDRESS"):
+        address = checked_address(os.environ["RAY_ADDRESS"], "RAY_ADDRESS")
+    else:
+        address = checked_address(address)
     ray = import_ray(address)
     if address is None:
         engine = _start_local(ray, cpus_per_run, object_store_bytes, dashboard)

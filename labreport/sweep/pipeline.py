@@ -55,6 +55,10 @@ def run_sweep(grid: Grid, options: Options, progress: Progress) -> list[Outcome]
 
     out = fileio.check_writable(options.out)
     with staging.locked(out, options.command):
+        runs = out / driver.RUNS
+        if runs.is_symlink() or (runs.exists() and not runs.is_dir()):
+            raise LabreportError(f"{runs} is {'a link' if runs.is_symlink() else 'not a folder'}: a sweep keeps its "
+                                 "runs in its own folder; remove it, or choose another --out")
         corpus = corpus_module.load_corpus(options.data, options.quick, options.data_dir)
         digest = driver.corpus_digest(corpus)
         outcomes: dict[str, Outcome] = {}

@@ -160,3 +160,10 @@ def test_the_readme_states_the_declared_ranges():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     table = "\n".join("  " + line for line in ranges_table().splitlines())
     assert table in readme, "README.md's settings table differs from labreport/core/settings.py"
+
+
+def test_a_config_nested_past_any_configuration_is_one_line(tmp_path):
+    path = tmp_path / "labreport.toml"
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(LabreportError, match="nests its values too deeply"):
+        load_config(path)

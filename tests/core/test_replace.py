@@ -161,3 +161,21 @@ def test_two_builds_into_the_same_out_the_second_stops_with_one_line(tmp_path):
         first.kill()
         first.wait()
     assert not (out / "results.json").exists()
+
+
+def test_a_planted_lock_link_is_not_followed(tmp_path):
+    """`OUT/.labreport.lock` is labreport's own file: a link put there (to a file the user can write)
+    is replaced, and what it pointed to stays as it was."""
+    victim = tmp_path / "bashrc"
+    victim.write_text("important\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / staging.LOCK).symlink_to(victim)
+    with staging.locked(out, "labreport train"):
+        assert not (out / staging.LOCK).is_symlink()
+    assert victim.read_text(encoding="utf-8") == "important\n"
+    (out / staging.LOCK).unlink()
+    (out / staging.LOCK).symlink_to(tmp_path / "made-through-the-link")  # a dangling link would make its target
+    with staging.locked(out, "labreport train"):
+        pass
+    assert not (tmp_path / "made-through-the-link").exists()

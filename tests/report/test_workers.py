@@ -103,3 +103,39 @@ def test_a_class_renders_on_every_core_and_a_dead_worker_costs_no_page(checked_i
         [(lang, html, pdf, _, _)] = results[job]
         assert lang == "en" and html.startswith("<!DOCTYPE html>") and pdf is None
     assert sorted(done) == [0, 1, 2, 3, 4]
+
+
+def test_a_site_stopped_by_sigterm_leaves_the_previous_site_and_nothing_beside_it(tmp_path, checked_in_record):
+    """`kill` (a batch system's time limit, systemd) stops `labreport site` as Ctrl-C does: the
+    workers end, the half-built site beside SITE and the scratch folder are removed, SITE stays."""
+    import json
+
+    for n in range(4):
+        run = tmp_path / "class" / f"student{n}"
+        run.mkdir(parents=True)
+        (run / "results.json").write_text(json.dumps(checked_in_record), encoding="utf-8")
+    site = tmp_path / "web" / "site"
+    site.mkdir(parents=True)
+    (site / "index.html").write_text("last week's site", encoding="utf-8")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    command = subprocess.Popen([sys.executable, "-m", "labreport", "site", str(tmp_path / "class"), "--out", str(site),
+                                "--lang", "en"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "TMPDIR": str(scratch)})
+    deadline = time.monotonic() + 120
+    workers: set[int] = set()
+    while len(workers) < 2 and time.monotonic() < deadline and command.poll() is None:
+        workers = spawned_workers(command.pid)
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the site finished before its workers could be seen"
+    time.sleep(0.5)
+    command.send_signal(signal.SIGTERM)
+    _, stderr = command.communicate(timeout=60)
+    assert command.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if alive(pid)]
+    assert sorted(p.name for p in site.parent.iterdir()) == ["site"]
+    assert (site / "index.html").read_text(encoding="utf-8") == "last week's site"
+    assert list(scratch.iterdir()) == []

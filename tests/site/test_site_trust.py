@@ -210,7 +210,12 @@ def test_a_corrected_cover_reaches_the_site(tmp_path, checked_in_record):
     assert "Old Name" in (out / "runs" / "2024010" / "report.en.html").read_text(encoding="utf-8")
     report_files.render_all(run, ["en"], ["html"], report={"name": "New Name"})  # the student's `labreport render`
     assert "New Name" in (run / "report.en.html").read_text(encoding="utf-8")
+    beside = tmp_path / ".site.old" / "grades-2023.csv"  # someone's folder beside the site, named as a backup
+    beside.parent.mkdir()
+    beside.write_text("last year", encoding="utf-8")
     summary = site.build([tmp_path / "subs"], out, languages=["en"])
+    assert beside.read_text(encoding="utf-8") == "last year"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.old", "site", "subs"]  # no old site left beside
     assert [r["name"] for r in summary["runs"]] == ["New Name"]
     report = (out / "runs" / "2024010" / "report.en.html").read_text(encoding="utf-8")
     assert "New Name" in report and "Old Name" not in report

@@ -182,3 +182,32 @@ def test_the_run_command_reproduces_the_run(tmp_path, monkeypatch):
                                   quick=True)
     command = driver.reproducing_command(grid.runs[0], Path("OUT"), True, None, None)
     assert command == "labreport train --out OUT/runs/max_length-16_seed-42 --quick --max-length 16 --models gru --epochs 1"
+
+
+@pytest.mark.parametrize("address", ["local", "auto", "10.0.0.5", "host:port", "a b:1"])
+def test_an_address_that_is_not_a_cluster_stops_with_one_line(tmp_path, address):
+    """Ray would read `local` as "start an instance" (without labreport's loopback and token) and
+    `auto` as whatever cluster runs here: neither is a cluster the user named."""
+    result = sweep_cli(["--quick", "--vary", "max_length=16", "--address", address, "--out", str(tmp_path / "out")],
+                       cwd=tmp_path)
+    assert result.returncode == 2 and "Received an invalid value for `--address`" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
+    (tmp_path / "labreport.toml").write_text(f'[sweep]\naddress = "{address}"\n', encoding="utf-8")
+    result = sweep_cli(["--quick", "--vary", "max_length=16", "--out", str(tmp_path / "out")], cwd=tmp_path)
+    assert result.returncode == 2 and "`[sweep] address`" in result.stderr, result.stderr
+    (tmp_path / "labreport.toml").unlink()
+    result = sweep_cli(["--quick", "--vary", "max_length=16", "--out", str(tmp_path / "out")], cwd=tmp_path,
+                       env={"RAY_ADDRESS": address})
+    assert result.returncode == 2 and "`RAY_ADDRESS`" in result.stderr, result.stderr
+
+
+def test_a_linked_runs_folder_is_refused_and_what_it_points_to_is_untouched(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "max_length-16_seed-42").mkdir(parents=True)
+    (elsewhere / "max_length-16_seed-42" / "results.json").write_text("{}", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "runs").symlink_to(elsewhere)
+    result = sweep_cli(["--quick", "--vary", "max_length=16", "--out", str(out)], cwd=tmp_path)
+    assert result.returncode == 2 and "runs is a link" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert sorted(p.name for p in elsewhere.rglob("*")) == ["max_length-16_seed-42", "results.json"]
