@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Iterable
 
-from labreport.core import fileio
+from labreport.core import LabreportError, fileio
 from labreport.core import record as record_module
 from labreport.core.settings import ReportConfig
 from labreport.report.render import FORMATS, check_options
@@ -44,8 +44,12 @@ def notes_files(out: Path, languages: list[str], given: dict[str, str | Path] | 
     found = {}
     for lang in languages:
         path = (given or {}).get(lang) or (configured or {}).get(lang)
-        if path is None and notes_module.notes_path(out, lang).is_file():
-            path = notes_module.notes_path(out, lang)
+        own = notes_module.notes_path(out, lang)
+        if path is None and own.is_symlink():  # the folder's own file only; a file elsewhere is given by name
+            raise LabreportError(f"{own} is a link: the notes are read from the output folder itself; "
+                                 f"give the file with --notes {lang}=FILE")
+        if path is None and own.is_file():
+            path = own
         if path is not None:
             found[lang] = Path(path)
     return found
@@ -104,7 +108,7 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
     from labreport.core import staging
     with staging.locked(out, "labreport render"):
         stage = staging.begin(out)
-        if (out / "figures").is_dir():  # other languages' figures stay
+        if (out / "figures").is_dir() and not (out / "figures").is_symlink():  # other languages' figures stay
             for kept in (out / "figures").iterdir():
                 if kept.is_file() and not kept.is_symlink():
                     staging.place(kept, stage / "figures" / kept.name)

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -16,6 +17,7 @@ import zipfile
 
 import pytest
 
+from labreport.core import LabreportError
 from labreport.report import embedding
 from labreport.report import files as report_files
 from labreport.site import publish as site
@@ -248,3 +250,22 @@ def test_a_site_with_nothing_to_publish_keeps_the_previous_one(hostile_class, tm
         "없다: models.gru.test.accuracy is NaN; the previous site is kept"]
     assert (out / "index.html").read_text() == "the previous site"
     assert [p.name for p in tmp_path.iterdir()] == ["site"]
+
+
+def test_render_follows_no_link_in_the_output_folder(record_dir, tmp_path):
+    """A run folder's own notes and figures are its own files: a link in their place (a sweep's run
+    folder, a folder someone else can write) is not read through."""
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "notes.md").write_text(f"# Secret\n\n{CANARY}\n")
+    (secret / "private.txt").write_text(CANARY)
+    (record_dir / "notes.en.md").symlink_to(secret / "notes.md")
+    with pytest.raises(LabreportError, match=r"notes\.en\.md is a link: .* --notes en=FILE"):
+        report_files.render_all(record_dir, ["en"], ["html"])
+    (record_dir / "notes.en.md").unlink()
+    shutil.rmtree(record_dir / "figures", ignore_errors=True)
+    (record_dir / "figures").symlink_to(secret)
+    report_files.render_all(record_dir, ["en"], ["html"])
+    assert CANARY not in (record_dir / "report.en.html").read_text(encoding="utf-8")
+    assert not (record_dir / "figures").is_symlink() and not (record_dir / "figures" / "private.txt").exists()
+    assert (secret / "private.txt").read_text() == CANARY
