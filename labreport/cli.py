@@ -213,33 +213,13 @@ def command_train(args: argparse.Namespace, into: Path | None = None) -> int:
     return 0
 
 
-def _notes_flags(values: list[str], languages: list[str]) -> dict[str, str]:
-    """`--notes ko=FILE` or `--notes FILE` (language from a name like notes.ko.md, or the only language)."""
-    given = {}
-    for value in values:
-        lang, sep, path = value.partition("=")
-        if not sep or "/" in lang or "\\" in lang:
-            path = value
-            suffixes = Path(path).suffixes
-            lang = suffixes[-2].lstrip(".") if len(suffixes) >= 2 and suffixes[-2].lstrip(".") in languages else ""
-            if not lang and len(languages) == 1:
-                lang = languages[0]
-            if not lang:
-                raise LabreportError(f"cannot tell the language of --notes {value}: write --notes ko={value}, "
-                                     "or name the file like notes.ko.md")
-        if lang not in languages:
-            raise LabreportError(f"--notes {value} is for {lang!r}, which is not among the languages rendered ({', '.join(languages)})")
-        given[lang] = path
-    return given
-
-
 def _render_options(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     from labreport.report import files as report_files
     from labreport.report import render, templates
     languages = _split_list(args.lang, tuple(templates.languages(args.templates)), "language")
     formats = _split_list(args.format, render.FORMATS, "format")
     _split_list(args.figures, report_files.FIGURE_FILES, "figure format")
-    _notes_flags(args.notes, languages)
+    report_files.notes_arguments(args.notes, languages)
     return languages, formats
 
 
@@ -249,8 +229,9 @@ def command_render(args: argparse.Namespace, into: Path | None = None) -> int:
 
     languages, formats = _render_options(args)
     report = report_settings(args.config)
-    written = report_files.render_all(args.out, languages, formats, args.templates, _notes_flags(args.notes, languages), report,
-                                _split_list(args.figures, report_files.FIGURE_FILES, "figure format"), into=into)
+    notes = report_files.notes_arguments(args.notes, languages)
+    written = report_files.render_all(args.out, languages, formats, args.templates, notes, report,
+                                      _split_list(args.figures, report_files.FIGURE_FILES, "figure format"), into=into)
     if args.quiet:
         return 0
     for path in written:

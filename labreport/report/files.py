@@ -31,6 +31,31 @@ def submission_name(report: dict, lang: str) -> str | None:
     return base + ".pdf" if "{lang}" in pattern else f"{base}.{lang}.pdf"
 
 
+def notes_arguments(values: list[str], languages: list[str]) -> dict[str, str]:
+    """The notes files `--notes ko=FILE` or `--notes FILE` name, by language (from a name like
+    notes.ko.md, or the only language rendered).
+
+    Raises:
+        LabreportError: a file whose language cannot be told, or one not among `languages`.
+    """
+    given = {}
+    for value in values:
+        lang, sep, path = value.partition("=")
+        if not sep or "/" in lang or "\\" in lang:
+            path = value
+            suffixes = Path(path).suffixes
+            lang = suffixes[-2].lstrip(".") if len(suffixes) >= 2 and suffixes[-2].lstrip(".") in languages else ""
+            if not lang and len(languages) == 1:
+                lang = languages[0]
+            if not lang:
+                raise LabreportError(f"cannot tell the language of --notes {value}: write --notes ko={value}, "
+                                     "or name the file like notes.ko.md")
+        if lang not in languages:
+            raise LabreportError(f"--notes {value} is for {lang!r}, which is not among the languages rendered ({', '.join(languages)})")
+        given[lang] = path
+    return given
+
+
 def notes_files(out: Path, languages: list[str], given: dict[str, str | Path] | None,
                 configured: dict[str, str] | None = None) -> dict[str, Path]:
     """Each language's notes file: `--notes`, else `[report] notes` of the config `render` reads, else
