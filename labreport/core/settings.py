@@ -30,6 +30,9 @@ MODEL_NAMES = ("rnn", "gru", "lstm")
 """Recurrent cells labreport can train; each is wrapped in a Bidirectional layer."""
 
 SEED_MAX = 2**32 - 1
+FULL_TRAIN_REVIEWS = 25_000
+FULL_TEST_REVIEWS = 25_000
+"""The IMDB data set's splits: a run (or a sweep) on fewer reviews did not do the full lab."""
 """The largest seed: `keras.utils.set_random_seed` (NumPy's and Python's generators) refuses 2**32."""
 
 MAX_SEEDS = 20

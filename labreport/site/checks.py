@@ -23,13 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from labreport.core.settings import EXPERIMENT_SECTIONS, free_settings
+from labreport.core.settings import EXPERIMENT_SECTIONS, FULL_TEST_REVIEWS, FULL_TRAIN_REVIEWS, free_settings
 from labreport.core.stats import metrics
 from labreport.site.submissions import Run, load_predictions
 
-FULL_TRAIN_REVIEWS = 25_000
-FULL_TEST_REVIEWS = 25_000
-"""The IMDB data set's splits: a run on fewer reviews did not do the full lab."""
 TOLERANCE = 1e-5
 """How far a stored metric may be from the one recomputed from the predictions (stored with six decimals)."""
 METRIC_FIELDS = ("accuracy", "loss", "precision", "recall", "f1", "confusion_matrix")

@@ -27,7 +27,7 @@ def flag_text(flag: dict, catalog: Catalog) -> Markup:
         return catalog.say("site.flag.settings_assignment" if flag["assignment"] else "site.flag.settings_class",
                            settings=listed)
     if check in ("quick", "partial"):
-        from labreport.site.checks import FULL_TEST_REVIEWS, FULL_TRAIN_REVIEWS
+        from labreport.core.settings import FULL_TEST_REVIEWS, FULL_TRAIN_REVIEWS
 
         return catalog.say(f"site.flag.{check}", train=num(flag["train"]), test=num(flag["test"]),
                            full_train=num(FULL_TRAIN_REVIEWS), full_test=num(FULL_TEST_REVIEWS))

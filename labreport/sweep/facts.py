@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from labreport.core.settings import FULL_TEST_REVIEWS, FULL_TRAIN_REVIEWS
+
 GATED = ("gru", "lstm")
 LENGTH = "max_length"
-FULL_TRAIN, FULL_TEST = 25_000, 25_000
 CORRELATION_CLAIM = 0.5
 """|Spearman ρ| from which accuracy is said to follow parameter count (with at least four points)."""
 
@@ -191,7 +192,7 @@ def facts(summary: dict) -> dict[str, Any]:
         "failed": [r for r in runs if r["status"] == "failed"], "points": len(summary["points"]),
         "seeds": summary["seeds"], "models": models,
         "quick": data.get("source") == "sample",
-        "full": data.get("train", 0) + data.get("validation", 0) >= FULL_TRAIN and data.get("test", 0) >= FULL_TEST,
+        "full": data.get("train", 0) + data.get("validation", 0) >= FULL_TRAIN_REVIEWS and data.get("test", 0) >= FULL_TEST_REVIEWS,
         "axes": axes,
         "pairs": [{"a": a, "b": b, "tally": pair_tally(summary, a, b)} for i, a in enumerate(models) for b in models[i + 1:]],
         "gating": gating(summary), "gru_lstm": gru_lstm(summary), "params_accuracy": params_accuracy(summary),

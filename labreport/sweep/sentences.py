@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
+from labreport.core.settings import FULL_TEST_REVIEWS, FULL_TRAIN_REVIEWS
 from labreport.report.catalog import Catalog
 from labreport.report.numbers import format_number as num
 from labreport.report.numbers import format_percent as pct
@@ -51,7 +52,8 @@ def grid(summary: dict, f: dict, catalog: Catalog) -> list[Paragraph]:
     if data is not None:
         kind = "quick" if f["quick"] else "full" if f["full"] else "partial"
         second.append(say(f"sweep.data.{kind}", train=num(data["train"] + data["validation"]),
-                          validation=num(data["validation"]), test=num(data["test"])))
+                          validation=num(data["validation"]), test=num(data["test"]),
+                          full_train=num(FULL_TRAIN_REVIEWS), full_test=num(FULL_TEST_REVIEWS)))
     failed = len(f["failed"])
     second.append(say("sweep.failed.some", failed=failed, count=failed, runs=f["runs"]) if failed
                   else say("sweep.failed.none"))

@@ -203,3 +203,11 @@ def test_the_csv_has_a_row_per_run_and_model_and_neutralises_formulas(record, la
     lines = text.strip().splitlines()
     assert len(lines) == 1 + 1 + 3 * 3  # header, the failed run, three runs of three models
     assert "'=HYPERLINK" in text
+
+
+def test_partial_data_is_named_against_the_full_splits(record, lab_grid):
+    summary = build(record, lab_grid, gated_lead(0.87, 0.87, 0.82, 0.79))
+    summary["data"] = {**summary["data"], "source": "archive", "train": 12_000, "validation": 3_000, "test": 10_000}
+    assert ("The runs trained on 15,000 training reviews (3,000 of them held out for validation) and 10,000 test "
+            "reviews, fewer than the full 25,000 and 25,000.") in said(summary, "en")
+    assert "전체 데이터(25,000개와 25,000개)보다 적다." in said(summary, "ko")
