@@ -56,22 +56,14 @@ def render_record(record: dict, languages: list[str], formats: tuple[str, ...], 
                   notes: dict[str, list], figure_files: tuple[str, ...] = ()) -> list[tuple]:
     """Every language of a validated record, in memory: (lang, html, pdf, figure files, why no PDF) each.
 
-    Languages render in parallel processes when there are cores for them.
+    Languages render in parallel processes when there are cores for them (`render_records`).
+
+    Raises:
+        The first failed language's error.
     """
-    jobs = [(record, lang, formats, user_templates, notes.get(lang), figure_files) for lang in languages]
-    if len(jobs) <= 1 or (os.cpu_count() or 1) <= 1:
-        return [_render_language(*job) for job in jobs]
-    context = multiprocessing.get_context(start_method())
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=len(jobs), mp_context=context,
-                                                  initializer=end_with_parent, initargs=(os.getpid(),))
-    try:
-        results = list(pool.map(_render_language, *zip(*jobs)))
-    except BaseException:  # Ctrl-C or a failed language: stop the other workers now, not after their page
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    [results] = render_records([(record, languages, formats, user_templates, notes, figure_files)])
+    if isinstance(results, BaseException):
+        raise results
     return results
 
 
@@ -83,7 +75,8 @@ def render_records(jobs: list[tuple], done: Callable[[int], None] | None = None)
     """Many validated records, every language of each, on every core: each job's results or its error.
 
     Args:
-        jobs: (record, languages, formats, user templates, {lang: notes sections}) each.
+        jobs: (record, languages, formats, user templates, {lang: notes sections}, figure file
+            formats) each.
         done: called with a job's index when all its languages are rendered (or one failed).
 
     Returns:
@@ -95,8 +88,9 @@ def render_records(jobs: list[tuple], done: Callable[[int], None] | None = None)
     are rendered again in a fresh pool, and what that loses too one at a time, each in a pool of its
     own, so only a page that crashes its renderer fails (`RendererStopped`).
     """
-    tasks = [(job, (record, lang, formats, user_templates, notes.get(lang), ()))
-             for job, (record, languages, formats, user_templates, notes) in enumerate(jobs) for lang in languages]
+    tasks = [(job, (record, lang, formats, user_templates, notes.get(lang), figure_files))
+             for job, (record, languages, formats, user_templates, notes, figure_files) in enumerate(jobs)
+             for lang in languages]
     results: dict[int, tuple | BaseException] = {}
     left = {job: len(jobs[job][1]) for job in range(len(jobs))}
 

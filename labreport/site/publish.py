@@ -277,7 +277,7 @@ def _render_job(run: submissions.Run, texts: dict[str, str], languages: list[str
     record = submissions.full_record(run)
     own = {lang: notes_module.sections_from_text(text, notes_module.NOTES_FILE.format(lang=lang), record, lang)
            for lang, text in texts.items()}
-    return record, languages, ("html", "pdf"), user_templates, own
+    return record, languages, ("html", "pdf"), user_templates, own, ()
 
 
 def _write_reports(target: Path, results: list[tuple], stamp: str) -> list[str]:

@@ -33,16 +33,22 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def two_workers_of(command: subprocess.Popen, find) -> set[int]:
+    """The worker processes `find(pid)` sees under the running `command`, once there are two (or it ended)."""
+    deadline = time.monotonic() + 120
+    workers: set[int] = set()
+    while len(workers) < 2 and time.monotonic() < deadline and command.poll() is None:
+        workers = find(command.pid)
+        time.sleep(0.05)
+    return workers
+
+
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_killing_render_leaves_no_worker_behind(record_dir, signum):
     render = subprocess.Popen([sys.executable, "-m", "labreport", "render", "--out", str(record_dir),
                                "--lang", "ko,en", "--format", "html,pdf"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    workers: set[int] = set()
-    while len(workers) < 2 and time.monotonic() < deadline and render.poll() is None:
-        workers = children(render.pid)
-        time.sleep(0.05)
+    workers = two_workers_of(render, children)
     assert len(workers) >= 2, "the render finished before its workers could be seen"
     time.sleep(0.5)  # the workers are rendering
     os.kill(render.pid, signum)
@@ -76,8 +82,8 @@ def test_a_class_renders_on_every_core_and_a_dead_worker_costs_no_page(checked_i
 
     broken = copy.deepcopy(checked_in_record)
     del broken["models"]  # no page can be made of it
-    jobs = [(copy.deepcopy(checked_in_record), ["en"], ("html",), None, {}) for _ in range(4)]
-    jobs.insert(1, (broken, ["en"], ("html",), None, {}))
+    jobs = [(copy.deepcopy(checked_in_record), ["en"], ("html",), None, {}, ()) for _ in range(4)]
+    jobs.insert(1, (broken, ["en"], ("html",), None, {}, ()))
     before, killed = children(os.getpid()), []
 
     def kill_a_worker() -> None:
@@ -122,11 +128,7 @@ def test_a_site_stopped_by_sigterm_leaves_the_previous_site_and_nothing_beside_i
     command = subprocess.Popen([sys.executable, "-m", "labreport", "site", str(tmp_path / "class"), "--out", str(site),
                                 "--lang", "en"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "TMPDIR": str(scratch)})
-    deadline = time.monotonic() + 120
-    workers: set[int] = set()
-    while len(workers) < 2 and time.monotonic() < deadline and command.poll() is None:
-        workers = spawned_workers(command.pid)
-        time.sleep(0.05)
+    workers = two_workers_of(command, spawned_workers)
     assert len(workers) >= 2, "the site finished before its workers could be seen"
     time.sleep(0.5)
     command.send_signal(signal.SIGTERM)
