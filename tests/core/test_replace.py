@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from labreport.core import staging
+from labreport.core import LabreportError, staging
 
 OLD = {"results.json": b'{"old": true}', "predictions.npz": b"old predictions", "models/gru.keras": b"old gru",
        "models/rnn.keras": b"old rnn", "history/gru.csv": b"old history"}
@@ -130,17 +130,19 @@ def test_a_second_command_on_the_same_out_stops_with_one_line_and_a_dead_holder_
         pass
 
 
-def test_a_damaged_staging_folder_is_cleared_not_followed(tmp_path):
-    """A manifest that names paths outside OUT is not a swap to finish: the staging folder goes, OUT stays."""
+def test_a_damaged_staging_folder_is_refused_not_followed(tmp_path):
+    """A manifest that names paths outside OUT is not a swap to finish: one line, OUT and the staging folder as they were."""
     out = tmp_path / "out"
     write_tree(out, {**OLD, **THEIRS})
     outside = tmp_path / "outside.txt"
     outside.write_text("keep")
     stage = out / staging.NEXT
     write_tree(stage, {"results.json": b"x", staging.MANIFEST: json.dumps({"new": ["../outside.txt"], "removed": []}).encode()})
-    with staging.locked(out):
-        pass
-    assert hashes(out) == expected(OLD) and outside.read_text() == "keep" and not stage.exists()
+    before = hashes(out)
+    with pytest.raises(LabreportError, match="did not leave here"):
+        with staging.locked(out):
+            pass
+    assert hashes(out) == before and outside.read_text() == "keep"
 
 
 def test_two_builds_into_the_same_out_the_second_stops_with_one_line(tmp_path):
