@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import shlex
+import shutil
 from pathlib import Path
 from typing import Iterable
 
@@ -123,24 +124,34 @@ def build(out: str | Path = DEFAULT_OUT, *, quick: bool = False, data: str | Pat
         progress: one line per epoch on stderr.
         **settings: any setting by its name in labreport.toml, e.g. `epochs=3`, `models=["gru"]`.
     """
-    from labreport.core import fileio
-    from labreport.core.config import load_config
+    from labreport.core import fileio, staging
+    from labreport.core.config import load_config, report_settings
     from labreport.experiment import corpus as corpus_module
     from labreport.experiment import progress as progress_module
     from labreport.experiment import train
+    from labreport.report import files as report_files
     from labreport.report import templates
 
     languages = _listed(lang, tuple(templates.languages()), "language")
     formats = _listed(formats, FORMATS, "format")
     flags, command = keyword_settings(settings)
     configuration = load_config(config, flags, quick=quick)
-    fileio.check_writable(out)
+    cover = report_settings(config)
+    out = fileio.check_writable(out)
     corpus = corpus_module.load_corpus(str(data) if data else None, quick, str(data_dir) if data_dir else None)
     command = ["build", "--out", str(out)] + (["--quick"] if quick else []) + (["--data", str(data)] if data else []) + \
               (["--config", str(config)] if config else []) + command
-    train.run(configuration, corpus, out, progress=progress_module.to_stderr if progress else (lambda line: None),
-              command="labreport " + shlex.join(command))
-    return render(out, languages, formats, config=config)
+    # One staged swap, as `labreport build`: the new record and its report replace the previous run
+    # together, so a failing render leaves the previous run, not a new record beside old reports.
+    with staging.locked(out, "labreport " + shlex.join(command)):
+        stage = staging.begin(out)
+        train.run(configuration, corpus, out, progress=progress_module.to_stderr if progress else (lambda line: None),
+                  command="labreport " + shlex.join(command), into=stage)
+        written = report_files.render_all(out, languages, formats, report=cover, into=stage)
+        old_reports = [p.name for p in out.iterdir() if report_files.is_report_file(p.name)]
+        staging.commit(out, (*train.RUN_ENTRIES, "figures", *old_reports))
+        shutil.rmtree(out / train.PARTIAL, ignore_errors=True)
+        return Report(out, written, load(out))
 
 
 def _listed(values: Iterable[str] | str, allowed: tuple[str, ...], what: str) -> list[str]:

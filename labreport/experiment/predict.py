@@ -79,24 +79,22 @@ def predict_texts(out: str | Path, texts: list[str]) -> dict:
     """
     if not texts:
         raise LabreportError("no review given: pass the text as arguments or --file FILE")
-    rec, config, vocabulary, model_files = load_run(out)
-
+    from labreport.core import staging
     from labreport.experiment.inference import configure_threads, inference_function, predict
 
     configure_threads()
     import keras
 
+    # The record, vocabulary and models are read under the lock, shared: while a `train` or
+    # `render` holds it, predict stops with one line, so it never mixes one run's files with another's.
+    with staging.reading(out):
+        rec, config, vocabulary, model_files = load_run(out)
+        models = {name: load_model(keras, path) for name, path in model_files.items()}
     tokens = [encoding.tokenize(text) for text in texts]
     known = [sum(1 for token in review if token in vocabulary.index) for review in tokens]
     x = encoding.pad([vocabulary.encode(t) for t in tokens], config.data.max_length, config.data.padding)
     lengths = np.array([len(t) for t in tokens], dtype=np.int32)
-    probabilities = {}
-    for name, path in model_files.items():
-        try:
-            model = keras.saving.load_model(path, safe_mode=True, compile=False)
-        except Exception as error:  # a damaged or foreign file: Keras raises many kinds
-            raise LabreportError(f"{path} cannot be loaded as a Keras model ({type(error).__name__}): run `labreport train` again") from None
-        probabilities[name] = predict(inference_function(model), x, lengths, config)
+    probabilities = {name: predict(inference_function(model), x, lengths, config) for name, model in models.items()}
     return {
         "models": list(model_files),
         "reviews": [
@@ -113,6 +111,14 @@ def predict_texts(out: str | Path, texts: list[str]) -> dict:
             for i, text in enumerate(texts)
         ],
     }
+
+
+def load_model(keras, path: Path):
+    """The Keras model saved at `path`, in safe mode."""
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # a damaged or foreign file: Keras raises many kinds
+        raise LabreportError(f"{path} cannot be loaded as a Keras model ({type(error).__name__}): run `labreport train` again") from None
 
 
 def read_review_file(path: str | Path) -> list[str]:

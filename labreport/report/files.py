@@ -117,29 +117,38 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
         The paths written.
     """
     out = Path(out)
-    record = record_module.load_record(into or out)
-    stored_cover = dict(record["config"].get("report", {}))
-    if report:
-        record["config"]["report"] = {**stored_cover, **report}
-    languages, formats = list(languages), tuple(formats)
-    check_options(languages, user_templates)
-    from labreport.report import notes as notes_module
-    own = {lang: notes_module.sections(path, record, lang)
-           for lang, path in notes_files(out, languages, notes, (report or {}).get("notes")).items()}
-    results = render_record(record, languages, formats, user_templates, own, tuple(figure_files))
-
     if into is not None:
-        return [out / path.relative_to(into) for path in _write_reports(into, record, results, stored_cover)]
+        return _render_into(out, into, languages, formats, user_templates, notes, report, figure_files)
+    if not (out / record_module.RECORD_FILE).exists():
+        record_module.load_record(out)  # its one line (no record: train first), before a lock makes OUT
     from labreport.core import staging
+    # The lock is taken before the record is read: a `train` that swaps in a new record while this
+    # renders would otherwise lose it to the old record written back with the cover.
     with staging.locked(out, "labreport render"):
         stage = staging.begin(out)
         if (out / "figures").is_dir() and not (out / "figures").is_symlink():  # other languages' figures stay
             for kept in (out / "figures").iterdir():
                 if kept.is_file() and not kept.is_symlink():
                     staging.place(kept, stage / "figures" / kept.name)
-        written = _write_reports(stage, record, results, stored_cover)
+        written = _render_into(out, stage, languages, formats, user_templates, notes, report, figure_files)
         staging.commit(out)
-    return [out / path.relative_to(stage) for path in written]
+    return written
+
+
+def _render_into(out: Path, into: Path, languages, formats, user_templates, notes, report, figure_files) -> list[Path]:
+    """Renders the record of `into` (a staging folder whose record is `OUT`'s, or `build`'s new one)
+    into `into`; returns the paths the files will have in `OUT`."""
+    from labreport.report import notes as notes_module
+    record = record_module.load_record(into if (into / record_module.RECORD_FILE).is_file() else out)
+    stored_cover = dict(record["config"].get("report", {}))
+    if report:
+        record["config"]["report"] = {**stored_cover, **report}
+    languages, formats = list(languages), tuple(formats)
+    check_options(languages, user_templates)
+    own = {lang: notes_module.sections(path, record, lang)
+           for lang, path in notes_files(out, languages, notes, (report or {}).get("notes")).items()}
+    results = render_record(record, languages, formats, user_templates, own, tuple(figure_files))
+    return [out / path.relative_to(into) for path in _write_reports(into, record, results, stored_cover)]
 
 
 def _write_reports(folder: Path, record: dict, results: list, stored_cover: dict) -> list[Path]:
