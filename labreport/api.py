@@ -138,6 +138,7 @@ def build(out: str | Path = DEFAULT_OUT, *, quick: bool = False, data: str | Pat
     configuration = load_config(config, flags, quick=quick)
     cover = report_settings(config)
     out = fileio.check_writable(out)
+    report_files.check_file_names(out, {**configuration.to_dict()["report"], **cover}, languages)
     corpus = corpus_module.load_corpus(str(data) if data else None, quick, str(data_dir) if data_dir else None)
     command = ["build", "--out", str(out)] + (["--quick"] if quick else []) + (["--data", str(data)] if data else []) + \
               (["--config", str(config)] if config else []) + command

@@ -252,13 +252,15 @@ def command_build(args: argparse.Namespace) -> int:
     """Trains and renders into one staging folder, so the new record and its report replace the
     previous run together, or (on any failure) not at all."""
     # Check the report options and the settings before a long training run, not after it.
-    _render_options(args)
-    _load_config(args)
+    languages, _ = _render_options(args)
+    config = _load_config(args)
     from labreport.core import fileio, staging
     from labreport.experiment import train
     from labreport.report import files as report_files
 
     out = fileio.check_writable(args.out)
+    from labreport.core.config import report_settings
+    report_files.check_file_names(out, {**config.to_dict()["report"], **report_settings(args.config)}, languages)
     with staging.locked(out, "labreport " + shlex.join(args.argv)):
         stage = staging.begin(out)
         command_train(args, into=stage)

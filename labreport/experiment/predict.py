@@ -90,6 +90,11 @@ def predict_texts(out: str | Path, texts: list[str]) -> dict:
     with staging.reading(out):
         rec, config, vocabulary, model_files = load_run(out)
         models = {name: load_model(keras, path) for name, path in model_files.items()}
+        from labreport.experiment.resume import model_problem
+        for name, path in model_files.items():
+            problem = model_problem(models[name], name, config)
+            if problem:
+                raise LabreportError(f"{path} is not this run's {name} model: {problem}; run `labreport train` again")
     tokens = [encoding.tokenize(text) for text in texts]
     known = [sum(1 for token in review if token in vocabulary.index) for review in tokens]
     x = encoding.pad([vocabulary.encode(t) for t in tokens], config.data.max_length, config.data.padding)

@@ -323,6 +323,9 @@ def run(config: Config, corpus: corpus_module.Corpus, out: str | Path, progress:
                  f"{prepared.stats['location']}")
     samples = prepare.choose_samples(prepared.test, config.train.seed)
     partial = out / PARTIAL / resume.resume_key(config, corpus)
+    if (out / PARTIAL).is_symlink() or partial.is_symlink():  # its files are written, and deleted, through it
+        raise LabreportError(f"{out / PARTIAL} (or the folder in it) is a link: labreport keeps an interrupted run's "
+                             "models in OUT itself; remove it and run again")
     partial.mkdir(parents=True, exist_ok=True)
 
     entries: dict[str, dict] = {}
@@ -331,7 +334,8 @@ def run(config: Config, corpus: corpus_module.Corpus, out: str | Path, progress:
         runs = []
         for k, seed in enumerate(config.run_seeds()):
             key = name if k == 0 else f"{name}_seed{seed}"
-            finished = resume.load_partial(partial, key, with_model=k == 0)
+            finished = resume.load_partial(partial, key, with_model=k == 0, config=config,
+                                           test_size=len(prepared.test.y), fields=(*RUN_FIELDS, "display_name"))
             if finished is not None:
                 entry, probabilities = finished
                 progress(f"reusing {entry['display_name']} (seed {seed}), finished by an interrupted run "

@@ -7,6 +7,7 @@ previous report as it was.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -21,14 +22,42 @@ from labreport.report.workers import render_record
 INVALID_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 
 
+MAX_FILE_NAME_BYTES = 200
+"""The longest hand-in file name, in UTF-8 bytes: common file systems take 255 bytes a name, and the
+atomic writer's temporary name adds 14. A longer one (a long Korean name is 3 bytes a syllable) is cut."""
+
+
 def submission_name(report: dict, lang: str) -> str | None:
-    """The file name a class's PDFs are handed in under, or None when the cover lacks ID or name."""
+    """The file name a class's PDFs are handed in under, or None when the cover lacks ID or name.
+
+    The name is cut to `MAX_FILE_NAME_BYTES` (whole characters), so a long cover never makes a
+    file name the file system refuses."""
     if not (report.get("student_id") and report.get("name")):
         return None
     pattern = report.get("submission_name") or "{student_id}_{name}_{lab}"
     values = {"student_id": report["student_id"], "name": report["name"], "lab": report.get("lab") or ReportConfig.lab, "lang": lang}
     base = INVALID_IN_FILE_NAMES.sub("_", pattern.format(**values)).strip(" .")
-    return base + ".pdf" if "{lang}" in pattern else f"{base}.{lang}.pdf"
+    suffix = ".pdf" if "{lang}" in pattern else f".{lang}.pdf"
+    room = MAX_FILE_NAME_BYTES - len(suffix.encode("utf-8"))
+    base = base.encode("utf-8")[:room].decode("utf-8", "ignore").strip(" .")
+    return base + suffix
+
+
+def check_file_names(out: str | Path, report: dict, languages: Iterable[str]) -> None:
+    """Stops before any work when a hand-in file name is longer than `out`'s file system takes.
+
+    Raises:
+        LabreportError: the name (with the writer's temporary name) exceeds the folder's NAME_MAX.
+    """
+    try:
+        name_max = os.pathconf(out, "PC_NAME_MAX") if os.path.isdir(out) else 255
+    except (OSError, ValueError, AttributeError):  # Windows has no pathconf: NTFS takes 255
+        name_max = 255
+    for lang in languages:
+        name = submission_name(report, lang)
+        if name and len(name.encode("utf-8")) + 14 > name_max:
+            raise LabreportError(f"the hand-in file name {name[:40]}… is {len(name.encode('utf-8')):,} bytes, more than "
+                                 f"{out} takes ({name_max - 14}): shorten name or submission_name under [report]")
 
 
 def notes_arguments(values: list[str], languages: list[str]) -> dict[str, str]:
@@ -145,6 +174,7 @@ def _render_into(out: Path, into: Path, languages, formats, user_templates, note
         record["config"]["report"] = {**stored_cover, **report}
     languages, formats = list(languages), tuple(formats)
     check_options(languages, user_templates)
+    check_file_names(out, record["config"]["report"], languages)
     own = {lang: notes_module.sections(path, record, lang)
            for lang, path in notes_files(out, languages, notes, (report or {}).get("notes")).items()}
     results = render_record(record, languages, formats, user_templates, own, tuple(figure_files))
