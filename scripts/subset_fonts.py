@@ -8,6 +8,17 @@ Greek, the 2,350 Hangul syllables of KS X 1001, Hangul compatibility jamo, punct
 the mathematical symbols and the CJK and full-width punctuation NanumGothic has; it drops the 4,888
 hanja and the 8,822 rarer syllables (a review that holds them falls back to another font).
 
+NanumGothic, like most Korean fonts, draws the backslash (U+005C) as a won sign (₩), the
+convention of Korean code pages; a report prints paths, code and reviews in which a backslash is a
+backslash, and the won sign keeps its own character (U+20A9). So the subset's backslash is
+NanumGothic's own slash mirrored, with the slash's width (`draw_backslash_as_backslash`):
+the figures (matplotlib reads these files), the HTML's embedded font and the PDF all take it from
+here, so no fallback face or per-page rule is needed.
+
+    python scripts/subset_fonts.py --backslash-only
+
+applies just that to the files already shipped (how they were fixed, without NanumGothic at hand).
+
 NanumGothic is under the SIL Open Font License 1.1 with the Reserved Font Names "Nanum" and
 "NanumGothic" (among others); a subset is a Modified Version under the licence, so it cannot keep
 those names: the family is renamed "Labreport Gothic", the copyright notice is kept, and the
@@ -21,6 +32,9 @@ import sys
 from pathlib import Path
 
 from fontTools import subset
+from fontTools.pens.reverseContourPen import ReverseContourPen
+from fontTools.pens.transformPen import TransformPen
+from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTFont
 
 FAMILY = "Labreport Gothic"
@@ -58,6 +72,24 @@ def wanted() -> list[int]:
     return sorted(codepoints | set(ks_x_1001_syllables()))
 
 
+def draw_backslash_as_backslash(font: TTFont) -> None:
+    """Gives U+005C the font's slash mirrored left to right (in place of the won sign it drew).
+
+    The mirror flips each contour's direction, so the contours are reversed too, keeping TrueType's
+    clockwise outer contours. The glyph keeps its name and the slash's advance width.
+    """
+    cmap = font.getBestCmap()
+    slash, backslash = cmap[ord("/")], cmap[ord("\\")]
+    glyphs = font["glyf"]
+    width, _ = font["hmtx"][slash]
+    pen = TTGlyphPen(glyphs)
+    glyphs[slash].draw(TransformPen(ReverseContourPen(pen), (-1, 0, 0, 1, width, 0)), glyphs)
+    mirrored = pen.glyph()
+    mirrored.recalcBounds(glyphs)
+    glyphs[backslash] = mirrored
+    font["hmtx"][backslash] = (width, mirrored.xMin)
+
+
 def make(source: Path, target: Path, style: str) -> None:
     options = subset.Options()
     options.name_IDs = ["*"]
@@ -88,6 +120,7 @@ def make(source: Path, target: Path, style: str) -> None:
     names.setName("This Font Software is licensed under the SIL Open Font License, Version 1.1.", 13, 3, 1, 0x409)
     names.setName("https://openfontlicense.org", 14, 3, 1, 0x409)
     font["head"].fontRevision = font["head"].fontRevision  # unchanged; timestamps kept for stable bytes
+    draw_backslash_as_backslash(font)
     font.save(str(target))
 
 
@@ -100,5 +133,17 @@ def main(folder: str) -> None:
               f"(from {source.stat().st_size / 1024:.0f} KiB), {len(TTFont(str(target)).getBestCmap())} characters")
 
 
+def fix_shipped_backslash() -> None:
+    """`draw_backslash_as_backslash` on the shipped files, in place (timestamps kept)."""
+    for target in sorted(OUT.glob("LabreportGothic-*.ttf")):
+        font = TTFont(str(target), recalcTimestamp=False)
+        draw_backslash_as_backslash(font)
+        font.save(str(target))
+        print(f"{target.relative_to(OUT.parent.parent)}: the backslash is a backslash")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "/usr/share/fonts/truetype/nanum")
+    if sys.argv[1:] == ["--backslash-only"]:
+        fix_shipped_backslash()
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "/usr/share/fonts/truetype/nanum")

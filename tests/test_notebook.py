@@ -1,10 +1,14 @@
-"""The Python API as a notebook uses it: the README's Colab cells, run as plain Python on the shipped sample."""
+"""The Python API as a notebook uses it: the README's Colab cells, run as plain Python on the shipped
+sample, as a plain script (no `if __name__ == "__main__":`) under every start method, and as a real
+notebook in a Jupyter kernel."""
 
 from __future__ import annotations
 
 import ast
 import html
+import os
 import re
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -15,7 +19,25 @@ import labreport
 from labreport import LabreportError
 from labreport.core import record as record_module
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+
+# Read by `labreport.build(quick=True)` from the working folder (./labreport.toml, over --quick's
+# settings), so the README's cells run word for word on models small enough to train in seconds.
+TINY_LAB = """\
+[data]
+vocab_size = 500
+max_length = 32
+
+[model]
+embedding_dim = 8
+hidden_units = 4
+
+[train]
+epochs = 1
+attributions = false
+compiled = false
+"""
 
 
 def readme_cells() -> list[str]:
@@ -48,6 +70,7 @@ def test_the_readme_colab_cells_build_show_and_download_the_report(tmp_path, mon
     monkeypatch.setattr(google, "colab", colab, raising=False)
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "labreport.toml").write_text(TINY_LAB, encoding="utf-8")
 
     namespace: dict = {}
     shown = run_cell(cells[1], namespace)
@@ -69,6 +92,56 @@ def test_the_readme_colab_cells_build_show_and_download_the_report(tmp_path, mon
     assert record["models"]["gru"]["device"] == "CPU"
     assert "BiLSTM" in record._repr_html_()
     assert record["environment"]["command"] == "labreport build --out output --quick"
+
+
+def with_labreport_on_path() -> dict:
+    """The environment of a process started in another folder that must import this labreport."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+@pytest.mark.training
+@pytest.mark.parametrize("start_method", [None, "spawn", "forkserver"])
+def test_the_readme_cells_run_as_a_plain_script_under_every_start_method(tmp_path, start_method):
+    """Pasted into report.py without a main guard. The report's render workers must not import the
+    script again (multiprocessing's spawn and forkserver do, which trained again and stopped at the
+    output folder's lock: `RendererStopped`)."""
+    if start_method is not None and start_method not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip(f"no {start_method} start method on this platform")
+    chosen = f"import multiprocessing\nmultiprocessing.set_start_method({start_method!r})\n" if start_method else ""
+    cells = readme_cells()
+    script = chosen + cells[1] + '\nprint("PDF", report.pdf("ko"), report.pdf("ko").stat().st_size)\n'
+    (tmp_path / "report.py").write_text(script, encoding="utf-8")
+    (tmp_path / "labreport.toml").write_text(TINY_LAB, encoding="utf-8")
+    done = subprocess.run([sys.executable, "report.py"], cwd=tmp_path, env=with_labreport_on_path(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("wrote output/results.json") == 1, done.stderr  # trained once, not in a worker
+    assert "PDF output/report.ko.pdf" in done.stdout
+    assert (tmp_path / "output" / "report.ko.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "output" / "report.en.pdf").read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.training
+def test_the_readme_cells_run_in_a_jupyter_kernel(tmp_path, monkeypatch):
+    """The README's cells executed end to end by nbclient in an IPython kernel, as Jupyter runs them
+    (Colab's download cell replaced by a check that the PDF to download exists)."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    cells = readme_cells()
+    download = 'from pathlib import Path\nassert Path(report.pdf("ko")).read_bytes().startswith(b"%PDF")\nreport.pdf("ko")'
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cells[1]), nbformat.v4.new_code_cell(download)])
+    (tmp_path / "labreport.toml").write_text(TINY_LAB, encoding="utf-8")
+    for name, value in with_labreport_on_path().items():  # the kernel inherits this environment
+        monkeypatch.setenv(name, value)
+    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()  # raises CellExecutionError on an error in any cell
+    [shown] = [output for output in notebook.cells[0].outputs if output["output_type"] == "execute_result"]
+    assert '<iframe srcdoc="' in shown["data"]["text/html"] and "BiGRU" in shown["data"]["text/html"]
+    [path] = [output for output in notebook.cells[1].outputs if output["output_type"] == "execute_result"]
+    assert "report.ko.pdf" in path["data"]["text/plain"]
+    assert (tmp_path / "output" / "report.ko.pdf").read_bytes().startswith(b"%PDF")
 
 
 def test_load_render_and_their_errors(record_dir):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -106,10 +107,12 @@ def predict_texts(out: str | Path, texts: list[str]) -> dict:
             {
                 "text": text,
                 # With no word of the vocabulary the model reads only padding and unknown-word
-                # indices: its probability is the same for every such review and says nothing about it.
+                # indices: its probability is the same for every such review and says nothing about
+                # it, so it gets no decision (null).
                 "known_words": known[i],
                 "predictions": {
-                    name: {"probability": round(float(p[i]), 6), "decision": "positive" if p[i] > DECISION_THRESHOLD else "negative"}
+                    name: {"probability": round(float(p[i]), 6),
+                           "decision": _decision(float(p[i])) if known[i] else None}
                     for name, p in probabilities.items()
                 },
             }
@@ -124,6 +127,10 @@ def load_model(keras, path: Path):
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # a damaged or foreign file: Keras raises many kinds
         raise LabreportError(f"{path} cannot be loaded as a Keras model ({type(error).__name__}): run `labreport train` again") from None
+
+
+def _decision(probability: float) -> str:
+    return "positive" if probability > DECISION_THRESHOLD else "negative"
 
 
 def read_review_file(path: str | Path) -> list[str]:
@@ -148,14 +155,49 @@ def read_review_file(path: str | Path) -> list[str]:
     return [line for line in lines if line.strip()]
 
 
+REVIEW_COLUMNS = 60
+"""Terminal columns of the review in `format_predictions`' table; a longer review is cut with "..."."""
+
+
+def display_width(text: str) -> int:
+    """Terminal columns `text` takes, as terminals count them (wcwidth): East Asian wide and
+    full-width characters (Hangul, CJK, most emoji) two; combining marks, zero-width characters and
+    the vowels and final consonants of a decomposed Hangul syllable none; others one."""
+    width = 0
+    for character in text:
+        if unicodedata.category(character) in ("Mn", "Me", "Cf") or "\u1160" <= character <= "\u11ff":
+            continue
+        width += 2 if unicodedata.east_asian_width(character) in ("W", "F") else 1
+    return width
+
+
+def fit_to_width(text: str, columns: int) -> str:
+    """`text` cut to at most `columns` terminal columns (ending in "...") and padded with spaces to exactly that."""
+    if display_width(text) > columns:
+        kept, width = [], 0
+        for character in text:
+            width += display_width(character)
+            if width > columns - 3:
+                break
+            kept.append(character)
+        text = "".join(kept) + "..."
+    return text + " " * (columns - display_width(text))
+
+
 def format_predictions(result: dict, display_names: dict[str, str]) -> str:
-    """A plain-text table: one line per review, each model's probability and decision."""
+    """A plain-text table: one line per review, each model's probability and decision, in columns
+    that line up in a terminal whatever the language (a Korean syllable takes two columns).
+
+    A review with no word of the vocabulary gets its probability and a note, but no decision.
+    """
     lines = []
+    verdict = max(len("positive"), len("negative"))
     for review in result["reviews"]:
-        text = " ".join(review["text"].split())
-        short = text if len(text) <= 60 else text[:57] + "..."
-        cells = [f"{display_names.get(n, n)} {v['probability']:.3f} {v['decision']}"
+        # One line per review: whitespace collapsed, control characters (a terminal's escape
+        # sequences) shown as U+FFFD rather than sent to the terminal.
+        text = "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in " ".join(review["text"].split()))
+        cells = [f"{display_names.get(n, n)} {v['probability']:.3f} {(v['decision'] or ''):<{verdict}}"
                  for n, v in review["predictions"].items()]
         note = "" if review["known_words"] else "  (no word of the vocabulary: the probability says nothing about this review)"
-        lines.append(f"{short:<60}  " + "  ".join(cells) + note)
+        lines.append(fit_to_width(text, REVIEW_COLUMNS) + "  " + "  ".join(cells) + note)
     return "\n".join(lines)

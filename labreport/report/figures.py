@@ -29,6 +29,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 COLORS = {"rnn": "#8c6d31", "gru": "#1f77b4", "lstm": "#d62728"}
@@ -86,6 +87,7 @@ def save(fig, formats: tuple[str, ...] = FORMATS, salt: str = "labreport") -> di
     `salt` makes the SVG's element ids the figure's own, so several SVGs can share one HTML page.
     """
     plt.rcParams["svg.hashsalt"] = salt
+    plain_tick_labels(fig)
     result = {}
     # Each figure ends in tight_layout(), so no bbox_inches="tight" (it would draw every figure twice).
     for fmt in formats:
@@ -95,6 +97,27 @@ def save(fig, formats: tuple[str, ...] = FORMATS, salt: str = "labreport") -> di
         result[fmt] = buffer.getvalue()
     plt.close(fig)
     return result
+
+
+def plain_tick_labels(fig) -> None:
+    """Makes every tick label of `fig` plain text, on linear and log axes, major and minor ticks.
+
+    matplotlib's log axes label ticks in mathtext (`$\\mathdefault{6\\times10^{1}}$`), which the
+    figures never parse (`text.parse_math` is off, so a word from a review stays a word): left so,
+    the code itself would be printed. `LogFormatter` picks the same ticks to label in plain text
+    ("60", "1e-03"); the linear axes' offset ("1e6") is plain too.
+    """
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for formatter, install in ((axis.get_major_formatter(), axis.set_major_formatter),
+                                       (axis.get_minor_formatter(), axis.set_minor_formatter)):
+                if isinstance(formatter, ticker.LogFormatterMathtext):
+                    transform = axis.get_transform()  # the scale's base and, on a symlog axis, its linear range
+                    install(ticker.LogFormatter(getattr(transform, "base", 10), labelOnlyBase=formatter.labelOnlyBase,
+                                                minor_thresholds=formatter.minor_thresholds,
+                                                linthresh=getattr(transform, "linthresh", None)))
+                elif isinstance(formatter, ticker.ScalarFormatter):
+                    formatter.set_useMathText(False)
 
 
 def _epochs(n: int) -> list[int]:

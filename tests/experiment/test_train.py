@@ -121,11 +121,14 @@ def test_predict_says_when_a_review_holds_no_word_of_the_vocabulary(runs):
     assert result.returncode == 0, result.stderr[-3000:]
     reviews = json.loads(result.stdout)["reviews"]
     assert [review["known_words"] for review in reviews][:2] == [0, 0] and reviews[2]["known_words"] > 0
-    # Both read only padding: the same probability, which says nothing about either review.
+    # Both read only padding: the same probability, which says nothing about either review, and no decision.
     assert reviews[0]["predictions"] == reviews[1]["predictions"]
+    assert [p["decision"] for review in reviews[:2] for p in review["predictions"].values()] == [None] * 4
+    assert {p["decision"] for p in reviews[2]["predictions"].values()} <= {"positive", "negative"}
     table = run_cli("predict", "--out", str(runs[0]), "🎬👍🎬", "A wonderful film.").stdout.splitlines()
     assert table[0].endswith("(no word of the vocabulary: the probability says nothing about this review)")
-    assert "vocabulary" not in table[1]
+    assert "positive" not in table[0] and "negative" not in table[0]
+    assert "vocabulary" not in table[1] and ("positive" in table[1] or "negative" in table[1])
 
 
 def strip_timings(record):

@@ -450,3 +450,67 @@ def test_the_appendix_says_where_and_with_which_loop_each_model_trained(record):
     assert "CPU, Keras 레이어에 labreport의 컴파일된 CPU 루프" in quick_html(record, "ko")
     del record["models"]["gru"]["recurrent_loop"]  # a version-5 record: the device alone
     assert "fused CPU loop" in quick_html(record, "en") and "<code>CPU</code>" in quick_html(record, "en")
+
+
+def draws_a_backslash(font) -> bool:
+    """Whether `font` (a fontTools TTFont) draws U+005C as a backslash: one stroke from top left to
+    bottom right, not the won sign (₩, four contours) that NanumGothic and most Korean fonts draw."""
+    from fontTools.pens.recordingPen import RecordingPen
+
+    pen = RecordingPen()
+    font.getGlyphSet()[font.getBestCmap()[ord("\\")]].draw(pen)
+    points = [point for _, arguments in pen.value for point in arguments]
+    top, bottom = max(points, key=lambda p: (p[1], -p[0])), min(points, key=lambda p: (p[1], p[0]))
+    return sum(operator == "closePath" for operator, _ in pen.value) == 1 and top[0] < bottom[0]
+
+
+def test_figures_and_pages_draw_text_as_text_and_a_backslash_as_a_backslash(tmp_path, record):
+    """Every figure holds the record's words and plain numbers, no mathtext (`$`, `\\mathdefault`)
+    and no ₩ the record does not hold; a backslash in a review and in a learned word is drawn with
+    a backslash glyph in the figures' font, the HTML's embedded font and the PDF's."""
+    import base64
+    import io
+
+    import pypdf
+    from fontTools.ttLib import TTFont
+
+    from labreport.report import figures as figures_module
+    from labreport.report.fonts import font_files
+
+    for face in font_files().values():  # the figures (matplotlib) draw with these files
+        assert draws_a_backslash(TTFont(str(face)))
+    def without_codes(value):  # the record's reviews hold "$5.50" and more: none of it is left
+        if isinstance(value, dict):
+            return {key: without_codes(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [without_codes(item) for item in value]
+        return re.sub(r"[$₩\\]", "", value) if isinstance(value, str) else value
+
+    record = without_codes(record)
+    record["models"]["gru"]["samples"][0]["text"] = "I saved it as C:\\films\\review.txt and watched it twice"
+    record["models"]["gru"]["attributions"]["learned"]["positive"][0]["word"] = "back\\slash"
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    report_files.render_all(out, ["ko", "en"], ["html", "pdf"])
+    for lang in ("ko", "en"):
+        figures = figures_module.all_figures(record, embedding.figure_label(templates.load_catalog(lang)), ("svg",))
+        for name, files in figures.items():
+            svg = files["svg"].decode("utf-8")
+            assert not [code for code in ("$", "\\mathdefault", "₩") if code in svg], (lang, name)
+        assert ">back\\slash</text>" in figures["learned"]["svg"].decode("utf-8")
+        html = (out / f"report.{lang}.html").read_text(encoding="utf-8")
+        assert "C:\\films\\review.txt" in html and "₩" not in html
+        embedded = re.findall(r"data:font/ttf;base64,([A-Za-z0-9+/=]+)", html)
+        assert len(embedded) == 2 and all(draws_a_backslash(TTFont(io.BytesIO(base64.b64decode(data))))
+                                          for data in embedded)
+        gothic = []
+        for page in pypdf.PdfReader(out / f"report.{lang}.pdf").pages:
+            for font in page["/Resources"]["/Font"].values():
+                font = font.get_object()
+                if "Labreport-Gothic" in str(font["/BaseFont"]):
+                    descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+                    face = TTFont(io.BytesIO(descriptor["/FontFile2"].get_object().get_data()))
+                    if ord("\\") in face.getBestCmap():
+                        gothic.append(face)
+        assert gothic and all(draws_a_backslash(face) for face in gothic), lang

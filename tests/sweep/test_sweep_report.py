@@ -211,3 +211,28 @@ def test_partial_data_is_named_against_the_full_splits(record, lab_grid):
     assert ("The runs trained on 15,000 training reviews (3,000 of them held out for validation) and 10,000 test "
             "reviews, fewer than the full 25,000 and 25,000.") in said(summary, "en")
     assert "전체 데이터(25,000개와 25,000개)보다 적다." in said(summary, "ko")
+
+
+def svg_texts(svg: bytes) -> list[str]:
+    """The text of every <text> element of a figure (drawn with svg.fonttype none: text stays text)."""
+    import html
+
+    return [html.unescape(text) for text in re.findall(r"<text\b[^>]*>([^<]*)</text>", svg.decode("utf-8"))]
+
+
+def test_the_figures_print_numbers_and_names_not_code(record, lab_grid):
+    """The log axes' ticks (figure 2's gradient share) are plain numbers, not mathtext such as
+    `$\\mathdefault{6\\times10^{1}}$`; a backslash in a model's name reaches the figure as a backslash."""
+    from labreport.sweep import plots, report
+
+    summary = build(record, lab_grid, gated_lead(0.86, 0.82, 0.70, 0.60), lambda m, n: 0.6 if n == 100 else 0.05)
+    summary["display_names"]["gru"] = "Bi\\GRU"
+    for lang in ("ko", "en"):
+        drawn = plots.all_figures(summary, report.figure_label(templates_module.load_catalog(lang)))
+        assert "mechanism" in drawn
+        for name, files in drawn.items():
+            svg = files["svg"]
+            assert not [code for code in ("$", "\\mathdefault", "₩") if code in svg.decode("utf-8")], (lang, name)
+            texts = svg_texts(svg)
+            assert "Bi\\GRU" in texts, (lang, name)  # every figure's legend
+        assert [text for text in svg_texts(drawn["mechanism"]["svg"]) if re.fullmatch(r"\d+(\.\d+)?", text)]

@@ -3,7 +3,8 @@
 Labreport Gothic, regular and bold, is a subset of NanumGothic (SIL Open Font License 1.1, text in
 `OFL.txt` beside the files), renamed as the licence asks of a modified font; `scripts/subset_fonts.py`
 makes it. It holds Latin, Greek, punctuation, the mathematical symbols and the 2,350 common Hangul
-syllables of KS X 1001. The figures, the HTML's embedded font and the PDF all use it.
+syllables of KS X 1001; its backslash is NanumGothic's slash mirrored (NanumGothic draws U+005C
+as a won sign, ₩). The figures, the HTML's embedded font and the PDF all use it.
 
 The PDF takes every face from here and none from the machine (`faces`): Labreport Gothic for the
 text, and matplotlib's DejaVu faces (matplotlib is a dependency and ships them in its package data)
