@@ -12,10 +12,12 @@ every reader (predict, the course site, scripts) finds `results.json`. Rename-as
 on all three, keeps the layout, and never leaves `OUT` without a way back: before the manifest
 exists nothing in `OUT` has moved (a kill leaves the old run and a staging folder, deleted at the
 next start); once it exists the swap is rolled forward, by the next command that takes the lock if
-this one was killed. A rename that fails midway (a read-only subfolder; on Windows a file open in a
-viewer) is undone: the entries already swapped go back, and the one line names the entry that
-could not be replaced. Everything in `OUT` that is not the run's (the student's `notes.<lang>.md`,
-their own files, the `.partial/` folder of an interrupted run) is never moved.
+this one was killed (and by the one after, if the recovery is killed too: each of its steps leaves
+a journal that proves what is on disk, and `.started` is deleted last). A rename that fails
+midway (a read-only subfolder; on Windows a file open in a viewer) is undone: the entries already
+swapped go back, and the one line names the entry that could not be replaced. Everything in `OUT`
+that is not the run's (the student's `notes.<lang>.md`, their own files, the `.partial/` folder of
+an interrupted run) is never moved.
 
 The journal is labreport's, not the folder's. A folder can arrive holding anything, e.g. unpacked
 from a student's archive with its links: a `.labreport-next/` with a manifest, a
@@ -329,7 +331,21 @@ def _clear_begun(out: Path, journal: dict) -> None:
         raise LabreportError(f"{out / NEXT} is not the staging folder labreport made; it was left as it is")
     if _identity(out / PREVIOUS) is not None:
         os.rmdir(out / PREVIOUS)  # nothing was moved aside before the manifest: empty
-    shutil.rmtree(out / NEXT)  # a real folder of OUT (checked above); rmtree follows no link inside it
+    _remove_staging(out)  # a real folder of OUT (checked above)
+
+
+def _remove_staging(out: Path) -> None:
+    """Deletes the staging folder (its manifest gone), its journal `.started` last, so that a kill
+    midway leaves a folder the next start can still prove and clear; rmtree follows no link inside it."""
+    with os.scandir(out / NEXT) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            elif entry.name != STARTED:
+                os.unlink(entry.path)
+    if os.path.lexists(out / NEXT / STARTED):
+        os.unlink(out / NEXT / STARTED)
+    os.rmdir(out / NEXT)
 
 
 def _roll_forward(out: Path, manifest: dict) -> None:
@@ -337,11 +353,8 @@ def _roll_forward(out: Path, manifest: dict) -> None:
     means the entry of that name in `OUT` is the old one; a removed name in `OUT` is always old.
     A step that fails undoes the steps before it."""
     staging, previous = out / NEXT, out / PREVIOUS
-    if not os.path.lexists(previous):
-        try:
-            previous.mkdir()  # a kill after the old entries were deleted, before the manifest was
-        except OSError as error:
-            raise LabreportError(f"cannot finish the swap in {out}: {error.strerror or error}") from error
+    if not os.path.lexists(previous):  # a kill after the old entries were deleted, before the manifest was
+        manifest = _remake_previous(out, manifest)
     name = None
     try:
         for name in manifest["new"] + manifest["removed"]:
@@ -363,6 +376,33 @@ def _roll_forward(out: Path, manifest: dict) -> None:
                                  "finishes the swap") from error
         raise LabreportError(f"cannot replace {name} in {out}: {reason}; the previous run was kept as it was") from error
     _finish(out)
+
+
+def _remake_previous(out: Path, manifest: dict) -> dict:
+    """Makes the folder for the old entries again, so that a kill during this recovery is recoverable too.
+
+    The folder is made inside the staging folder (a name no entry of a run has), its identity written
+    into the manifest (atomically), and only then renamed into place (a rename keeps the identity): a
+    kill at any step leaves a journal that matches what is on disk, where a folder made in place and
+    killed before the manifest knew it would be refused as not labreport's.
+
+    Returns:
+        The manifest, naming the new folder.
+    """
+    made = out / NEXT / PREVIOUS
+    try:
+        if not os.path.lexists(made):
+            made.mkdir()
+        identity = _identity(made)
+        if identity is None:  # only labreport writes inside its proven staging folder
+            raise LabreportError(f"{made} is not a folder labreport made; nothing more was moved")
+        if manifest.get("previous") != list(identity):
+            manifest = {**manifest, "previous": list(identity)}
+            fileio.write_json(out / NEXT / MANIFEST, manifest)
+        os.rename(made, out / PREVIOUS)
+    except OSError as error:
+        raise LabreportError(f"cannot finish the swap in {out}: {error.strerror or error}") from error
+    return manifest
 
 
 def _roll_back(out: Path, manifest: dict) -> None:
@@ -387,7 +427,7 @@ def _finish(out: Path) -> None:
         shutil.rmtree(previous)
         if os.path.lexists(staging / MANIFEST):
             os.unlink(staging / MANIFEST)
-        shutil.rmtree(staging)
+        _remove_staging(out)
     except OSError:
         pass  # the run is whole; what is left is cleared by the next start
 

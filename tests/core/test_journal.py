@@ -7,6 +7,7 @@ Faults are real: links, FIFOs, a genuine kill mid-swap, a rename that fails (inj
 """
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -198,3 +199,96 @@ def test_a_lock_file_with_another_name_is_not_truncated(planted):
                                  "is labreport's own; remove it and try again")
     assert (victim / "thesis.tex").read_bytes() == b"two years of work"
     assert hashes(out) == expected(OLD)
+
+
+class Killed(BaseException):
+    """A kill: nothing after it runs, no `except OSError` catches it, and the lock goes with the process's descriptor."""
+
+
+def killed_after(monkeypatch, function: str, name: str) -> None:
+    """`os.<function>` does its work, then the process is "killed" when the folder made or the target is `name`."""
+    real = getattr(os, function)
+
+    def call(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if Path(args[0] if function == "mkdir" else args[1]).name == name:
+            monkeypatch.setattr(os, function, real)
+            raise Killed(function)
+        return result
+
+    monkeypatch.setattr(os, function, call)
+
+
+@pytest.mark.parametrize("step", ["mkdir", "replace", "rename"])
+def test_a_recovery_killed_after_it_remakes_the_folder_for_old_entries_is_recovered_too(planted, monkeypatch, step):
+    """A swap killed after it deleted `.labreport-previous`, before its manifest went; the next
+    command's recovery makes that folder again and is killed at `step` (made, named in the
+    manifest, moved into place): the command after it finishes the swap, where it refused with
+    one line when the folder was made in place before the manifest knew it."""
+    out, victim = planted
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs):
+        if Path(path).name == staging.MANIFEST:
+            raise Killed("unlink")
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    with pytest.raises(Killed):
+        swap(out, NEW)
+    monkeypatch.setattr(os, "unlink", real_unlink)
+    assert (out / staging.NEXT / staging.MANIFEST).is_file() and not os.path.lexists(out / staging.PREVIOUS)
+    killed_after(monkeypatch, step, {"mkdir": staging.PREVIOUS, "replace": staging.MANIFEST, "rename": staging.PREVIOUS}[step])
+    with pytest.raises(Killed):
+        with staging.locked(out, "labreport render"):
+            pytest.fail("the recovery should have been killed")
+    with staging.locked(out, "labreport render"):
+        pass
+    assert hashes(out) == expected(NEW)
+    assert not os.path.lexists(out / staging.NEXT) and not os.path.lexists(out / staging.PREVIOUS)
+    assert (victim / "thesis.tex").read_bytes() == b"two years of work"
+
+
+@pytest.mark.parametrize("undone", [False, True])
+def test_a_kill_while_an_unfinished_staging_folder_is_deleted_is_cleared_at_the_next_start(planted, monkeypatch, undone):
+    """A staging folder without a manifest (a failed build, or a swap undone after a rename failed)
+    is deleted file by file; a kill after each deletion in turn leaves a folder the next start still
+    proves (its `.started` goes last) and clears, where a folder whose `.started` had gone first was
+    refused with one line."""
+    out, victim = planted
+    real_rename = os.rename
+
+    def rename(source, target):
+        if Path(source).name == "results.json":  # the last entry of the swap: the others were swapped
+            raise PermissionError(13, "Permission denied")
+        return real_rename(source, target)
+
+    files = {**NEW, "b.txt": b"b", "c.txt": b"c", "z.txt": b"z"}
+    real_unlink = os.unlink
+    for kill_at in itertools.count():  # until the deletion runs to its end unkilled
+        calls = [0]
+
+        def unlink(path, *args, **kwargs):
+            real_unlink(path, *args, **kwargs)
+            calls[0] += 1
+            if calls[0] > kill_at:
+                raise Killed("unlink")
+
+        with pytest.raises((Killed, LabreportError)) as caught:
+            with staging.locked(out, "labreport build"):
+                write_tree(staging.begin(out), files)
+                monkeypatch.setattr(os, "unlink", unlink)
+                if undone:
+                    monkeypatch.setattr(os, "rename", rename)
+                    staging.commit(out, RUN_ENTRIES)
+                raise LabreportError("the render failed")  # the staging folder is cleared: killed midway
+        monkeypatch.setattr(os, "unlink", real_unlink)
+        monkeypatch.setattr(os, "rename", real_rename)
+        with staging.locked(out, "labreport build"):
+            pass
+        assert hashes(out) == expected(OLD)
+        assert not os.path.lexists(out / staging.NEXT) and not os.path.lexists(out / staging.PREVIOUS)
+        if caught.type is LabreportError:
+            break
+    assert kill_at >= len(files) + 1  # every file and the journal was a kill point
+    assert (victim / "thesis.tex").read_bytes() == b"two years of work"

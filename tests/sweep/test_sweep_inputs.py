@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import labreport
 from labreport import LabreportError
 from labreport.core.config import config_from_dict, load_config
 from labreport.sweep import driver
@@ -98,8 +100,10 @@ def test_without_ray_the_sweep_says_how_to_install_it(tmp_path):
     hide = tmp_path / "hide"
     hide.mkdir()
     (hide / "sitecustomize.py").write_text("import sys\nsys.modules['ray'] = None\n", encoding="utf-8")
+    # The hiding folder goes first, and the labreport under test stays importable (it need not be installed).
+    path = [str(hide), str(Path(labreport.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
     result = sweep_cli(["--quick", "--vary", "max_length=16", "--out", str(tmp_path / "out")], cwd=tmp_path,
-                       env={"PYTHONPATH": str(hide)})
+                       env={"PYTHONPATH": os.pathsep.join(filter(None, path))})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == ('labreport: error: labreport sweep runs on Ray, which is not '
                                                       'installed: pip install "labreport[sweep]"')
