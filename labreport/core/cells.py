@@ -105,6 +105,9 @@ class RecurrentCell:
     equation_notes: tuple[Passage, ...] = ()
     """Paragraphs after the equations."""
     option: LayerOption | None = None
+    keras_arguments: Mapping[str, Any] = field(default_factory=dict)
+    """Fixed Keras arguments that make the layer this cell (an activation, an initializer); a cell may
+    share its Keras layer with another this way, and then shares its parameter rule too."""
 
     def parameter_rule(self, layer_config: Mapping[str, Any]) -> ParameterRule:
         """The rule for a built layer, from its Keras `get_config()`."""
@@ -117,12 +120,12 @@ class RecurrentCell:
         return (self.parameters,) + ((self.option.rule_when_off,) if self.option else ())
 
     def layer_options(self, model_settings: Any) -> dict[str, Any]:
-        """The Keras arguments the lab sets, from the `[model]` settings (a `ModelConfig` or its dict)."""
+        """The Keras arguments the lab sets, fixed and from the `[model]` settings (a `ModelConfig` or its dict)."""
         if self.option is None:
-            return {}
+            return dict(self.keras_arguments)
         value = (model_settings[self.option.setting] if isinstance(model_settings, Mapping)
                  else getattr(model_settings, self.option.setting))
-        return {self.option.argument: value}
+        return {**self.keras_arguments, self.option.argument: value}
 
 
 def _equations(*items: tuple[str, str, str]) -> tuple[Equation, ...]:
@@ -177,7 +180,9 @@ CELLS: tuple[RecurrentCell, ...] = (
 
 NAMES: tuple[str, ...] = tuple(cell.name for cell in CELLS)
 _BY_NAME = MappingProxyType({cell.name: cell for cell in CELLS})
-_BY_LAYER = MappingProxyType({cell.keras_layer: cell for cell in CELLS})
+# A Keras layer that builds several cells (with other `keras_arguments`) derives by the first one's rule.
+_BY_LAYER = MappingProxyType({layer: next(c for c in CELLS if c.keras_layer == layer)
+                              for layer in dict.fromkeys(c.keras_layer for c in CELLS)})
 KERAS_LAYERS: tuple[str, ...] = tuple(_BY_LAYER)
 
 CONTRAST_ROWS = ("state", "gates", "keeping", "output", "blocks")
@@ -214,7 +219,7 @@ def gated_names() -> tuple[str, ...]:
 
 def parameter_kinds() -> tuple[str, ...]:
     """Every recurrent derivation kind (`ParameterRule.kind`), each with its catalog sentence."""
-    return tuple(rule.kind for c in CELLS for rule in c.rules())
+    return tuple(dict.fromkeys(rule.kind for c in CELLS for rule in c.rules()))
 
 
 def most_blocks() -> int:

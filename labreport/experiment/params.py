@@ -49,7 +49,8 @@ def readable_size(num_bytes: int) -> str:
 def _recurrent(cell_type: str, config: dict, d: int) -> dict[str, Any]:
     """One direction of a recurrent layer: symbols, formula, value, and output width.
 
-    The rule is the cell's entry in `labreport.core.cells`; a layer type with no entry is a ValueError.
+    The rule is the entry in `labreport.core.cells` of the cell built by this Keras layer (cells that
+    share a layer share its rule); a layer type with no entry is a ValueError.
     """
     rule = cells.by_layer(cell_type).parameter_rule(config)
     h = int(config["units"])
