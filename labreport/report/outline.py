@@ -153,7 +153,7 @@ def outline(record: dict, facts: dict, notes: list[Section] | None = None) -> li
 
 def _cell_sections() -> list[Section]:
     """One theory section per cell of `labreport.core.cells`, in the order they were introduced; the
-    last ends with the table that sets the gated cells side by side."""
+    last gated cell's ends with the table that sets the gated cells side by side."""
     history = cells.in_history_order()
     sections = []
     for cell in history:
@@ -162,8 +162,9 @@ def _cell_sections() -> list[Section]:
             blocks.append(Equations([(e.key, _eq(e.math), e.note) for e in cell.equations]))
         blocks.extend(paragraphs.cell_equation_notes(cell))
         sections.append(Section(cell.name, M(f"section.{cell.name}"), blocks))
-    if sum(cell.gated for cell in history) > 1:
-        sections[-1].blocks.append(tables.contrast())
+    gated = [section for section, cell in zip(sections, history) if cell.gated]
+    if len(gated) > 1:
+        gated[-1].blocks.append(tables.contrast())
     return sections
 
 

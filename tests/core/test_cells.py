@@ -35,11 +35,12 @@ def test_every_cell_enumeration_in_the_schemas_lists_exactly_the_registrys_cells
     found = {"names": 0, "layers": 0}
     for path, values in enumerations(json.loads(schema.read_text(encoding="utf-8"))):
         if set(values) & set(cells.NAMES):
-            assert sorted(values) == sorted(cells.NAMES), f"{schema.name} {path} lists {values}, the registry {list(cells.NAMES)}"
+            assert sorted(values) == sorted(cells.NAMES), (
+                f"{schema.name} {path} lists {values}, the registry {list(cells.NAMES)}: list every cell there")
             found["names"] += 1
         if set(values) & set(cells.KERAS_LAYERS):
             assert sorted(values) == sorted(cells.KERAS_LAYERS), (
-                f"{schema.name} {path} lists {values}, the registry's Keras layers {list(cells.KERAS_LAYERS)}")
+                f"{schema.name} {path} lists {values}, the registry's Keras layers {list(cells.KERAS_LAYERS)}: list every one there")
             found["layers"] += 1
     assert found["names"] >= 1, f"{schema.name} has no enumeration of the cells' names"
     if schema.name == "record.schema.json":
@@ -47,14 +48,14 @@ def test_every_cell_enumeration_in_the_schemas_lists_exactly_the_registrys_cells
 
 
 def test_the_settings_choices_are_the_registrys_names():
-    assert MODEL_NAMES == cells.NAMES == ("rnn", "gru", "lstm")
+    assert MODEL_NAMES == cells.NAMES
     assert len(set(cells.NAMES)) == len(cells.NAMES)
     for cell in cells.CELLS:  # a Keras layer derives by one rule, whichever cell built it
         assert cell.rules() == cells.by_layer(cell.keras_layer).rules(), cell.name
 
 
 def test_an_unknown_cell_or_layer_is_an_error_naming_the_known_ones():
-    with pytest.raises(ValueError, match=r"Expected one of rnn, gru, lstm, received: cell='mgu'"):
+    with pytest.raises(ValueError, match=f"Expected one of {', '.join(cells.NAMES)}, received: cell='mgu'"):
         cells.cell("mgu")
     with pytest.raises(ValueError, match=r"received: keras_layer='ConvLSTM1D'"):
         cells.by_layer("ConvLSTM1D")
@@ -66,12 +67,14 @@ def test_the_gru_rule_follows_reset_after_and_the_option_comes_from_its_setting(
     assert gru.parameter_rule({"reset_after": False}) == cells.ParameterRule(3, 1, "gru_textbook")
     assert gru.layer_options(ModelConfig(gru_reset_after=False)) == {"reset_after": False}
     assert cells.cell("lstm").layer_options(ModelConfig()) == {}
-    assert cells.most_blocks() == 4 and cells.most_bias_vectors() == 2
+    assert cells.most_blocks() >= 4 and cells.most_bias_vectors() >= 2
 
 
 def test_the_report_explains_the_cells_in_the_order_they_were_introduced():
-    assert [c.name for c in cells.in_history_order()] == ["rnn", "lstm", "gru"]
-    assert cells.gated_names() == ("gru", "lstm")
+    order = [c.name for c in cells.in_history_order()]
+    assert [name for name in order if name in ("rnn", "gru", "lstm")] == ["rnn", "lstm", "gru"]
+    assert [c.introduced for c in cells.in_history_order()] == sorted(c.introduced for c in cells.CELLS)
+    assert {"gru", "lstm"} <= set(cells.gated_names()) and "rnn" not in cells.gated_names()
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
