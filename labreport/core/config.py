@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from labreport.core import LabreportError
+from labreport.core import LabreportError, cells
 from labreport.core.machine import physical_memory_bytes
 from labreport.core.settings import (  # noqa: F401 - the configuration's classes, re-exported for its readers
     EXPERIMENT_SECTIONS,
@@ -152,15 +152,16 @@ def training_memory_bytes(config: Config) -> int:
     """A lower estimate of the memory one model's training needs, in bytes.
 
     Weights, their gradients and Adam's two moments are four float32 copies of every parameter
-    (the largest model: an LSTM, four gates per direction); activations are, per review and
+    (the largest model: the most blocks per direction, an LSTM's four, `labreport.core.cells`); activations are, per review and
     position, the embedding, both directions' gates and states, kept for back-propagation, for the
     larger of a training and an evaluation batch.
     """
     d, m = config.data, config.model
     units, width = m.hidden_units, m.embedding_dim
-    recurrent = 2 * 4 * units * (width + units + 2)
+    blocks = cells.most_blocks()
+    recurrent = 2 * blocks * units * (width + units + cells.most_bias_vectors())
     parameters = d.vocab_size * width + recurrent + 2 * units + 1
-    per_position = width + 2 * (4 * units + 2 * units)
+    per_position = width + 2 * (blocks * units + 2 * units)
     batch = max(config.train.batch_size, EVALUATION_BATCH)
     return 4 * (4 * parameters + 2 * batch * d.max_length * per_position)
 

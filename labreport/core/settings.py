@@ -26,8 +26,10 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-MODEL_NAMES = ("rnn", "gru", "lstm")
-"""Recurrent cells labreport can train; each is wrapped in a Bidirectional layer."""
+from labreport.core import cells
+
+MODEL_NAMES = cells.NAMES
+"""Recurrent cells labreport can train (`labreport.core.cells`); each is wrapped in a Bidirectional layer."""
 
 SEED_MAX = 2**32 - 1
 FULL_TRAIN_REVIEWS = 25_000

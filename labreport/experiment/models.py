@@ -13,12 +13,14 @@ from typing import Callable
 import keras
 from keras import layers
 
-from labreport.core.config import Config
+from labreport.core import cells
+from labreport.core.config import Config, ModelConfig
 from labreport.experiment.fused import FUSED_LAYERS
 from labreport.experiment.params import shape_text
 
-DISPLAY_NAMES = {"rnn": "BiRNN", "gru": "BiGRU", "lstm": "BiLSTM"}
-CELL_CLASSES = {"rnn": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
+DISPLAY_NAMES = {cell.name: cell.display_name for cell in cells.CELLS}
+CELL_CLASSES = {cell.name: cell.keras_layer for cell in cells.CELLS}
+"""Each cell's display name ("BiGRU") and Keras layer ("GRU"), from the registry (`labreport.core.cells`)."""
 
 
 LOOPS = ("keras", "fused", "compiled")
@@ -27,30 +29,29 @@ labreport's loop written as TensorFlow ops (`labreport.experiment.fused`); the s
 compiled loop (`labreport.experiment.kernels`, where it builds; the TensorFlow-ops loop where it does not)."""
 
 
-def recurrent_layer(cell: str, units: int, gru_reset_after: bool = True, loop: str = "keras") -> layers.Layer:
-    """The recurrent layer for `cell` ("rnn", "gru" or "lstm"), returning the last state only.
+def recurrent_layer(cell: str, model: ModelConfig, loop: str = "keras") -> layers.Layer:
+    """The recurrent layer for `cell` (a name of `labreport.core.cells`), returning the last state only.
 
-    `loop` (one of `LOOPS`): "fused" and "compiled" give the GRU and the LSTM labreport's CPU fast
-    paths (Keras' layer with the same weights and a faster sequence loop); the simple RNN has none
-    and keeps Keras' layer.
+    `model` gives its units and the Keras arguments the cell takes from a setting (the GRU's
+    `reset_after`); `loop` (one of `LOOPS`): "fused" and "compiled" give the GRU and the LSTM labreport's CPU fast
+    paths (Keras' layer with the same weights and a faster sequence loop); the other cells have none
+    and keep Keras' layer.
     """
-    if cell not in CELL_CLASSES:
-        raise ValueError("Received an invalid value for argument `cell`. Expected one of rnn, gru, lstm, "
-                         f"received: cell={cell!r}")
+    spec = cells.cell(cell)  # an unknown name is a ValueError naming the known ones
     if loop not in LOOPS:
         raise ValueError(f"Received an invalid value for argument `loop`. Expected one of {', '.join(LOOPS)}, "
                          f"received: loop={loop!r}")
-    options = {"reset_after": gru_reset_after} if cell == "gru" else {}
+    options = spec.layer_options(model)
     if loop != "keras" and cell in FUSED_LAYERS:
-        return FUSED_LAYERS[cell](units, compiled=loop == "compiled", **options)
-    return getattr(layers, CELL_CLASSES[cell])(units, **options)
+        return FUSED_LAYERS[cell](model.hidden_units, compiled=loop == "compiled", **options)
+    return getattr(layers, spec.keras_layer)(model.hidden_units, **options)
 
 
 def build_model(cell: str, config: Config, sequence_length: int | None = None, loop: str = "keras") -> keras.Model:
     """Builds and compiles the lab's model for one recurrent cell.
 
     Args:
-        cell: "rnn", "gru" or "lstm".
+        cell: a cell's name in `labreport.core.cells` ("rnn", "gru", "lstm").
         config: sizes from `config.data` and `config.model`, optimizer settings from `config.train`.
         sequence_length: the input's time dimension; None accepts batches of any length (used when
             batches are bucketed by length), an int fixes it (the summary then shows it, as in the lab).
@@ -64,7 +65,7 @@ def build_model(cell: str, config: Config, sequence_length: int | None = None, l
     m = config.model
     inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="review")
     x = layers.Embedding(config.data.vocab_size, m.embedding_dim, name="embedding")(inputs)
-    x = layers.Bidirectional(recurrent_layer(cell, m.hidden_units, m.gru_reset_after, loop), name="bidirectional")(x)
+    x = layers.Bidirectional(recurrent_layer(cell, m, loop), name="bidirectional")(x)
     x = layers.Dropout(m.dropout, name="dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="dense")(x)
     model = keras.Model(inputs, outputs, name=cell)
@@ -84,7 +85,7 @@ def recurrent_loop(cell: str, config: Config, device: str, progress: Callable[[s
     not available."""
     if not (config.train.fused and device == "CPU" and cell in FUSED_LAYERS):
         return "keras"
-    layer = recurrent_layer(cell, config.model.hidden_units, config.model.gru_reset_after, loop="fused")
+    layer = recurrent_layer(cell, config.model, loop="fused")
     if not layer.fusable(mask=None, training=True):
         return "keras"
     if not config.train.compiled:

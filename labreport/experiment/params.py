@@ -1,6 +1,7 @@
 """Every layer's parameter count, derived from its configuration and checked against Keras.
 
-The formulas follow what each layer builds (Keras `src/layers/...`):
+The formulas follow what each layer builds (Keras `src/layers/...`); a recurrent cell's rule is its
+entry in `labreport.core.cells`:
 
 - Embedding: a (V, d) matrix → V·d.
 - SimpleRNN cell: kernel (d, h), recurrent kernel (h, h), bias (h) → h·(d + h + 1).
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-TEXTBOOK_GRU = "3·h·(d + h + 1)"
+from labreport.core import cells
 
 
 def _n(value: int) -> str:
@@ -46,17 +47,15 @@ def readable_size(num_bytes: int) -> str:
 
 
 def _recurrent(cell_type: str, config: dict, d: int) -> dict[str, Any]:
-    """One direction of a recurrent layer: symbols, formula, value, and output width."""
+    """One direction of a recurrent layer: symbols, formula, value, and output width.
+
+    The rule is the entry in `labreport.core.cells` of the cell built by this Keras layer (cells that
+    share a layer share its rule); a layer type with no entry is a ValueError.
+    """
+    rule = cells.by_layer(cell_type).parameter_rule(config)
     h = int(config["units"])
     bias = bool(config.get("use_bias", True))
-    if cell_type == "GRU":
-        reset_after = bool(config.get("reset_after", True))
-        gates, bias_vectors = 3, (2 if reset_after else 1) if bias else 0
-        kind = "gru_reset_after" if reset_after else "gru_textbook"
-    elif cell_type == "LSTM":
-        gates, bias_vectors, kind = 4, 1 if bias else 0, "lstm"
-    else:
-        gates, bias_vectors, kind = 1, 1 if bias else 0, "simple_rnn"
+    gates, bias_vectors, kind = rule.blocks, rule.bias_vectors if bias else 0, rule.kind
     tail = f" + {bias_vectors}" if bias_vectors else ""
     prefix = f"{gates}·" if gates > 1 else ""
     result = {
@@ -68,17 +67,19 @@ def _recurrent(cell_type: str, config: dict, d: int) -> dict[str, Any]:
         "units": h,
         "return_sequences": bool(config.get("return_sequences", False)),
     }
-    if kind == "gru_reset_after" and bias:
+    if rule.textbook and bias:
+        # the textbook formula has one bias vector per block
         result["textbook"] = {
-            "formula": TEXTBOOK_GRU,
-            "formula_with_values": f"3·{h}·({d} + {h} + 1)",
-            "value": 3 * h * (d + h + 1),
-            "extra_bias": 3 * h,
+            "formula": f"{prefix}h·(d + h + 1)",
+            "formula_with_values": f"{prefix}{h}·({d} + {h} + 1)",
+            "value": gates * h * (d + h + 1),
+            "extra_bias": gates * h * (bias_vectors - 1),
         }
     return result
 
 
-RECURRENT_TYPES = ("GRU", "LSTM", "SimpleRNN")
+RECURRENT_TYPES = cells.KERAS_LAYERS
+"""The Keras layers derived as recurrent cells: every cell of `labreport.core.cells`."""
 
 
 def derive_layer(layer_type: str, config: dict, input_shape: list[int | None]) -> dict[str, Any]:

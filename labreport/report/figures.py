@@ -23,6 +23,7 @@ from typing import Callable
 import matplotlib
 import numpy as np
 
+from labreport.core import cells
 from labreport.report.fonts import font_files
 
 matplotlib.use("Agg")
@@ -32,7 +33,8 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-COLORS = {"rnn": "#8c6d31", "gru": "#1f77b4", "lstm": "#d62728"}
+COLORS = cells.colors()
+"""Each model's colour, from its cell's entry in `labreport.core.cells`."""
 TRAIN_STYLE = {"linestyle": "-", "marker": "o", "markersize": 4}
 VAL_STYLE = {"linestyle": "--", "marker": "s", "markersize": 4}
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from labreport.core import cells
 from labreport.report import discussion, paragraphs, tables
 from labreport.report.catalog import Catalog
 from labreport.report.paragraphs import Cite, M, Msg, Para, Ref
@@ -78,26 +79,6 @@ def _eq(text: str) -> Markup:
                          lambda m: str(_v(m.group(1), m.group(2))), str(Markup.escape(text))))
 
 
-EQUATIONS = {
-    "lstm": [
-        ("lstm_forget", "f_t = σ(W_f x_t + U_f h_t−1 + b_f)", ""),
-        ("lstm_input", "i_t = σ(W_i x_t + U_i h_t−1 + b_i)", ""),
-        ("lstm_output", "o_t = σ(W_o x_t + U_o h_t−1 + b_o)", ""),
-        ("lstm_candidate", "c̃_t = tanh(W_c x_t + U_c h_t−1 + b_c)", ""),
-        ("lstm_cell", "c_t = f_t ⊙ c_t−1 + i_t ⊙ c̃_t", ""),
-        ("lstm_hidden", "h_t = o_t ⊙ tanh(c_t)", ""),
-    ],
-    "gru": [
-        ("gru_update_gate", "z_t = σ(W_z x_t + U_z h_t−1 + b_z)", ""),
-        ("gru_reset_gate", "r_t = σ(W_r x_t + U_r h_t−1 + b_r)", ""),
-        ("gru_candidate_after", "h̃_t = tanh(W_h x_t + b_h + r_t ⊙ (U_h h_t−1 + b′_h))", "Keras, reset_after=True"),
-        ("gru_candidate_before", "h̃_t = tanh(W_h x_t + U_h (r_t ⊙ h_t−1) + b_h)", "reset_after=False"),
-        ("gru_update", "h_t = z_t ⊙ h_t−1 + (1 − z_t) ⊙ h̃_t", ""),
-    ],
-}
-"""The cells' equations, language-neutral; each gets its number when the document is resolved."""
-
-
 def outline(record: dict, facts: dict, notes: list[Section] | None = None) -> list[Section]:
     """Every section of the report for `record`, in reading order; `notes` go after the discussion."""
     # One piece: the report's table of contents in reading order; it reads as the report does.
@@ -105,10 +86,7 @@ def outline(record: dict, facts: dict, notes: list[Section] | None = None) -> li
     sections = []
 
     objective = Section("objective", M("section.objective"), paragraphs.objective(record), [
-        Section("rnn", M("section.rnn"), paragraphs.rnn_problem()),
-        Section("lstm", M("section.lstm"), [*paragraphs.lstm_text(), _equations("lstm")]),
-        Section("gru", M("section.gru"), [*paragraphs.gru_text(), _equations("gru"), *paragraphs.gru_equation_note(),
-                                          tables.contrast()]),
+        *_cell_sections(),
         Section("flow", M("section.flow"), [*paragraphs.flow(record), Figure("flow", M("figure.flow"), paragraphs.flow_steps(record))]),
     ])
     sections.append(objective)
@@ -173,8 +151,21 @@ def outline(record: dict, facts: dict, notes: list[Section] | None = None) -> li
     return sections
 
 
-def _equations(cell: str) -> Equations:
-    return Equations([(key, _eq(text), note) for key, text, note in EQUATIONS[cell]])
+def _cell_sections() -> list[Section]:
+    """One theory section per cell of `labreport.core.cells`, in the order they were introduced; the
+    last gated cell's ends with the table that sets the gated cells side by side."""
+    history = cells.in_history_order()
+    sections = []
+    for cell in history:
+        blocks = [*paragraphs.cell_text(cell)]
+        if cell.equations:
+            blocks.append(Equations([(e.key, _eq(e.math), e.note) for e in cell.equations]))
+        blocks.extend(paragraphs.cell_equation_notes(cell))
+        sections.append(Section(cell.name, M(f"section.{cell.name}"), blocks))
+    gated = [section for section, cell in zip(sections, history) if cell.gated]
+    if len(gated) > 1:
+        gated[-1].blocks.append(tables.contrast())
+    return sections
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from labreport.core import cells
 from labreport.report.numbers import format_number as num
 from labreport.report.numbers import format_percent as pct
 from labreport.report.numbers import format_points as pts
@@ -67,16 +68,18 @@ def names(record: dict, keys) -> list[str]:
 
 
 def objective(record: dict) -> list[Para]:
-    gated = names(record, [n for n in record["models"] if n != "rnn"])
-    has_rnn = "rnn" in record["models"]
+    history = cells.in_history_order()
+    gated = names(record, [n for n in record["models"] if cells.cell(n).gated])
+    has_plain = any(not cells.cell(n).gated for n in record["models"])
     listed = tuple(gated)  # joined by the catalog's list separators
-    if gated and has_rnn:
-        aim = M("objective.aim.gated_with_rnn", gated=listed, cite=Cite("hochreiter1997", "cho2014", "elman1990"))
+    plain_papers = [c.citation for c in history if not c.gated]
+    if gated and has_plain:
+        aim = M("objective.aim.gated_with_rnn", gated=listed, cite=Cite(*[c.citation for c in history if c.gated], *plain_papers))
     elif gated:
-        aim = M("objective.aim.gated", gated=listed, cite=Cite(*[c for n, c in (("lstm", "hochreiter1997"), ("gru", "cho2014"))
-                                                                if n in record["models"]]))
+        aim = M("objective.aim.gated", gated=listed, cite=Cite(*[c.citation for c in history
+                                                                if c.gated and c.name in record["models"]]))
     else:
-        aim = M("objective.aim.rnn_only", cite=Cite("elman1990"))
+        aim = M("objective.aim.rnn_only", cite=Cite(*plain_papers))
     model = record["config"]["model"]
     return [
         Para([aim, M("objective.sizes", embedding=model["embedding_dim"], units=model["hidden_units"],
@@ -85,21 +88,21 @@ def objective(record: dict) -> list[Para]:
     ]
 
 
-def rnn_problem() -> list[Para]:
-    return [Para([M("rnn.problem", cite=Cite("bengio1994", "pascanu2013"))])]
+def _passage(passage: cells.Passage) -> Para:
+    args: dict[str, Any] = {argument: Ref("eq", key) for argument, key in passage.equations.items()}
+    if passage.citations:
+        args["cite"] = Cite(*passage.citations)
+    return Para([M(passage.message, **args)])
 
 
-def lstm_text() -> list[Para]:
-    return [Para([M("lstm.text", eq=Ref("eq", "lstm_cell"), cite=Cite("hochreiter1997"))])]
+def cell_text(cell: cells.RecurrentCell) -> list[Para]:
+    """The theory section's paragraph on `cell` (the plain RNN's problem, the LSTM's cell state, ...)."""
+    return [_passage(cell.explanation)]
 
 
-def gru_text() -> list[Para]:
-    return [Para([M("gru.text", eq=Ref("eq", "gru_update"), cite=Cite("cho2014"))])]
-
-
-def gru_equation_note() -> list[Para]:
-    return [Para([M("gru.equation_note", eq_after=Ref("eq", "gru_candidate_after"),
-                    eq_before=Ref("eq", "gru_candidate_before"))])]
+def cell_equation_notes(cell: cells.RecurrentCell) -> list[Para]:
+    """What `cell`'s equations leave to say (the GRU's two candidates)."""
+    return [_passage(note) for note in cell.equation_notes]
 
 
 def flow(record: dict) -> list[Para]:
@@ -149,7 +152,8 @@ def params_intro() -> list[Para]:
     return [Para([M("params.intro")])]
 
 
-RECURRENT_KINDS = ("gru_reset_after", "gru_textbook", "lstm", "simple_rnn")
+RECURRENT_KINDS = cells.parameter_kinds()
+"""Each cell's derivation kinds (`labreport.core.cells`), each explained by the catalog's `params.<kind>`."""
 
 
 def layer_note(row: dict) -> list[Para]:

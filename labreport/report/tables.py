@@ -11,6 +11,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from labreport.core import cells
 from labreport.core.settings import EXPERIMENT_SECTIONS
 from labreport.report.numbers import format_number as num
 from labreport.report.numbers import format_percent as pct
@@ -63,9 +64,11 @@ def _check(ok: bool | None) -> Markup | Msg:
 
 
 def contrast() -> Table:
-    table = Table("contrast", M("table.contrast"), [H(""), H("LSTM"), H("GRU")])
-    for row in ("state", "gates", "keeping", "output", "blocks"):
-        table.rows.append(("", [H(M(f"contrast.{row}.label")), Cell(M(f"contrast.{row}.lstm")), Cell(M(f"contrast.{row}.gru"))]))
+    """The gated cells of `labreport.core.cells` side by side, in the order they were introduced."""
+    gated = [cell for cell in cells.in_history_order() if cell.gated]
+    table = Table("contrast", M("table.contrast"), [H(""), *[H(cell.label) for cell in gated]])
+    for row in cells.CONTRAST_ROWS:
+        table.rows.append(("", [H(M(f"contrast.{row}.label")), *[Cell(M(f"contrast.{row}.{cell.name}")) for cell in gated]]))
     return table
 
 

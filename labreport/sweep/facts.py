@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from labreport.core import cells
 from labreport.core.settings import FULL_TEST_REVIEWS, FULL_TRAIN_REVIEWS
 
-GATED = ("gru", "lstm")
+GATED = cells.gated_names()
+"""The cells whose lead over the plain RNN the lab's claim is about (`labreport.core.cells`)."""
 LENGTH = "max_length"
 CORRELATION_CLAIM = 0.5
 """|Spearman ρ| from which accuracy is said to follow parameter count (with at least four points)."""

@@ -1,6 +1,6 @@
 """The sweep report's figures, drawn from `sweep.json` alone, in the single report's font and colours.
 
-Each model is one colour (`labreport.report.figures.COLORS`); a line is its mean over seeds, the band ±1
+Each model is one colour (its cell's in `labreport.core.cells`, `labreport.report.figures.COLORS`); a line is its mean over seeds, the band ±1
 standard deviation, the dots the single seeds. Numeric settings are drawn on a numeric axis (a
 logarithmic one when the values span a factor of ten or more), other settings as categories.
 """

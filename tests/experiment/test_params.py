@@ -9,6 +9,7 @@ import keras
 import pytest
 from keras import layers  # noqa: E402
 
+from labreport.core import cells  # noqa: E402
 from labreport.core.config import Config, load_config  # noqa: E402
 from labreport.experiment import params  # noqa: E402
 from labreport.experiment.models import build_model  # noqa: E402
@@ -97,6 +98,29 @@ def test_textbook_gru_matches_the_textbook_formula():
     row = {r["name"]: r for r in derivation["layers"]}["bidirectional"]
     assert row["derived"] == row["keras"] == 2 * 3 * 64 * (128 + 64 + 1) == 74_112
     assert "textbook" not in row
+
+
+@pytest.mark.parametrize("cell, option", [(cell.name, value) for cell in cells.CELLS
+                                           for value in ((True, False) if cell.option else (None,))])
+def test_every_registered_cell_is_built_and_derived_as_keras_counts_it(cell, option):
+    # What a new entry in labreport.core.cells must pass: the lab's model builds its Keras layer and the
+    # entry's parameter rule gives Keras' count, with each value of the layer option it takes from a setting.
+    entry = cells.cell(cell)
+    flags = {"data": {"vocab_size": 50}, "model": {"embedding_dim": 6, "hidden_units": 5}}
+    if entry.option is not None:
+        flags["model"][entry.option.setting] = option
+    model = build_model(cell, load_config(flags=flags), sequence_length=9)
+    derivation = assert_agrees(model)
+    row = {r["name"]: r for r in derivation["layers"]}["bidirectional"]
+    assert row["type"] == "Bidirectional" and model.get_layer("bidirectional").forward_layer.__class__.__name__ == entry.keras_layer
+    assert row["kind"] == entry.parameter_rule({} if option is None else {entry.option.argument: option}).kind
+
+
+def test_an_unregistered_recurrent_layer_is_an_error_not_a_simple_rnn():
+    with pytest.raises(ValueError, match="keras_layer='ConvLSTM1D'"):
+        params._recurrent("ConvLSTM1D", {"units": 3}, 4)
+    with pytest.raises(ValueError, match="received: cell='mgu'"):
+        build_model("mgu", Config())
 
 
 def test_params_command_json_and_exit_status():
