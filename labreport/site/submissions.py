@@ -124,7 +124,7 @@ def unpack(archive: Path, into: Path, budget: Budget | None = None) -> Path:
                     with zipped.open(info) as member:
                         _copy_limited(member, target, budget)
         else:
-            with tarfile.open(archive) as tarred:
+            with fileio.open_tar(archive) as tarred:
                 for member in tarred:
                     budget.member()
                     target = into / _safe_member(member.name)
