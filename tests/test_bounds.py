@@ -78,3 +78,24 @@ def test_hostile_data_is_one_line_and_changes_nothing(tmp_path, make):
     before = tree(tmp_path)
     one_line(labreport("train", "--data", str(data), "--out", str(out), "--epochs", "1", cwd=tmp_path), expected)
     assert tree(tmp_path) == before
+
+
+RECORD = Path(__file__).parent / "data" / "results.json"
+
+
+@pytest.mark.parametrize("notes, expected", [
+    ("\n".join(f"# h{i}" for i in range(8000)),
+     "line 51: more than 50 sections (top-level headings); notes hold at most that many"),
+    ("# A\n\n{{ 1" + "9" * 5000 + " }}\n", "line 3: a number in a placeholder has more than 4,300 digits"),
+    ("# A\n{{ models" + "[0]" * 3000 + " }}\n",
+     "line 2: a placeholder is nested too deeply to read (brackets, indices or filters)"),
+])
+def test_hostile_notes_are_one_line_and_change_nothing(tmp_path, notes, expected):
+    """8,000 one-line headings (within 256 KiB) took 391 s and 4.25 GB to render."""
+    out = planted(tmp_path)
+    (out / "results.json").write_bytes(RECORD.read_bytes())
+    (out / "notes.en.md").write_text(notes, encoding="utf-8")
+    (out / "report.en.html").write_text("the previous report", encoding="utf-8")
+    before = tree(tmp_path)
+    one_line(labreport("render", "--out", str(out), "--lang", "en", cwd=tmp_path), f"{out / 'notes.en.md'}, {expected}")
+    assert tree(tmp_path) == before
