@@ -99,3 +99,15 @@ def test_hostile_notes_are_one_line_and_change_nothing(tmp_path, notes, expected
     before = tree(tmp_path)
     one_line(labreport("render", "--out", str(out), "--lang", "en", cwd=tmp_path), f"{out / 'notes.en.md'}, {expected}")
     assert tree(tmp_path) == before
+
+
+def test_a_record_over_16_mib_is_one_line_and_changes_nothing(tmp_path):
+    """A legal 59 MB record took a minute to load; the largest a run writes is 8.3 MB."""
+    out = planted(tmp_path)
+    raw = RECORD.read_bytes()
+    padded = raw[:-2] + b" " * (16 * 1024 * 1024 - len(raw) + 1) + raw[-2:]
+    (out / "results.json").write_bytes(padded)
+    before = tree(tmp_path)
+    one_line(labreport("render", "--out", str(out), "--lang", "en", "--format", "html", cwd=tmp_path),
+             f"{out / 'results.json'} is {len(padded):,} bytes (a results record is at most 16,777,216)")
+    assert tree(tmp_path) == before
