@@ -335,8 +335,8 @@ def start(address: str | None, cpus_per_run: int, object_store_bytes: int, dashb
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
     if address is not None:
         probe_address(address)
-    private_token(address is None, say)
     ray = import_ray(address)
+    private_token(address is None, say)
     if address is None:
         engine = _start_local(ray, cpus_per_run, object_store_bytes, dashboard)
     else:
