@@ -216,3 +216,14 @@ def test_more_reviews_than_the_data_limit_are_refused(tmp_path):
         corpus_module.read_archive(root)
     assert str(raised.value) == (f"{root} holds more than 128 MiB of reviews, the limit for --data (the real IMDB "
                                  "holds 65.5 MB)")
+
+
+def test_more_than_16_long_name_headers_in_a_row_are_refused(tmp_path):
+    """Each header is read inside the previous one's call: a chain of thousands exhausted Python's stack."""
+    header = tarfile.TarInfo("././@LongLink")
+    header.type, header.size = tarfile.GNUTYPE_LONGNAME, 512
+    chain = (header.tobuf(format=tarfile.GNU_FORMAT) + b"aclImdb/train/pos/0_8.txt".ljust(512, b"\0")) * 17
+    (tmp_path / "chain.tar").write_bytes(chain + b"\0" * 1024)
+    with pytest.raises(LabreportError) as raised:
+        corpus_module.read_archive(tmp_path / "chain.tar")
+    assert str(raised.value) == f"{tmp_path / 'chain.tar'}: more than 16 long-name or PAX headers in a row in a tar archive"
