@@ -11,7 +11,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -348,18 +347,24 @@ COMMANDS = {"schema": command_schema, "train": command_train, "render": command_
             "sweep": command_sweep}
 
 
-def _terminated(signum, frame) -> None:
-    raise KeyboardInterrupt  # `kill`, a batch system's time limit: the same clean stop as Ctrl-C
-
-
 def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         return _main(argv)
-    previous = signal.signal(signal.SIGTERM, _terminated)
+    from labreport.core import interrupt
+
     try:
-        return _main(argv)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        with interrupt.signals_stop_cleanly():  # SIGTERM and SIGINT: one KeyboardInterrupt, never lost
+            return _main(argv)
+    except KeyboardInterrupt:  # after the command returned, before the handlers are restored
+        return _interrupted()
+
+
+def _interrupted() -> int:
+    from labreport.core import interrupt
+
+    interrupt.begin_stop()
+    print("labreport: interrupted; files already written are complete and were kept", file=sys.stderr)
+    return 130
 
 
 def _main(argv: list[str] | None) -> int:
@@ -381,8 +386,13 @@ def _main(argv: list[str] | None) -> int:
         print(f"labreport: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("labreport: interrupted; files already written are complete and were kept", file=sys.stderr)
-        return 130
+        return _interrupted()
+    except Exception:
+        from labreport.core import interrupt
+
+        if interrupt.stopping():  # the interrupt, turned into another error by the library it landed in
+            return _interrupted()
+        raise
 
 
 if __name__ == "__main__":

@@ -87,3 +87,15 @@ def record_dir(tmp_path: Path, record: dict) -> Path:
     out.mkdir()
     (out / "results.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
     return out
+
+
+def tar_with_a_huge_header(path: Path, header_type: bytes, claimed: int) -> Path:
+    """A 2 KB tar (gzip when `path` ends in .gz) whose first header, a GNU long name (`tarfile.GNUTYPE_LONGNAME`)
+    or a PAX record (`tarfile.XHDTYPE`), claims `claimed` bytes of payload; only 1 KB follows."""
+    import gzip
+
+    header = tarfile.TarInfo("././@LongLink")
+    header.type, header.size = header_type, claimed
+    raw = header.tobuf(format=tarfile.GNU_FORMAT) + b"aclImdb/train/pos/0_8.txt".ljust(1024, b"\0")
+    path.write_bytes(gzip.compress(raw) if path.name.endswith(".gz") else raw)
+    return path

@@ -107,12 +107,19 @@ READABLE_VERSIONS = (2, 3, 4, 5, 6, 7)
 SCHEMA_FILE = Path(__file__).resolve().parent / "record.schema.json"
 RECORD_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.npz"
+MAX_PREDICTIONS_BYTES = 64 * 1024 * 1024
+"""A run's `predictions.npz` (the test reviews' probabilities, compressed), bounded apart from the record."""
 
 # Bounds on every record read, known fields and unknown ones alike: a record is the output of one
 # run, so each bound is far above what a run writes and only stops a record made to cost a reader.
-MAX_RECORD_BYTES = 64 * 1024 * 1024
-"""The file: the checked-in quick record is 0.2 MB and a full run's a few MB (the review texts of the
-samples and disagreements, and attributions per word)."""
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+"""The file: the checked-in quick record is 0.2 MB, the lab's full run (10 epochs) well under 1 MB, and
+the largest the settings allow (3 models x 20 seeds x 1,000 epochs) 8.3 MB. Reading costs JSON's
+parse (0.01 s/MB) and the schema's check, about 10 microseconds per value: a legal 59 MB record
+took a minute, so `MAX_VALUES` bounds the check and this bound the parse."""
+MAX_VALUES = 400_000
+"""Values (numbers, strings, lists, objects) in a whole record, counted before the schema checks them:
+the largest record the settings allow holds 330,000 and loads in about 4 s; a lab run a few thousand."""
 MAX_DEPTH = 24
 """Nesting of objects and lists: the deepest field a run writes
 (`models.<name>.attributions.reviews[i].tokens[j][k]`) is 7 levels down."""
@@ -134,6 +141,7 @@ def _check_values(record: Any, origin: str) -> None:
     must never print them, so they are refused here. Iterative, so no nesting exhausts the stack.
     """
     stack = [(record, ())]
+    values = 1
     while stack:
         value, parts = stack.pop()
         if isinstance(value, float) and not math.isfinite(value):
@@ -146,6 +154,10 @@ def _check_values(record: Any, origin: str) -> None:
                 raise LabreportError(f"{origin}: {_path(parts)} is nested deeper than {MAX_DEPTH} levels")
             if len(value) > MAX_ITEMS:
                 raise LabreportError(f"{origin}: {_path(parts)} has {len(value):,} items (at most {MAX_ITEMS:,})")
+            values += len(value)
+            if values > MAX_VALUES:
+                raise LabreportError(f"{origin} holds more than {MAX_VALUES:,} values (a results record holds at most "
+                                     "that many; the largest run the settings allow writes 330,000)")
             items = value.items() if isinstance(value, dict) else enumerate(value)
             stack.extend((item, (*parts, key)) for key, item in items)
 

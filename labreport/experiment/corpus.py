@@ -5,7 +5,8 @@
 - the real IMDB subset shipped in `labreport/experiment/sample/` (`--quick`).
 
 Every entry read is bounded and checked (a folder, a link or an oversized file is named in one
-line). Turning the reviews into integer sequences is `labreport.experiment.encoding`'s job.
+line), and so is the whole: at most `MAX_DATA_BYTES` of reviews, tar headers of at most
+`labreport.core.fileio.MAX_TAR_HEADER_BYTES`, review numbers of at most `MAX_ID_DIGITS` digits. Turning the reviews into integer sequences is `labreport.experiment.encoding`'s job.
 """
 
 from __future__ import annotations
@@ -26,8 +27,14 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from labreport.core import LabreportError
+from labreport.core.fileio import open_tar
 
 ARCHIVE_MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+MAX_ID_DIGITS = 9
+"""The most digits in a review's number (IMDB's go to 12,499); more is not a review file's name."""
+MAX_DATA_BYTES = 128 * 1024 * 1024
+"""The most bytes of reviews read from --data, 128 MiB: twice the real IMDB's 50,000 labeled reviews
+(65.5 MB); each byte costs about 15 in memory before training (200 reviews of 1 MiB took 3 GB)."""
 
 
 SAMPLE_FILE = "imdb_sample.jsonl.gz"
@@ -69,8 +76,12 @@ def _decode(raw: bytes) -> tuple[str, bool]:
 def _collect(records: Iterable[tuple[str, str, int, bytes]], source: str, location: str) -> Corpus:
     """Builds a Corpus from (split, polarity, id, raw bytes) records, ordered by split, class, id."""
     buckets: dict[str, list[tuple[int, int, str]]] = {"train": [], "test": []}
-    undecodable = 0
+    undecodable = total = 0
     for split, polarity, review_id, raw in records:
+        total += len(raw)
+        if total > MAX_DATA_BYTES:
+            raise LabreportError(f"{location} holds more than {MAX_DATA_BYTES // (1024 * 1024)} MiB of reviews, the "
+                                 f"limit for --data (the real IMDB holds {REAL_IMDB_MB} MB)")
         text, replaced = _decode(raw)
         undecodable += replaced
         buckets[split].append((1 if polarity == "pos" else 0, review_id, text))
@@ -88,21 +99,39 @@ def _collect(records: Iterable[tuple[str, str, int, bytes]], source: str, locati
     return Corpus(splits["train"], splits["test"], source, location, undecodable)
 
 
+REAL_IMDB_MB = 65.5
+
+
+def review_number(digits: str, name: str) -> int:
+    """The number of the review file `name` (`<number>_<rating>.txt`).
+
+    Raises:
+        LabreportError: a number of more than `MAX_ID_DIGITS` digits (Python refuses to read one of
+            4,300 digits, and no review collection is that large).
+    """
+    if len(digits) > MAX_ID_DIGITS:
+        raise LabreportError(f"{name[:200]}: a review file's number has at most {MAX_ID_DIGITS} digits, "
+                             f"this one has {len(digits):,}")
+    return int(digits)
+
+
 def _archive_records(path: Path) -> Iterator[tuple[str, str, int, bytes]]:
     try:
-        with tarfile.open(path, mode="r:*") as archive:
+        with open_tar(path) as archive:
             for member in archive:
                 match = ARCHIVE_MEMBER.search(member.name)
                 if not match or not member.isfile():
                     continue  # unsup/, .feat files, urls, README: not part of the labeled splits
                 if member.size > MAX_REVIEW_BYTES:
-                    raise LabreportError(f"{path}: {member.name} holds {member.size:,} bytes, more than a review's "
+                    raise LabreportError(f"{member.name} holds {member.size:,} bytes, more than a review's "
                                          f"limit of {MAX_REVIEW_BYTES:,}")
                 handle = archive.extractfile(member)
                 assert handle is not None
-                yield match[1], match[2], int(match[3]), handle.read(MAX_REVIEW_BYTES + 1)
+                yield match[1], match[2], review_number(match[3], member.name), handle.read(MAX_REVIEW_BYTES + 1)
     except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile, zlib.error) as error:
         raise LabreportError(f"{path} is not a readable IMDB archive ({error})") from error
+    except LabreportError as error:  # a member's line, named in the archive
+        raise LabreportError(f"{path}: {error}") from None
 
 
 MAX_REVIEW_BYTES = 1 << 20
@@ -113,6 +142,8 @@ def _folder_records(root: Path) -> Iterator[tuple[str, str, int, bytes]]:
     """Reads `root/<split>/<pos|neg>/<id>_<rating>.txt`; any entry there that is not a plain file of
     at most MAX_REVIEW_BYTES (a folder, a link, a device, a huge file) stops with its name."""
     for split in ("train", "test"):
+        if (root / split).is_symlink():
+            raise LabreportError(f"{root / split} is a link: labreport follows no links inside --data")
         for polarity in ("pos", "neg"):
             folder = root / split / polarity
             if folder.is_symlink():
@@ -126,7 +157,7 @@ def _folder_records(root: Path) -> Iterator[tuple[str, str, int, bytes]]:
             for entry in entries:
                 match = re.fullmatch(r"(\d+)_(\d+)\.txt", entry.name)
                 if match:
-                    yield split, polarity, int(match[1]), _read_review(Path(entry.path))
+                    yield split, polarity, review_number(match[1], entry.path), _read_review(Path(entry.path))
 
 
 def _read_review(path: Path) -> bytes:
@@ -169,13 +200,26 @@ def read_archive(path: str | Path) -> Corpus:
     if not path.exists():
         raise LabreportError(f"--data path does not exist: {path}")
     if path.is_dir():
+        if (path / "aclImdb").is_symlink():
+            raise LabreportError(f"{path / 'aclImdb'} is a link: labreport follows no links inside --data")
         root = path / "aclImdb" if (path / "aclImdb").is_dir() else path
         return _collect(_folder_records(root), "folder", str(path))
     if path.stat().st_size == 0:
         raise LabreportError(f"{path} is empty, not an IMDB archive")
-    if not tarfile.is_tarfile(path):
+    if not _is_tar(path):
         raise LabreportError(f"{path} is not a tar archive (expected aclImdb_v1.tar.gz or the aclImdb/ folder)")
     return _collect(_archive_records(path), "archive", str(path))
+
+
+def _is_tar(path: Path) -> bool:
+    """Whether `path` opens as a tar archive; `tarfile.is_tarfile` would read its first header unbounded."""
+    try:
+        open_tar(path).close()
+        return True
+    except (tarfile.TarError, EOFError, OSError, zlib.error):
+        return False
+    except LabreportError as error:
+        raise LabreportError(f"{path}: {error}") from None
 
 
 def read_sample() -> Corpus:

@@ -37,6 +37,17 @@ MAX_FILLED_CHARACTERS = 1024 * 1024
 """The notes with their live numbers filled in may not grow past this many characters."""
 MAX_DECIMALS = 10
 """The largest number of decimals a filter argument may ask for (`num(4)`)."""
+MAX_SECTIONS = 50
+"""Top-level headings: each is a numbered section and an entry of the contents, whose page numbers
+cost the PDF about 20 ms each (8,000 one-line headings took 391 s and 4.25 GB)."""
+MAX_BLOCKS = 2_000
+"""Paragraphs, headings, list items, table rows, code blocks and rules: about 2 ms of PDF layout each
+(20,000 list items took 50 s and 1 GB); a lab report's own sections hold a few dozen."""
+MAX_NESTING = 8
+"""Lists and quotes inside one another."""
+_COUNTED_BLOCKS = {"paragraph_open", "heading_open", "list_item_open", "tr_open", "code_block", "fence", "hr"}
+_CONTAINERS = {"blockquote_open": 1, "bullet_list_open": 1, "ordered_list_open": 1,
+               "blockquote_close": -1, "bullet_list_close": -1, "ordered_list_close": -1}
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
@@ -203,12 +214,27 @@ def fill_live_numbers(text: str, record: dict) -> str:
     Raises:
         _NotesError: a syntax error, something other than a path and filters, or a name not in the record.
     """
+    try:
+        return _filled(text, record)
+    except RecursionError:  # Jinja's parser and the walks over its tree recurse once per bracket, index or filter
+        raise _NotesError(_line_of(text, re.search(r"\{\{", text)), "a placeholder is nested too deeply to "
+                                                                     "read (brackets, indices or filters)") from None
+
+
+def _line_of(text: str, match: re.Match | None) -> int:
+    return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
+def _filled(text: str, record: dict) -> str:
     environment = SandboxedEnvironment(autoescape=False)
     environment.filters = dict(FILTERS)
     try:
         tree = environment.parse(text)
     except jinja2.TemplateSyntaxError as error:
         raise _NotesError(error.lineno, f"placeholder syntax error: {error.message}") from None
+    except ValueError:  # Jinja's lexer reads a number with int(), which refuses more than 4,300 digits
+        raise _NotesError(_line_of(text, re.search(r"\d{4301}", text)),
+                          "a number in a placeholder has more than 4,300 digits") from None
     for node in tree.find_all(nodes.Node):
         if isinstance(node, nodes.Filter) and node.name not in FILTERS:
             raise _NotesError(node.lineno, f"unknown filter `{node.name}`: use one of {', '.join(FILTERS)}")
@@ -262,6 +288,7 @@ def sections_from_text(text: str, path: str, record: dict, lang: str) -> list[Se
         raise LabreportError(f"{path}, line {error.line}: {error}") from None
     md = _markdown()
     tokens = md.parse(text)
+    _check_structure(tokens, path)
     levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
     if not any(t.type != "heading_open" and t.content.strip() for t in tokens) and not levels:
         return []
@@ -288,6 +315,33 @@ def sections_from_text(text: str, path: str, record: dict, lang: str) -> list[Se
             continue
         result.append(Section(f"notes-{lang}-{n}", title if title is not None else _untitled(), [Html(html)]))
     return result
+
+
+def _check_structure(tokens: list, path: str) -> None:
+    """Refuses notes whose structure would cost the PDF more than their bytes suggest.
+
+    Raises:
+        LabreportError: more than `MAX_SECTIONS` top-level headings, `MAX_BLOCKS` blocks, or lists
+            and quotes nested more than `MAX_NESTING` deep (one line, with the file and line).
+    """
+    levels = [int(token.tag[1]) for token in tokens if token.type == "heading_open"]
+    top = min(levels) if levels else None
+    sections = blocks = depth = 0
+    for token in tokens:
+        line = token.map[0] + 1 if token.map else 1
+        depth += _CONTAINERS.get(token.type, 0)
+        if depth > MAX_NESTING:
+            raise LabreportError(f"{path}, line {line}: lists and quotes are nested more than {MAX_NESTING} deep")
+        if token.type == "heading_open" and int(token.tag[1]) == top:
+            sections += 1
+            if sections > MAX_SECTIONS:
+                raise LabreportError(f"{path}, line {line}: more than {MAX_SECTIONS} sections (top-level headings); "
+                                     "notes hold at most that many")
+        if token.type in _COUNTED_BLOCKS and not token.hidden:
+            blocks += 1
+            if blocks > MAX_BLOCKS:
+                raise LabreportError(f"{path}, line {line}: more than {MAX_BLOCKS:,} blocks (paragraphs, headings, "
+                                     "list items, table rows); notes hold at most that many")
 
 
 def _untitled():

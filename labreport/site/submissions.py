@@ -35,7 +35,7 @@ MAX_ARCHIVE_MEMBERS = 10_000
 """How many members one submission's archives may hold together."""
 MAX_ARCHIVE_DEPTH = 3
 """How deep archives may sit inside archives (a submission system's zip of a student's tar.gz is depth 2)."""
-MAX_RECORD_BYTES = 64 * 1024 * 1024
+MAX_RECORD_BYTES = record_module.MAX_RECORD_BYTES
 """A `results.json` larger than this is not read (a real record is well under a megabyte)."""
 
 
@@ -124,7 +124,7 @@ def unpack(archive: Path, into: Path, budget: Budget | None = None) -> Path:
                     with zipped.open(info) as member:
                         _copy_limited(member, target, budget)
         else:
-            with tarfile.open(archive) as tarred:
+            with fileio.open_tar(archive) as tarred:
                 for member in tarred:
                     budget.member()
                     target = into / _safe_member(member.name)

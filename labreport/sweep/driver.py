@@ -88,7 +88,7 @@ def complete_record(out: Path, spec: RunSpec, key: str) -> dict | None:
         if stamp is None or stamp.decode("ascii", "replace").strip() != key:
             return None
         raw = fileio.read_run_file(folder, record_module.RECORD_FILE, record_module.MAX_RECORD_BYTES)
-        if raw is None or fileio.read_run_file(folder, record_module.PREDICTIONS_FILE, record_module.MAX_RECORD_BYTES) is None:
+        if raw is None or fileio.read_run_file(folder, record_module.PREDICTIONS_FILE, record_module.MAX_PREDICTIONS_BYTES) is None:
             return None
         result = record_module.parse_record(raw, f"{RUNS}/{spec.id}/{record_module.RECORD_FILE}")
     except LabreportError:

@@ -15,6 +15,17 @@ With an address (`--address`, or `RAY_ADDRESS`), the cluster's token is passed o
 (`RAY_AUTH_TOKEN`, the file `RAY_AUTH_TOKEN_PATH` names, or `~/.ray/auth_token`); a cluster that
 refuses it is said in one line. Measured with Ray 2.60: a client without the token, or with another
 one, is refused by the GCS ("Authentication token is missing or incorrect").
+
+The token file is a key to run code as this user, so labreport keeps it private: it writes a new one
+itself (mode 0600, in a 0700 folder) before Ray would write one readable by everyone (Ray writes it
+with the process's umask, 0644 in a 0755 home). A token file or folder that is a link, or is not
+owned by this user, is refused with one line; one readable by others is made private with one line,
+and for a local instance it is also replaced, since another user may already hold the old one.
+
+An address is tried before Ray is: Ray's client retries a closed or silent port for about 14 minutes
+without a word, so labreport opens a TCP connection and sends HTTP/2's preface (Ray's control plane
+and Ray Client are gRPC), and an address that refuses or does not answer within
+`ADDRESS_TIMEOUT_SECONDS` stops the sweep with one line.
 """
 
 from __future__ import annotations
@@ -22,6 +33,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
+import socket
+import stat
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -45,6 +59,113 @@ class Failure:
 
     reason: str
     worker_died: bool = False
+
+
+ADDRESS_TIMEOUT_SECONDS = 5.0
+"""How long an address has to accept a connection and answer HTTP/2's preface (a live GCS answers in milliseconds)."""
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+"""A client's connection preface and an empty SETTINGS frame: a gRPC server answers with its own SETTINGS."""
+
+
+def token_path() -> Path:
+    """The token file Ray reads: `RAY_AUTH_TOKEN_PATH`, else `~/.ray/auth_token`."""
+    named = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    return Path(named) if named else Path.home() / ".ray" / "auth_token"
+
+
+def _owned_by_user(info: os.stat_result) -> bool:
+    return not hasattr(os, "getuid") or info.st_uid == os.getuid()
+
+
+def private_token(local: bool, say: Callable[[str], None]) -> Path | None:
+    """Makes the token file Ray will read private to this user; writes one when a local instance needs it.
+
+    Args:
+        local: a local instance starts (its token may be new; one that others could read is replaced).
+        say: where a note about a fixed file goes (one line).
+
+    Returns:
+        The token file, or None when the token comes from `RAY_AUTH_TOKEN` or, for a cluster, there is none.
+
+    Raises:
+        LabreportError: the file or its folder is a link, not this user's, or not a plain file/folder.
+    """
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return None
+    path = token_path()
+    folder = path.parent
+    try:
+        folder_info = os.lstat(folder)
+    except FileNotFoundError:
+        if not local:
+            return None
+        folder.mkdir(mode=0o700, parents=True)
+        folder_info = os.lstat(folder)
+    if not stat.S_ISDIR(folder_info.st_mode) or not _owned_by_user(folder_info):
+        raise LabreportError(f"the Ray token folder {folder} is {_not_private(folder_info, 'folder')}: labreport "
+                             "keeps its Ray token only in a folder of this user's own")
+    if stat.S_IMODE(folder_info.st_mode) & 0o077:
+        os.chmod(folder, 0o700)
+        say(f"note: the Ray token folder {folder} was open to other users (mode {stat.S_IMODE(folder_info.st_mode):o}); "
+            "labreport made it 0700")
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        if local:
+            _write_token(path)
+        return path if local else None
+    if not stat.S_ISREG(info.st_mode) or not _owned_by_user(info):
+        raise LabreportError(f"the Ray token file {path} is {_not_private(info, 'file')}: labreport uses only a "
+                             "token file of this user's own (remove it, and a local sweep writes a new one)")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        if local:  # another user may hold it already: the new local instance gets a token nobody has read
+            path.unlink()
+            _write_token(path)
+            say(f"note: the Ray token file {path} was readable by other users (mode {mode:o}); labreport replaced it "
+                "with a new token only this user can read (0600)")
+        else:  # the cluster wants this very token
+            os.chmod(path, 0o600)
+            say(f"note: the Ray token file {path} was readable by other users (mode {mode:o}); labreport made it 0600 "
+                "(anyone who read it can still reach the cluster until its token changes)")
+    return path
+
+
+def _not_private(info: os.stat_result, kind: str) -> str:
+    if stat.S_ISLNK(info.st_mode):
+        return "a link"
+    if kind == "folder" and not stat.S_ISDIR(info.st_mode) or kind == "file" and not stat.S_ISREG(info.st_mode):
+        return f"not a {kind}"
+    return f"owned by another user (uid {info.st_uid})"
+
+
+def _write_token(path: Path) -> None:
+    """A new token as Ray makes one (256 random bits, hex), created 0600 and never through a link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    descriptor = os.open(path, flags, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(secrets.token_hex(32))
+
+
+def probe_address(address: str, timeout: float = ADDRESS_TIMEOUT_SECONDS) -> None:
+    """Stops at once when nothing at `address` answers as a gRPC server would, within `timeout` seconds.
+
+    Raises:
+        LabreportError: the connection is refused or times out, or the server says nothing (one line).
+    """
+    target = address.removeprefix("ray://")
+    host, port = target.rsplit(":", 1)
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+            connection.sendall(HTTP2_PREFACE)
+            connection.recv(1)  # any answer, or a close, is a server there; silence times out
+    except socket.timeout:
+        raise LabreportError(f"cannot connect to the Ray cluster at {address}: it did not answer within "
+                             f"{timeout:g} seconds") from None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise LabreportError(f"cannot connect to the Ray cluster at {address}: {reason}") from None
 
 
 def _token_source() -> str | None:
@@ -192,7 +313,8 @@ def _one_line(error: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def start(address: str | None, cpus_per_run: int, object_store_bytes: int, dashboard: bool = False) -> Engine:
+def start(address: str | None, cpus_per_run: int, object_store_bytes: int, dashboard: bool = False,
+          say: Callable[[str], None] | None = None) -> Engine:
     """Connects to the cluster at `address` (or `RAY_ADDRESS`), else starts a local instance.
 
     Args:
@@ -200,16 +322,21 @@ def start(address: str | None, cpus_per_run: int, object_store_bytes: int, dashb
         cpus_per_run: Ray CPUs each run holds (and TensorFlow threads it uses).
         object_store_bytes: the local instance's object store (raised to Ray's minimum).
         dashboard: start the local instance's dashboard, on 127.0.0.1 (needs `ray[default]`).
+        say: where a note goes (a token file made private); standard error when None.
 
     Raises:
-        LabreportError: Ray is missing, the cluster cannot be reached or refuses the token, or a run
-            needs more CPUs than there are.
+        LabreportError: Ray is missing, the cluster cannot be reached within seconds or refuses the
+            token, the token file is not this user's own, or a run needs more CPUs than there are.
     """
     if address is None and os.environ.get("RAY_ADDRESS"):
         address = checked_address(os.environ["RAY_ADDRESS"], "RAY_ADDRESS")
     else:
         address = checked_address(address)
+    say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+    if address is not None:
+        probe_address(address)
     ray = import_ray(address)
+    private_token(address is None, say)
     if address is None:
         engine = _start_local(ray, cpus_per_run, object_store_bytes, dashboard)
     else:

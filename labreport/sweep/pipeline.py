@@ -96,7 +96,7 @@ def _train(pending: list[RunSpec], corpus, digest: str, out: Path, options: Opti
     from labreport.sweep import engine as engine_module
 
     engine = engine_module.start(options.address, options.cpus_per_run,
-                                 _object_store_bytes(pending, corpus, options), options.dashboard)
+                                 _object_store_bytes(pending, corpus, options), options.dashboard, progress)
     progress(f"sweep: on {engine.describe()}")
     clock = driver.Clock(len(pending), engine.slots)
 

@@ -274,3 +274,48 @@ def test_predictions_without_a_known_word_say_so():
     lines = predict.format_predictions(result, {"gru": "BiGRU"}).splitlines()
     assert lines[0].endswith("BiGRU 0.510 positive  (no word of the vocabulary: the probability says nothing about this review)")
     assert lines[1].endswith("BiGRU 0.900 positive")
+
+
+def largest_record_the_settings_allow(record: dict) -> dict:
+    """3 models x 20 seeds x 1,000 epochs (patience 1,000): every list a run writes at its longest."""
+    epochs, seeds = 1000, 20
+    record = copy.deepcopy(record)
+    record["config"]["train"].update(epochs=epochs, patience=epochs, seeds=seeds)
+    record["config"]["model"]["models"] = ["rnn", "gru", "lstm"]
+    history = {key: [0.123456 + i * 1e-6 for i in range(epochs)] for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    seconds = [1.234] * epochs
+    for name, cell in (("rnn", "SimpleRNN"), ("gru", "GRU"), ("lstm", "LSTM")):
+        model = copy.deepcopy(record["models"]["gru"])
+        model.update(name=name, cell=cell, display_name=name.upper(), history=history, epoch_seconds=seconds,
+                     epochs_run=epochs, best_epoch=epochs)
+        for test in ("test", "test_last_epoch"):
+            model[test]["epoch"] = epochs
+        run = model["runs"][0]
+        run.update(history=history, epoch_seconds=seconds, epochs_run=epochs, best_epoch=epochs)
+        for test in ("test", "test_last_epoch"):
+            run[test]["epoch"] = epochs
+        model["runs"] = [{**copy.deepcopy(run), "seed": 42 + seed} for seed in range(seeds)]
+        model["aggregate"]["runs"] = seeds
+        record["models"][name] = model
+    return record
+
+
+def test_the_largest_record_the_settings_allow_is_read(tmp_path, record):
+    """8.3 MB written as train writes it, 330,000 values: inside both bounds (16 MiB, 400,000 values)."""
+    from labreport.core import fileio
+
+    fileio.write_json(tmp_path / "results.json", largest_record_the_settings_allow(record))
+    assert (tmp_path / "results.json").stat().st_size < record_module.MAX_RECORD_BYTES
+    assert list(record_module.load_record(tmp_path)["models"]) == ["rnn", "gru", "lstm"]
+
+
+def test_a_record_of_more_values_than_a_run_writes_is_refused_before_the_schema_check(tmp_path, record):
+    """A legal 59 MB record (validated at about 10 microseconds a value) took a minute to load."""
+    record["models"]["gru"]["runs"] = record["models"]["gru"]["runs"] * 120
+    for run in record["models"]["gru"]["runs"]:
+        run["history"] = {key: [0.5] * 1000 for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    write(tmp_path, record)
+    with pytest.raises(LabreportError) as raised:
+        record_module.load_record(tmp_path)
+    assert str(raised.value) == (f"{tmp_path / 'results.json'} holds more than 400,000 values (a results record holds "
+                                 "at most that many; the largest run the settings allow writes 330,000)")

@@ -153,3 +153,77 @@ def test_a_class_folder_that_links_out_is_refused(tmp_path):
     (root / "test" / "neg").symlink_to(elsewhere)
     with pytest.raises(LabreportError, match=r"test/neg is a link: labreport follows no links inside --data"):
         read_archive(root)
+
+
+@pytest.mark.parametrize("header_type, kind", [(tarfile.GNUTYPE_LONGNAME, "GNU long name"),
+                                               (tarfile.XHDTYPE, "PAX record")])
+@pytest.mark.parametrize("claimed", [1 << 40, 300 << 20])
+def test_a_tar_header_claiming_a_huge_payload_is_refused_before_it_is_read(tmp_path, header_type, kind, claimed):
+    """tarfile reads a long name or PAX record whole, at its claimed size: 1 TB was a MemoryError."""
+    from tests.conftest import tar_with_a_huge_header
+
+    archive = tar_with_a_huge_header(tmp_path / "aclImdb_v1.tar.gz", header_type, claimed)
+    with pytest.raises(LabreportError) as raised:
+        corpus_module.read_archive(archive)
+    assert str(raised.value) == (f"{archive}: a tar header ({kind}) claims {claimed:,} bytes, more than the limit "
+                                 "of 65,536")
+
+
+def test_a_review_number_of_5000_digits_is_one_line(tmp_path):
+    """In a tar (a folder's names stop at 255 bytes, so there: 240 digits); Python reads no int of 4,300 digits."""
+    root = _folder(tmp_path)
+    (root / "train" / "pos" / ("9" * 240 + "_8.txt")).write_bytes(b"a review")
+    with pytest.raises(LabreportError) as raised:
+        corpus_module.read_archive(root)
+    assert str(raised.value) == (f"{str(root / 'train' / 'pos' / ('9' * 240))[:200]}: a review file's number has at "
+                                 "most 9 digits, this one has 240")
+    name = "9" * 5000 + "_8.txt"
+    from tests.conftest import add_file
+
+    with tarfile.open(tmp_path / "b.tar", "w") as tarred:
+        add_file(tarred, f"aclImdb/train/pos/{name}", b"a review")
+    with pytest.raises(LabreportError) as raised:
+        corpus_module.read_archive(tmp_path / "b.tar")
+    member = f"aclImdb/train/pos/{name}"[:200]
+    assert str(raised.value) == (f"{tmp_path / 'b.tar'}: {member}: a review file's number has at most 9 digits, "
+                                 "this one has 5,000")
+
+
+@pytest.mark.parametrize("linked", ["train", "aclImdb"])
+def test_a_split_folder_that_links_out_is_refused(tmp_path, linked):
+    root = _folder(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    if linked == "train":
+        (root / "train").rename(elsewhere)
+        (root / "train").symlink_to(elsewhere)
+        expected = f"{root / 'train'} is a link: labreport follows no links inside --data"
+    else:
+        root.rename(elsewhere)
+        root.symlink_to(elsewhere)
+        expected = f"{root} is a link: labreport follows no links inside --data"
+    with pytest.raises(LabreportError) as raised:
+        corpus_module.read_archive(root.parent)
+    assert str(raised.value) == expected
+
+
+def test_more_reviews_than_the_data_limit_are_refused(tmp_path):
+    """130 reviews of 1 MiB (the real IMDB's 50,000 labeled reviews hold 65.5 MB); 200 of them took 3 GB."""
+    root = _folder(tmp_path)
+    review = b"a fine film " * (corpus_module.MAX_REVIEW_BYTES // 12)
+    for number in range(130):
+        (root / "train" / "pos" / f"{100 + number}_8.txt").write_bytes(review)
+    with pytest.raises(LabreportError) as raised:
+        corpus_module.read_archive(root)
+    assert str(raised.value) == (f"{root} holds more than 128 MiB of reviews, the limit for --data (the real IMDB "
+                                 "holds 65.5 MB)")
+
+
+def test_more_than_16_long_name_headers_in_a_row_are_refused(tmp_path):
+    """Each header is read inside the previous one's call: a chain of thousands exhausted Python's stack."""
+    header = tarfile.TarInfo("././@LongLink")
+    header.type, header.size = tarfile.GNUTYPE_LONGNAME, 512
+    chain = (header.tobuf(format=tarfile.GNU_FORMAT) + b"aclImdb/train/pos/0_8.txt".ljust(512, b"\0")) * 17
+    (tmp_path / "chain.tar").write_bytes(chain + b"\0" * 1024)
+    with pytest.raises(LabreportError) as raised:
+        corpus_module.read_archive(tmp_path / "chain.tar")
+    assert str(raised.value) == f"{tmp_path / 'chain.tar'}: more than 16 long-name or PAX headers in a row in a tar archive"

@@ -350,3 +350,45 @@ def test_layer_notes_explain_each_kind_once_and_skip_the_input(record):
          "formula_with_values": None, "derived": None, "keras": 99, "ok": None, "output_shape": None})
     assert "labreport has no formula for layers of type Conv1D; Keras counts 99." in visible(
         render.render_html(record, "en", figures=FIGURES))
+
+
+STRUCTURE_CASES = [
+    ("\n".join(f"# h{i}" for i in range(8000)),
+     "line 51: more than 50 sections (top-level headings); notes hold at most that many"),
+    ("# A\n\n" + "\n".join("- x" for _ in range(3000)),
+     "line 2002: more than 2,000 blocks (paragraphs, headings, list items, table rows); notes hold at most that many"),
+    ("# A\n\n" + "\n\n".join("words" for _ in range(3000)),
+     "line 4001: more than 2,000 blocks (paragraphs, headings, list items, table rows); notes hold at most that many"),
+    ("# A\n\n" + "> " * 12 + "deep", "line 3: lists and quotes are nested more than 8 deep"),
+    ("# A\n\n- a\n" + "".join("  " * level + "- b\n" for level in range(1, 12)),
+     "line 11: lists and quotes are nested more than 8 deep"),
+    ("# A\n\n{{ 1" + "9" * 5000 + " }}\n", "line 3: a number in a placeholder has more than 4,300 digits"),
+    ("# A\n{{ models.gru.test.accuracy | num(" + "9" * 5000 + ") }}\n",
+     "line 2: a number in a placeholder has more than 4,300 digits"),
+    ("# A\n\n{{ " + "(" * 2000 + "models" + ")" * 2000 + " }}\n",
+     "line 3: a placeholder is nested too deeply to read (brackets, indices or filters)"),
+    ("# A\n{{ models" + "[0]" * 3000 + " }}\n",
+     "line 2: a placeholder is nested too deeply to read (brackets, indices or filters)"),
+    ("# A\n{{ models.gru.test.accuracy" + " | pct" * 3000 + " }}\n",
+     "line 2: a placeholder is nested too deeply to read (brackets, indices or filters)"),
+]
+
+
+@pytest.mark.parametrize("source, expected", STRUCTURE_CASES, ids=[case[1][:40] for case in STRUCTURE_CASES])
+def test_notes_bounded_by_their_structure_are_one_line(tmp_path, record, source, expected):
+    """Within 256 KiB, 8,000 headings took 391 s and 4.25 GB to render; a 5,000-digit number and deep
+    placeholders were tracebacks."""
+    path = tmp_path / "notes.en.md"
+    path.write_text(source, encoding="utf-8")
+    assert len(source.encode()) <= notes.MAX_NOTES_BYTES
+    with pytest.raises(LabreportError) as raised:
+        notes.sections(path, record, "en")
+    assert str(raised.value) == f"{path}, {expected}"
+
+
+def test_notes_at_the_structure_limits_render(tmp_path, record):
+    """50 sections and 2,000 blocks: 50 headings, 1,949 list items, 1 paragraph."""
+    source = "\n".join(f"# h{i}\n\n- x" for i in range(50)) + "\n\ntext\n\n" + "\n".join("- y" for _ in range(1899))
+    path = tmp_path / "notes.en.md"
+    path.write_text(source, encoding="utf-8")
+    assert len(notes.sections(path, record, "en")) == 50

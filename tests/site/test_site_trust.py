@@ -22,6 +22,7 @@ from labreport.report import embedding
 from labreport.report import files as report_files
 from labreport.site import publish as site
 from labreport.site import submissions as runs
+from tests.conftest import tar_with_a_huge_header
 
 CANARY = "CANARY-outside-the-runs-7f3a"
 
@@ -114,6 +115,12 @@ def hostile_class(tmp_path_factory, checked_in_record):
     for level in range(4):
         deep = zip_bytes([(f"level{level}.zip", deep)])
     (subs / "deep.zip").write_bytes(deep)
+    # Notes whose structure, not their bytes, would cost the PDF minutes.
+    save(subs / "many-headings", covered(checked_in_record, "2024010"))
+    (subs / "many-headings" / "notes.en.md").write_text("\n".join(f"# h{i}" for i in range(8000)))
+    # Tar headers whose long name or PAX record claims a terabyte, or 300 MB: refused before they are read.
+    tar_with_a_huge_header(subs / "huge-name.tar", tarfile.GNUTYPE_LONGNAME, 1 << 40)
+    tar_with_a_huge_header(subs / "huge-pax.tar.gz", tarfile.XHDTYPE, 300 << 20)
     # A model name matplotlib would read as markup.
     markup = covered(checked_in_record, "2024009")
     markup["models"]["gru"]["display_name"] = r"$\frac{}{}$"
@@ -146,6 +153,11 @@ HOSTILE_REASONS = [
     ("/bomb.zip:b.zip", "archive", "it unpacks to more than 1 MiB"),
     ("/many.tar.gz", "archive", "it holds more than 50 members"),
     ("/deep.zip:level3.zip:level2.zip:level1.zip", "archive", "archives are nested more than 3 deep"),
+    ("/many-headings", "render",
+     "notes.en.md, line 51: more than 50 sections (top-level headings); notes hold at most that many"),
+    ("/huge-name.tar", "archive", "a tar header (GNU long name) claims 1,099,511,627,776 bytes, more than the limit "
+                                  "of 65,536"),
+    ("/huge-pax.tar.gz", "archive", "a tar header (PAX record) claims 314,572,800 bytes, more than the limit of 65,536"),
 ]
 
 
