@@ -13,14 +13,14 @@ terminal), so the cell does not fill up; `progress=False` prints nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import shlex
-import shutil
 from pathlib import Path
 from typing import Iterable
 
 from labreport.core import LabreportError
-from labreport.core.config import DEFAULT_OUT, checked_choices, keyword_settings
+from labreport.core.config import DEFAULT_OUT, keyword_settings
 from labreport.report.numbers import format_number, format_percent
 from labreport.report.render import FORMATS
 
@@ -100,15 +100,13 @@ def render(out: str | Path = DEFAULT_OUT, lang: Iterable[str] = LANGUAGES, forma
         templates: a folder searched before the built-in templates and catalogs.
         figures: formats of the figure files in `OUT/figures/` ("svg", "png").
     """
+    from labreport import commands
     from labreport.core.config import report_settings
-    from labreport.report import files as report_files
-    from labreport.report.templates import languages as known_languages
 
-    languages = _listed(lang, tuple(known_languages(templates)), "language")
-    formats = _listed(formats, FORMATS, "format")
-    written = report_files.render_all(out, languages, formats, templates, notes, report_settings(config),
-                                      _listed(figures, report_files.FIGURE_FILES, "figure format"))
-    return Report(Path(out), written, load(out))
+    options = commands.RenderOptions.checked(out, _listed(lang), _listed(formats), templates, notes=notes,
+                                             figures=_listed(figures))
+    rendered = commands.render(dataclasses.replace(options, report=report_settings(config)))
+    return Report(Path(out), rendered.files, Record(rendered.record))
 
 
 def build(out: str | Path = DEFAULT_OUT, *, quick: bool = False, data: str | Path | None = None,
@@ -124,36 +122,24 @@ def build(out: str | Path = DEFAULT_OUT, *, quick: bool = False, data: str | Pat
         progress: one line per epoch on stderr.
         **settings: any setting by its name in labreport.toml, e.g. `epochs=3`, `models=["gru"]`.
     """
-    from labreport.core import fileio, staging
+    from labreport import commands
     from labreport.core.config import load_config, report_settings
-    from labreport.experiment import corpus as corpus_module
     from labreport.experiment import progress as progress_module
-    from labreport.experiment import train
-    from labreport.report import files as report_files
-    from labreport.report import templates
 
-    languages = _listed(lang, tuple(templates.languages()), "language")
-    formats = _listed(formats, FORMATS, "format")
+    rendering = commands.RenderOptions.checked(out, _listed(lang), _listed(formats))
     flags, command = keyword_settings(settings)
     configuration = load_config(config, flags, quick=quick)
-    cover = report_settings(config)
-    out = fileio.check_writable(out)
-    report_files.check_file_names(out, {**configuration.to_dict()["report"], **cover}, languages)
-    corpus = corpus_module.load_corpus(str(data) if data else None, quick, str(data_dir) if data_dir else None)
+    rendering = dataclasses.replace(rendering, report=report_settings(config))
     command = ["build", "--out", str(out)] + (["--quick"] if quick else []) + (["--data", str(data)] if data else []) + \
               (["--config", str(config)] if config else []) + command
     # One staged swap, as `labreport build`: the new record and its report replace the previous run
     # together, so a failing render leaves the previous run, not a new record beside old reports.
-    with staging.locked(out, "labreport " + shlex.join(command)):
-        stage = staging.begin(out)
-        train.run(configuration, corpus, out, progress=progress_module.to_stderr if progress else (lambda line: None),
-                  command="labreport " + shlex.join(command), into=stage)
-        written = report_files.render_all(out, languages, formats, report=cover, into=stage)
-        old_reports = [p.name for p in out.iterdir() if report_files.is_report_file(p.name)]
-        staging.commit(out, (*train.RUN_ENTRIES, "figures", *old_reports))
-        shutil.rmtree(out / train.PARTIAL, ignore_errors=True)
-        return Report(out, written, load(out))
+    rendered = commands.build(configuration, commands.TrainOptions(
+        out=Path(out), data=str(data) if data else None, quick=quick, data_dir=str(data_dir) if data_dir else None,
+        command="labreport " + shlex.join(command),
+        progress=progress_module.to_stderr if progress else (lambda line: None)), rendering)
+    return Report(Path(out), rendered.files, Record(rendered.record))
 
 
-def _listed(values: Iterable[str] | str, allowed: tuple[str, ...], what: str) -> list[str]:
-    return checked_choices([values] if isinstance(values, str) else list(values), allowed, what)
+def _listed(values: Iterable[str] | str) -> list[str]:
+    return [values] if isinstance(values, str) else list(values)

@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import shlex
-import shutil
 import sys
 import threading
 from pathlib import Path
@@ -199,74 +198,68 @@ def _split_list(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
     return checked_choices(comma_list(value), allowed, what)
 
 
-def command_train(args: argparse.Namespace, into: Path | None = None) -> int:
+def _train_options(args: argparse.Namespace):
+    from labreport.commands import TrainOptions
+
+    return TrainOptions(out=Path(args.out), data=args.data, quick=args.quick, data_dir=args.data_dir,
+                        command="labreport " + shlex.join(args.argv),
+                        progress=(lambda message: None) if getattr(args, "quiet", False) else None)
+
+
+def _render_options(args: argparse.Namespace, report: dict | None = None):
+    """The render flags as checked options: languages, formats, figure formats, then the notes files."""
+    import dataclasses
+
+    from labreport.commands import RenderOptions
+    from labreport.report import files as report_files
+    options = RenderOptions.checked(args.out, comma_list(args.lang), comma_list(args.format), args.templates,
+                                    figures=comma_list(args.figures), report=report)
+    return dataclasses.replace(options, notes=report_files.notes_arguments(args.notes, list(options.languages)))
+
+
+def command_train(args: argparse.Namespace) -> int:
     config = _load_config(args)
-    from labreport.core import fileio
-    fileio.check_writable(args.out)
-    from labreport.experiment import corpus as corpus_module
-    from labreport.experiment import train
-    corpus = corpus_module.load_corpus(args.data, args.quick, args.data_dir)
-    progress = (lambda message: None) if getattr(args, "quiet", False) else None
-    train.run(config, corpus, args.out, command="labreport " + shlex.join(args.argv), into=into,
-              **({"progress": progress} if progress else {}))
+    from labreport import commands
+    commands.train(config, _train_options(args))
     return 0
 
 
-def _render_options(args: argparse.Namespace) -> tuple[list[str], list[str]]:
-    from labreport.report import files as report_files
-    from labreport.report import render, templates
-    languages = _split_list(args.lang, tuple(templates.languages(args.templates)), "language")
-    formats = _split_list(args.format, render.FORMATS, "format")
-    _split_list(args.figures, report_files.FIGURE_FILES, "figure format")
-    report_files.notes_arguments(args.notes, languages)
-    return languages, formats
+def command_render(args: argparse.Namespace) -> int:
+    import dataclasses
 
-
-def command_render(args: argparse.Namespace, into: Path | None = None) -> int:
+    from labreport import commands
     from labreport.core.config import report_settings
-    from labreport.report import files as report_files
 
-    languages, formats = _render_options(args)
-    report = report_settings(args.config)
-    notes = report_files.notes_arguments(args.notes, languages)
-    written = report_files.render_all(args.out, languages, formats, args.templates, notes, report,
-                                      _split_list(args.figures, report_files.FIGURE_FILES, "figure format"), into=into)
+    options = _render_options(args)
+    rendered = commands.render(dataclasses.replace(options, report=report_settings(args.config)))
+    _say_rendered(args, rendered)
+    return 0
+
+
+def _say_rendered(args: argparse.Namespace, rendered) -> None:
+    """The files written, and a warning when the cover they carry has no name or student ID."""
     if args.quiet:
-        return 0
-    for path in written:
+        return
+    for path in rendered.files:
         print(path)
-    cover = {**_record_report(into or args.out), **report}
+    cover = rendered.record["config"].get("report", {})
     if not (cover.get("name") and cover.get("student_id")):
         print("labreport: warning: the cover has no name or student ID: set name and student_id under [report] in "
               "labreport.toml and run `labreport render` again", file=sys.stderr)
-    return 0
-
-
-def _record_report(out: str) -> dict:
-    from labreport.core import record
-    return record.load_record(out)["config"].get("report", {})
 
 
 def command_build(args: argparse.Namespace) -> int:
-    """Trains and renders into one staging folder, so the new record and its report replace the
-    previous run together, or (on any failure) not at all."""
-    # Check the report options and the settings before a long training run, not after it.
-    languages, _ = _render_options(args)
-    config = _load_config(args)
-    from labreport.core import fileio, staging
-    from labreport.experiment import train
-    from labreport.report import files as report_files
+    """Trains and renders into one staging folder (`labreport.commands.build`)."""
+    import dataclasses
 
-    out = fileio.check_writable(args.out)
+    # The report options and the settings are checked before a long training run, not after it.
+    rendering = _render_options(args)
+    config = _load_config(args)
+    from labreport import commands
     from labreport.core.config import report_settings
-    report_files.check_file_names(out, {**config.to_dict()["report"], **report_settings(args.config)}, languages)
-    with staging.locked(out, "labreport " + shlex.join(args.argv)):
-        stage = staging.begin(out)
-        command_train(args, into=stage)
-        command_render(args, into=stage)
-        old_reports = [p.name for p in out.iterdir() if report_files.is_report_file(p.name)]
-        staging.commit(out, (*train.RUN_ENTRIES, "figures", *old_reports))
-        shutil.rmtree(out / train.PARTIAL, ignore_errors=True)
+    rendered = commands.build(config, _train_options(args),
+                              dataclasses.replace(rendering, report=report_settings(args.config)))
+    _say_rendered(args, rendered)
     return 0
 
 
@@ -303,10 +296,10 @@ def command_params(args: argparse.Namespace) -> int:
 
 
 def command_predict(args: argparse.Namespace) -> int:
-    from labreport.experiment import predict, runtime
-    runtime.start()
+    from labreport import commands
+    from labreport.experiment import predict
     texts = list(args.texts) + (predict.read_review_file(args.file) if args.file else [])
-    result = predict.predict_texts(args.out, texts)
+    result = commands.predict(args.out, texts)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
@@ -317,11 +310,13 @@ def command_predict(args: argparse.Namespace) -> int:
 
 
 def command_site(args: argparse.Namespace) -> int:
+    from labreport import commands
     from labreport.report import templates
-    from labreport.site import publish
     languages = _split_list(args.lang, tuple(templates.languages(args.templates)), "language")
-    summary = publish.build(args.runs, args.out, args.assignment, languages, args.title, args.templates,
-                         progress=lambda line: print(f"labreport: {line}", file=sys.stderr) if sys.stderr.isatty() else None)
+    summary = commands.site(commands.SiteOptions(
+        runs=tuple(args.runs), out=Path(args.out), languages=tuple(languages), assignment=args.assignment,
+        title=args.title, templates=args.templates,
+        progress=(lambda line: print(f"labreport: {line}", file=sys.stderr)) if sys.stderr.isatty() else None))
     readable = sum(1 for r in summary["runs"] if not r["problem"])
     flagged = sum(1 for r in summary["runs"] if r["flags"])
     print(Path(args.out) / "index.html")
@@ -337,9 +332,31 @@ def command_schema(args: argparse.Namespace) -> int:
 
 
 def command_sweep(args: argparse.Namespace) -> int:
-    from labreport.sweep.command import command_sweep as sweep
+    """Checks everything, trains what is not complete, writes the report; 1 when a run failed."""
+    from labreport.sweep import grid as grid_module
+    from labreport.sweep.command import parse_vary, sweep_grid, sweep_options
+    from labreport.sweep.pipeline import run_sweep
 
-    return sweep(args, config_flags(args))
+    table = grid_module.sweep_table(args.config)
+    grid = sweep_grid(parse_vary(args.vary) if args.vary else None, config_flags(args), args.config, table,
+                      quick=args.quick, origin="--vary")
+    options = sweep_options(table, args.out, quick=args.quick, data=args.data, data_dir=args.data_dir,
+                            address=args.address, cpus_per_run=args.cpus_per_run, keep_models=args.keep_models,
+                            dashboard=args.dashboard, languages=comma_list(args.lang), formats=comma_list(args.format),
+                            templates=args.templates, command=args.argv)
+    quiet = args.quiet
+    outcomes = run_sweep(grid, options, (lambda line: None) if quiet else
+                         (lambda line: print(line, file=sys.stderr, flush=True)))
+    failed = [o for o in outcomes if o.status == "failed"]
+    if not quiet:
+        for name in ("sweep.json", *(f"sweep.{lang}.{fmt}" for lang in options.languages for fmt in options.formats)):
+            if (options.out / name).is_file():
+                print(options.out / name)
+    if failed:
+        print(f"labreport: {len(failed)} of {len(outcomes)} runs failed; see {options.out / 'sweep.json'} "
+              "(run the same command again to retry them)", file=sys.stderr)
+        return 1
+    return 0
 
 
 COMMANDS = {"schema": command_schema, "train": command_train, "render": command_render, "build": command_build,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import json
 import math
 import os
 import shlex
@@ -297,7 +298,7 @@ def run(config: Config, corpus: corpus_module.Corpus, out: str | Path, progress:
         The record, as written.
     """
     # One piece: the run's steps in order, between the lock and the staging folder's commit; each uses what the last produced.
-    out = fileio.check_writable(out)
+    out = Path(out)  # checked where it is locked: here (`staging.locked`), or by the caller that passes `into`
     command = command or "labreport " + shlex.join(sys.argv[1:])
     if into is None:
         with staging.locked(out, command):
@@ -375,7 +376,9 @@ def run(config: Config, corpus: corpus_module.Corpus, out: str | Path, progress:
         "environment": runtime.environment(started_at, time.perf_counter() - started,
                                    command, threads),
     }
-    record.validate_record(result)
+    # Checked as results.json reads it back (tuples as lists), once: what this returns is what a reader of the
+    # file gets, so `build` renders it without reading the file again.
+    result = record.validate_record(json.loads(json.dumps(result)))
     # Every model is done: the run's files go into the staging folder; the finished models stay in
     # the partial folder (linked, not moved) until the swap has succeeded.
     for name in config.model.models:

@@ -201,3 +201,28 @@ def _write_reports(folder: Path, record: dict, results: list, stored_cover: dict
     if record["config"].get("report", {}) != stored_cover:  # the cover this report used, for the course site
         fileio.write_json(folder / record_module.RECORD_FILE, record)
     return written
+
+
+def render_record_into(out: Path, into: Path, record: dict, languages: Iterable[str], formats: Iterable[str],
+                       user_templates: str | Path | None = None, notes: dict[str, str | Path] | None = None,
+                       report: dict | None = None, figure_files: Iterable[str] = ("svg",)) -> list[Path]:
+    """`render_all`'s rendering of a record the caller has already read and checked, into the staging
+    folder `into` the caller locked `OUT` for and commits (`labreport.commands`, which reads the
+    record once a command). `record["config"]["report"]` becomes the cover rendered (`report` over
+    the stored one), as written back into `into`'s record.
+
+    Returns:
+        The paths the files will have in `OUT`.
+    """
+    # The same steps as `_render_into` after its read (kept apart so the two can be merged in one move).
+    from labreport.report import notes as notes_module
+    stored_cover = dict(record["config"].get("report", {}))
+    if report:
+        record["config"]["report"] = {**stored_cover, **report}
+    languages, formats = list(languages), tuple(formats)
+    check_options(languages, user_templates)
+    check_file_names(out, record["config"]["report"], languages)
+    own = {lang: notes_module.sections(path, record, lang)
+           for lang, path in notes_files(out, languages, notes, (report or {}).get("notes")).items()}
+    results = render_record(record, languages, formats, user_templates, own, tuple(figure_files))
+    return [out / path.relative_to(into) for path in _write_reports(into, record, results, stored_cover)]

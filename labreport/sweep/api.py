@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Iterable
 
 from labreport.core.config import SWEEP_OUT
@@ -80,24 +79,25 @@ def sweep(vary: dict[str, list] | None = None, *, out: str | Path = SWEEP_OUT, q
     from labreport.core.config import keyword_settings
     from labreport.sweep import grid as grid_module
     from labreport.sweep import summary as summary_module
-    from labreport.sweep.command import options_from
+    from labreport.sweep.command import sweep_grid, sweep_options
     from labreport.sweep.pipeline import run_sweep
 
     flags, words = keyword_settings(settings)
     table = grid_module.sweep_table(config)
-    grid = grid_module.build_grid(vary if vary is not None else table.get("vary", {}), flags, config, quick=quick,
-                                  origin="vary")
+    grid = sweep_grid(vary, flags, config, table, quick=quick)
     command = ["sweep", "--out", str(out), *(["--quick"] if quick else []), *(["--data", str(data)] if data else []),
                *words, *[f"--vary={key}={','.join(map(str, values))}" for key, values in (vary or {}).items()]]
-    languages = [lang] if isinstance(lang, str) else list(lang)
-    kinds = [formats] if isinstance(formats, str) else list(formats)
-    args = SimpleNamespace(out=str(out), quick=quick, data=str(data) if data else None,
-                           data_dir=str(data_dir) if data_dir else None, address=address, cpus_per_run=cpus_per_run,
-                           keep_models=keep_models, dashboard=False, lang=",".join(languages), format=",".join(kinds),
-                           templates=None, argv=command)
-    options = options_from(args, table)
+    options = sweep_options(table, out, quick=quick, data=data, data_dir=data_dir, address=address,
+                            cpus_per_run=cpus_per_run, keep_models=keep_models,
+                            languages=_listed(lang), formats=_listed(formats), command=command)
     say = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else (lambda line: None)
     outcomes = run_sweep(grid, options, say)
     summary = summary_module.load_summary(out) if (Path(out) / summary_module.SUMMARY_FILE).is_file() else {}
     return SweepReport(Path(out), summary, outcomes)
 
+
+def _listed(values: Iterable[str] | str) -> list[str]:
+    """A list of names, or one name, each of which may also be a comma-separated list ("ko,en")."""
+    from labreport.core.config import comma_list
+
+    return [name for value in ([values] if isinstance(values, str) else values) for name in comma_list(value)]
