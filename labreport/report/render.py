@@ -1,8 +1,8 @@
-"""Record → page: one language's report as an HTML string, and everything of a language in memory.
+"""Record → page: one language's report as an HTML string.
 
 Rendering reads only the validated record (never TensorFlow, never training), so a change of
-wording or layout re-renders in seconds. Functions here return strings and bytes; writing them is
-`labreport.report.writer`'s one step; the formats (`labreport.report.exporters`) build on `render_html`.
+wording or layout re-renders in seconds. Functions here return strings; the formats
+(`labreport.report.exporters`) build on `render_html`, and writing is `labreport.report.writer`'s one step.
 """
 
 from __future__ import annotations

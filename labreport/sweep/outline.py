@@ -1,7 +1,8 @@
 """The sweep report's document: its numbered sections, paragraphs, figures and tables, in one language.
 
-Sections, figures and tables are numbered here, by the renderer, in the order they appear; the
-template (`templates/sweep.html`) only lays them out. Every cell comes from `sweep.json`.
+The sections are parts of the report's document model (`labreport.report.document`), whose resolver
+numbers sections, figures and tables in the order they appear, as in the single report; the
+template (`templates/sweep.html`, with the blocks of `templates/document.html`) only lays them out. Every cell comes from `sweep.json`.
 """
 
 from __future__ import annotations
