@@ -177,7 +177,7 @@ def _shown(value: Any) -> str:
 JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number", type(None): "null"}
 
 
-def _schema_message(error) -> str:
+def schema_message(error) -> str:
     """One line for a schema violation: the field's path, what it should be, what it is."""
     where = _path(error.absolute_path)
     found = error.instance
@@ -230,7 +230,7 @@ def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
     errors = list(_validator().iter_errors(record))
     if errors:
         # The deepest error names the field most closely (jsonschema's `best_match` prefers shallow ones).
-        raise LabreportError(f"{origin}: {_schema_message(max(errors, key=lambda e: len(e.absolute_path)))}")
+        raise LabreportError(f"{origin}: {schema_message(max(errors, key=lambda e: len(e.absolute_path)))}")
     # The settings are checked by the configuration's own declaration (types, ranges, known keys);
     # settings a record lacks (older runs had fewer) stay absent rather than invented.
     from labreport.core.config import config_from_dict

@@ -15,7 +15,7 @@ from labreport.report.numbers import format_p_value as pval
 from labreport.report.numbers import format_percent as pct
 from labreport.report.numbers import format_points as pts
 from labreport.report.numbers import format_seconds as sec
-from labreport.report.paragraphs import Cite, M, Para
+from labreport.report.document import Cite, M, Para
 
 TIE_POINTS = 0.05
 """Accuracy differences below this many percentage points are called a tie."""

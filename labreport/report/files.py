@@ -16,8 +16,10 @@ from typing import Iterable
 from labreport.core import LabreportError, fileio
 from labreport.core import record as record_module
 from labreport.core.settings import ReportConfig
-from labreport.report.render import FORMATS, check_options
+from labreport.report.formats import FORMATS, LanguageResult
+from labreport.report.render import check_options
 from labreport.report.workers import render_record
+from labreport.report.writer import write_file
 
 INVALID_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 
@@ -181,23 +183,28 @@ def _render_into(out: Path, into: Path, languages, formats, user_templates, note
     return [out / path.relative_to(into) for path in _write_reports(into, record, results, stored_cover)]
 
 
-def _write_reports(folder: Path, record: dict, results: list, stored_cover: dict) -> list[Path]:
+def report_files(result: LanguageResult) -> dict[str, str | bytes]:
+    """One language's report files by name (`report.<lang>.<format>`), in the order of `FORMATS`."""
+    return {report_file(result.lang, fmt): output.data for fmt, output in result.outputs.items()}
+
+
+def _write_reports(folder: Path, record: dict, results: list[LanguageResult], stored_cover: dict) -> list[Path]:
     written = []
-    no_pdf_said = False
-    for lang, html, pdf_bytes, figures, no_pdf in results:
-        for name, files in figures.items():
+    skipped_said = set()
+    for result in results:
+        for name, files in result.figures.items():
             for fmt, data in files.items():
-                fileio.write_bytes(folder / "figures" / f"{name}.{lang}.{fmt}", data)
-        if html is not None:
-            written.append(fileio.write_text(folder / report_file(lang, "html"), html))
-        if pdf_bytes is not None:
-            written.append(fileio.write_bytes(folder / report_file(lang, "pdf"), pdf_bytes))
-            handed_in = submission_name(record["config"]["report"], lang)
+                write_file(folder, f"figures/{name}.{result.lang}.{fmt}", data)
+        for name, data in report_files(result).items():
+            written.append(write_file(folder, name, data))
+        if "pdf" in result.outputs:
+            handed_in = submission_name(record["config"]["report"], result.lang)
             if handed_in:
-                written.append(fileio.write_bytes(folder / handed_in, pdf_bytes))
-        if no_pdf and not no_pdf_said:
-            print(f"labreport: {no_pdf}", file=sys.stderr)
-            no_pdf_said = True
+                written.append(write_file(folder, handed_in, result.outputs["pdf"].data))
+        for fmt, reason in result.skipped.items():
+            if fmt not in skipped_said:
+                print(f"labreport: {reason}", file=sys.stderr)
+                skipped_said.add(fmt)
     if record["config"].get("report", {}) != stored_cover:  # the cover this report used, for the course site
         fileio.write_json(folder / record_module.RECORD_FILE, record)
     return written

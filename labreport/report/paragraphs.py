@@ -8,51 +8,14 @@ its parts: `Ref("fig", "flow")` becomes "1" and `Cite("adam")` becomes "[6]".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from labreport.core import cells
+from labreport.report.discussion import RANDOMIZED_LOW
+from labreport.report.document import Cite, M, Msg, Para, Ref  # noqa: F401  (the pieces paragraphs are made of)
 from labreport.report.numbers import format_number as num
 from labreport.report.numbers import format_percent as pct
 from labreport.report.numbers import format_points as pts
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A reference to a numbered part: kind "sec", "fig", "tab" or "eq", and the part's key."""
-
-    kind: str
-    key: str
-
-
-@dataclass(frozen=True)
-class Cite:
-    """A citation of one or more entries of the reference list, by key."""
-
-    keys: tuple[str, ...]
-
-    def __init__(self, *keys: str):
-        object.__setattr__(self, "keys", keys)
-
-
-@dataclass
-class Msg:
-    """One message of a catalog and its arguments."""
-
-    id: str
-    args: dict[str, Any] = field(default_factory=dict)
-
-
-def M(message_id: str, **args: Any) -> Msg:
-    return Msg(message_id, args)
-
-
-@dataclass
-class Para:
-    """A paragraph: its sentences in order; `css` marks a boxed note."""
-
-    msgs: list[Msg]
-    css: str = ""
 
 
 def _first(record: dict) -> dict:
@@ -317,7 +280,6 @@ def attributions_randomization(record: dict, facts: dict) -> list[Para]:
         return []
     sentences = [M("attributions.randomization", model=record["models"][n]["display_name"], rho=num(e["spearman"], 2),
                    cite=Cite("adebayo2018")) for n, e in found.items()]
-    from labreport.report.discussion import RANDOMIZED_LOW  # discussion imports this module
 
     low = all(abs(e["spearman"]) < RANDOMIZED_LOW for e in found.values())
     sentences.append(M("attributions.randomization_low" if low else "attributions.randomization_high"))

@@ -1,31 +1,27 @@
-"""Record → page: one language's report as an HTML string, and everything of a language in memory.
+"""Record → page: one language's report as an HTML string.
 
 Rendering reads only the validated record (never TensorFlow, never training), so a change of
-wording or layout re-renders in seconds. Functions here return strings and bytes; writing them is
-`labreport.report.files`'s one step.
+wording or layout re-renders in seconds. Functions here return strings; the formats
+(`labreport.report.exporters`) build on `render_html`, and writing is `labreport.report.writer`'s one step.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from labreport.core import LabreportError
 from labreport.report import catalog as catalog_module
 from labreport.report import discussion, outline
-from labreport.report.embedding import figure_label, figure_markup, with_content_security_policy, with_embedded_font
+from labreport.report.embedding import figure_label, figure_markup
+from labreport.report.formats import FORMATS  # noqa: F401  (read by the command line and the API)
+from labreport.report.page import render_template
 from labreport.report.references import References
-from labreport.report.templates import (
-    REPORT_TEMPLATE,
-    _template_error,
-    load_catalog,
-    make_environment,
-    template_scripts,
-)
+from labreport.report.templates import REPORT_TEMPLATE, load_catalog, make_environment
 
-FORMATS = ("html", "pdf")
+if TYPE_CHECKING:
+    import jinja2
 
 
 def lab_title(report: dict, catalog: catalog_module.Catalog) -> str:
@@ -79,37 +75,7 @@ def render_html(record: dict, lang: str, env: jinja2.Environment | None = None,
         "figures": figures,
         "fonts": catalog.fonts,
     }
-    try:
-        page = env.get_template(REPORT_TEMPLATE).render(context)
-    except jinja2.TemplateError as error:
-        raise _template_error(error) from error
-    except (TypeError, ValueError, KeyError, AttributeError) as error:
-        raise _template_error(error) from error
-    return page
-
-
-def _render_language(record: dict, lang: str, formats: tuple[str, ...], user_templates: str | Path | None,
-                     notes: list | None, figure_files: tuple[str, ...] = ("svg",)) -> tuple:
-    """Everything of one language, in memory: (lang, html, pdf, figures, why no PDF)."""
-    from labreport.report import figures as figures_module
-    catalog = load_catalog(lang, user_templates)
-    env = make_environment(user_templates)
-    # The pages take SVG; PNG is drawn only when asked for as a file (it would cost a third of the render).
-    figures = figures_module.all_figures(record, figure_label(catalog), tuple(dict.fromkeys(("svg", *figure_files))))
-    html = None
-    if "html" in formats:
-        html = with_embedded_font(render_html(record, lang, env, figure_markup(figures, inline=True), notes, user_templates))
-        html = with_content_security_policy(html, template_scripts(env, ("base.html", REPORT_TEMPLATE)))
-    pdf_bytes, no_pdf = None, None
-    if "pdf" in formats:
-        from labreport.report import pdf
-        page = render_html(record, lang, env, figure_markup(figures, inline=False), notes, user_templates)
-        try:
-            pdf_bytes = pdf.html_to_pdf(page)
-        except pdf.PdfUnavailable as error:
-            no_pdf = str(error)
-    files = {name: {fmt: data for fmt, data in drawn.items() if fmt in figure_files} for name, drawn in figures.items()}
-    return lang, html, pdf_bytes, files, no_pdf
+    return render_template(env, REPORT_TEMPLATE, context)
 
 
 def check_options(languages: list[str], user_templates: str | Path | None = None) -> None:

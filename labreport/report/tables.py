@@ -6,7 +6,6 @@ page is made) or messages; `labreport.report.outline` numbers the table and fill
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
@@ -16,27 +15,7 @@ from labreport.core.settings import EXPERIMENT_SECTIONS
 from labreport.report.numbers import format_number as num
 from labreport.report.numbers import format_percent as pct
 from labreport.report.numbers import format_seconds as sec
-from labreport.report.paragraphs import M, Msg
-
-
-@dataclass
-class Cell:
-    content: Any
-    """Text (escaped), Markup, or a Msg."""
-    css: str = ""
-    header: bool = False
-    colspan: int = 1
-
-
-@dataclass
-class Table:
-    key: str
-    caption: Msg
-    head: list[Cell]
-    rows: list[tuple[str, list[Cell]]] = field(default_factory=list)
-    """(row class, cells) per body row."""
-    css: str = ""
-    kind: str = "table"
+from labreport.report.document import Cell, M, Msg, Table  # noqa: F401  (the parts a table is made of)
 
 
 def N(value: Any, css: str = "num") -> Cell:

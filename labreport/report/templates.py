@@ -65,7 +65,8 @@ def make_environment(user_templates: str | Path | None = None) -> SandboxedEnvir
     return env
 
 
-def _template_error(error: Exception) -> LabreportError:
+def template_error(error: Exception) -> LabreportError:
+    """A template's error as one line: the template and its line, or what went wrong while rendering."""
     if isinstance(error, jinja2.TemplateSyntaxError):
         where = f"{error.filename or error.name}, line {error.lineno}"
         return LabreportError(f"template error in {where}: {error.message}")

@@ -21,7 +21,8 @@ import threading
 import traceback
 from typing import Callable
 
-from labreport.report.render import _render_language
+from labreport.report.exporters import render_language
+from labreport.report.formats import LanguageResult
 
 # The worker's first lines: the parent's import path (where it found labreport and the libraries), then
 # `serve`. Passed with -c, so the worker runs no file of the user's.
@@ -58,7 +59,7 @@ def end_with_parent(parent: int) -> None:
 
 
 def serve(parent: int) -> None:
-    """A render worker's loop: reads pickled `_render_language` arguments from standard input until it
+    """A render worker's loop: reads pickled `render_language` arguments from standard input until it
     closes, writes back ("ok", result) or ("error", exception) for each.
 
     Its parent stops it (it ignores Ctrl-C, which a terminal sends to the whole process group); what
@@ -77,7 +78,7 @@ def serve(parent: int) -> None:
         except EOFError:
             return
         try:
-            message = pickle.dumps(("ok", _render_language(*arguments), None))
+            message = pickle.dumps(("ok", render_language(*arguments), None))
         except Exception as error:  # this page only
             message = pickle.dumps(("error", _portable(error), traceback.format_exc()))
         answers.write(message)
@@ -112,7 +113,7 @@ class Worker:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def render(self, arguments: tuple) -> tuple:
-        """`_render_language(*arguments)` in the worker: its result, or the error it raised.
+        """`render_language(*arguments)` in the worker: its result, or the error it raised.
 
         Raises:
             WorkerStopped: the worker ended before it answered.
@@ -150,8 +151,8 @@ class Worker:
 
 
 def render_record(record: dict, languages: list[str], formats: tuple[str, ...], user_templates,
-                  notes: dict[str, list], figure_files: tuple[str, ...] = ()) -> list[tuple]:
-    """Every language of a validated record, in memory: (lang, html, pdf, figure files, why no PDF) each.
+                  notes: dict[str, list], figure_files: tuple[str, ...] = ()) -> list[LanguageResult]:
+    """Every language of a validated record, in memory: a `LanguageResult` (outputs by format, figure files, formats skipped) each.
 
     Languages render in parallel processes when there are cores for them (`render_records`).
 
@@ -168,7 +169,7 @@ class RendererStopped(Exception):
     """The worker process rendering a page ended without a result (a crash in a native library)."""
 
 
-def render_records(jobs: list[tuple], done: Callable[[int], None] | None = None) -> list[list[tuple] | BaseException]:
+def render_records(jobs: list[tuple], done: Callable[[int], None] | None = None) -> list[list[LanguageResult] | BaseException]:
     """Many validated records, every language of each, on every core: each job's results or its error.
 
     Args:
@@ -188,10 +189,10 @@ def render_records(jobs: list[tuple], done: Callable[[int], None] | None = None)
     tasks = [(job, (record, lang, formats, user_templates, notes.get(lang), figure_files))
              for job, (record, languages, formats, user_templates, notes, figure_files) in enumerate(jobs)
              for lang in languages]
-    results: dict[int, tuple | BaseException] = {}
+    results: dict[int, LanguageResult | BaseException] = {}
     left = {job: len(jobs[job][1]) for job in range(len(jobs))}
 
-    def finished(task: int, result: tuple | BaseException) -> None:
+    def finished(task: int, result: LanguageResult | BaseException) -> None:
         results[task] = result
         job = tasks[task][0]
         left[job] = 0 if isinstance(result, BaseException) else left[job] - 1
@@ -204,14 +205,14 @@ def render_records(jobs: list[tuple], done: Callable[[int], None] | None = None)
     if cores <= 1:
         for task, (_, arguments) in enumerate(tasks):
             try:
-                finished(task, _render_language(*arguments))
+                finished(task, render_language(*arguments))
             except Exception as error:  # this page only
                 finished(task, error)
     else:
         stopped = _render_in_workers(tasks, range(len(tasks)), cores, finished)
         for task in _render_in_workers(tasks, stopped, 1, finished):  # once more, one page at a time
             finished(task, RendererStopped("its renderer stopped without a result (a crash while rendering)"))
-    outcome: list[list[tuple] | BaseException] = [[] for _ in jobs]
+    outcome: list[list[LanguageResult] | BaseException] = [[] for _ in jobs]
     for task in range(len(tasks)):
         job, result = tasks[task][0], results[task]
         if isinstance(outcome[job], list):

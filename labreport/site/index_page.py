@@ -97,8 +97,8 @@ def figures(experiment: dict, catalog: Catalog) -> dict[str, Markup]:
 
 def page(summary: dict, catalog: Catalog, languages: list[str], user_templates=None) -> str:
     """The index page of the site in `catalog`'s language, with its font embedded."""
-    from labreport.report.embedding import with_content_security_policy, with_embedded_font
-    from labreport.report.templates import make_environment, template_scripts
+    from labreport.report.page import finish_page, render_template
+    from labreport.report.templates import make_environment
 
     experiment = summary["experiment"]
     names = experiment["display_names"]
@@ -134,5 +134,4 @@ def page(summary: dict, catalog: Catalog, languages: list[str], user_templates=N
         "r": {"labreport_version": summary["labreport_version"]},
     }
     env = make_environment(user_templates)
-    html = env.get_template("site.html").render(context)
-    return with_content_security_policy(with_embedded_font(html), template_scripts(env, ("base.html", "site.html")))
+    return finish_page(env, render_template(env, "site.html", context), "site.html")

@@ -33,6 +33,8 @@ from typing import Any
 
 from labreport.core import LabreportError, __version__, fileio, stats
 from labreport.report import files as report_files
+from labreport.report.formats import FORMATS, LANGUAGES, LanguageResult
+from labreport.report.writer import write_file, write_files
 from labreport.site import checks, submissions
 
 DIGEST_FILE = ".labreport-digest"
@@ -277,17 +279,14 @@ def _render_job(run: submissions.Run, texts: dict[str, str], languages: list[str
     record = submissions.full_record(run)
     own = {lang: notes_module.sections_from_text(text, notes_module.NOTES_FILE.format(lang=lang), record, lang)
            for lang, text in texts.items()}
-    return record, languages, ("html", "pdf"), user_templates, own, ()
+    return record, languages, FORMATS, user_templates, own, ()
 
 
-def _write_reports(target: Path, results: list[tuple], stamp: str) -> list[str]:
+def _write_reports(target: Path, results: list[LanguageResult], stamp: str) -> list[str]:
     """Writes one run's rendered reports into `target`; on any failure nothing is left there."""
     try:
-        for lang, html, pdf_bytes, _, _ in results:
-            if html is not None:
-                fileio.write_text(target / report_files.report_file(lang, "html"), html)
-            if pdf_bytes is not None:
-                fileio.write_bytes(target / report_files.report_file(lang, "pdf"), pdf_bytes)
+        for result in results:
+            write_files(target, report_files.report_files(result))
         fileio.write_text(target / DIGEST_FILE, stamp)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
@@ -317,7 +316,7 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
     from labreport.report import templates
     from labreport.site.index_page import page
 
-    languages = languages or ["ko", "en"]
+    languages = languages or list(LANGUAGES)
     out = Path(out)
     catalogs = {lang: templates.load_catalog(lang, user_templates) for lang in languages}
     expected = assignment_settings(assignment)
@@ -362,7 +361,7 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
                        "experiment": experiment, "runs": rows}
             for i, lang in enumerate(languages):
                 name = "index.html" if i == 0 else f"index.{lang}.html"
-                fileio.write_text(staging / name, page(summary, catalogs[lang], languages, user_templates))
+                write_file(staging, name, page(summary, catalogs[lang], languages, user_templates))
             first = catalogs[languages[0]]
             reason = _reason(first)
             fileio.write_bytes(staging / "grades.csv", grades_csv(rows, models, reason,

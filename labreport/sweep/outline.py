@@ -1,7 +1,8 @@
 """The sweep report's document: its numbered sections, paragraphs, figures and tables, in one language.
 
-Sections, figures and tables are numbered here, by the renderer, in the order they appear; the
-template (`templates/sweep.html`) only lays them out. Every cell comes from `sweep.json`.
+The sections are parts of the report's document model (`labreport.report.document`), whose resolver
+numbers sections, figures and tables in the order they appear, as in the single report; the
+template (`templates/sweep.html`, with the blocks of `templates/document.html`) only lays them out. Every cell comes from `sweep.json`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from markupsafe import Markup
 
 from labreport.report.catalog import Catalog
+from labreport.report.document import Cell, Figure, Para, Section, Table, resolve
 from labreport.report.numbers import format_number as num
 from labreport.report.numbers import format_percent as pct
 from labreport.report.numbers import format_points as pts
@@ -20,19 +22,8 @@ from labreport.sweep import sentences
 from labreport.sweep.facts import point_label
 
 
-class Numbers:
-    """Hands out section, figure and table numbers in order of appearance."""
-
-    def __init__(self):
-        self.section = self.figure = self.table = 0
-
-    def next(self, kind: str) -> int:
-        setattr(self, kind, getattr(self, kind) + 1)
-        return getattr(self, kind)
-
-
-def _cell(html: Any, css: str = "") -> dict:
-    return {"html": html, "css": css}
+def _cell(html: Any, css: str = "") -> Cell:
+    return Cell(html, css)
 
 
 def _spread_text(spread: dict, scale: float = 100, decimals: int = 2, unit: str = "%") -> str:
@@ -43,34 +34,34 @@ def _spread_text(spread: dict, scale: float = 100, decimals: int = 2, unit: str 
 
 
 class Builder:
-    """Builds the sections of one language's page."""
+    """Builds the sections of one language's page, in the parts of `labreport.report.document`.
+
+    Its sentences are filled here (the sweep's facts choose them, `labreport.sweep.sentences`); the
+    document's resolver numbers the sections, figures and tables, as it does the single report's.
+    """
 
     def __init__(self, summary: dict, catalog: Catalog):
         self.summary, self.catalog, self.say = summary, catalog, catalog.say
         self.facts = facts_module.facts(summary)
-        self.numbers = Numbers()
         self.names = summary["display_names"]
 
-    def paragraphs(self, paragraphs: list[list[Markup]]) -> list[dict]:
-        return [{"kind": "paragraph", "html": Markup(" ").join(p)} for p in paragraphs if p]
+    def paragraphs(self, paragraphs: list[list[Markup]]) -> list[Para]:
+        return [Para(list(p)) for p in paragraphs if p]
 
-    def figure(self, key: str, caption: str, **args) -> dict:
+    def figure(self, key: str, caption: str, **args) -> Figure:
         """The figure drawn as `key` (`labreport.sweep.plots.all_figures`), captioned by `sweep.figure.<caption>`."""
-        return {"kind": "figure", "key": key, "number": self.numbers.next("figure"),
-                "caption": self.say(f"sweep.figure.{caption}", **args)}
+        return Figure(key, self.say(f"sweep.figure.{caption}", **args))
 
-    def table(self, key: str, head: list, rows: list[list[dict]], **args) -> dict:
-        return {"kind": "table", "key": key, "number": self.numbers.next("table"),
-                "caption": self.say(f"sweep.table.{key}", **args), "head": [_cell(*h) if isinstance(h, tuple) else _cell(h) for h in head],
-                "rows": rows}
+    def table(self, key: str, head: list, rows: list[list[Cell]], **args) -> Table:
+        return Table(key, self.say(f"sweep.table.{key}", **args),
+                     [_cell(*h) if isinstance(h, tuple) else _cell(h) for h in head], [("", cells) for cells in rows])
 
-    def section(self, key: str, blocks: list[dict]) -> dict:
-        number = self.numbers.next("section")
-        return {"id": f"sweep-{key}", "number": number, "title": self.say(f"sweep.section.{key}"), "blocks": blocks}
+    def section(self, key: str, blocks: list) -> Section:
+        return Section(f"sweep-{key}", self.say(f"sweep.section.{key}"), blocks)
 
     # -----------------------------------------------------------------------------------------
 
-    def grid_tables(self) -> list[dict]:
+    def grid_tables(self) -> list[Table]:
         axes = [[_cell(Markup("<code>{}</code>").format(a["name"])), _cell(", ".join(map(str, a["values"])))]
                 for a in self.summary["axes"]]
         axes.append([_cell(self.say("sweep.cell.seeds")), _cell(", ".join(map(str, self.summary["seeds"])))])
@@ -79,7 +70,7 @@ class Builder:
         return [self.table("grid", [self.say("sweep.head.setting"), self.say("sweep.head.values")], axes),
                 self.table("fixed", [self.say("sweep.head.setting"), self.say("sweep.head.value")], fixed)]
 
-    def accuracy_table(self) -> dict:
+    def accuracy_table(self) -> Table:
         head = [self.say("sweep.head.point")] + [(self.names[m], "num") for m in self.summary["models"]]
         rows = []
         for point in self.summary["points"]:
@@ -90,7 +81,7 @@ class Builder:
             rows.append(cells)
         return self.table("accuracy", head, rows)
 
-    def pairs_table(self) -> dict:
+    def pairs_table(self) -> Table:
         head = [self.say("sweep.head.point"), self.say("sweep.head.pair"), (self.say("sweep.head.difference"), "num"),
                 (self.say("sweep.head.per_seed"), "num"), self.say("sweep.head.verdict")]
         rows = []
@@ -103,7 +94,7 @@ class Builder:
                              _cell(", ".join(pts(v * 100) for v in d["values"]) or "–", "num"), _cell(verdict)])
         return self.table("pairs", head, rows)
 
-    def cost_table(self) -> dict:
+    def cost_table(self) -> Table:
         head = [self.say("sweep.head.point")]
         for m in self.summary["models"]:
             head += [(self.say("sweep.head.seconds", model=self.names[m]), "num"),
@@ -118,7 +109,7 @@ class Builder:
             rows.append(cells)
         return self.table("cost", head, rows)
 
-    def runs_table(self, lang: str) -> dict:
+    def runs_table(self, lang: str) -> Table:
         head = [self.say("sweep.head.run"), (self.say("sweep.head.seed"), "num"), self.say("sweep.head.status")]
         head += [(self.names[m], "num") for m in self.summary["models"]]
         head += [(self.say("sweep.head.wall"), "num"), self.say("sweep.head.report")]
@@ -134,7 +125,7 @@ class Builder:
             rows.append(cells)
         return self.table("runs", head, rows)
 
-    def failed_table(self) -> dict:
+    def failed_table(self) -> Table:
         rows = [[_cell(Markup("<code>{}</code>").format(r["id"])), _cell(r["reason"])] for r in self.facts["failed"]]
         return self.table("failed", [self.say("sweep.head.run"), self.say("sweep.head.reason")], rows)
 
@@ -148,7 +139,7 @@ def _value(value: Any) -> str:
 
 
 def outline(summary: dict, catalog: Catalog, lang: str) -> list[dict]:
-    """The numbered sections of the sweep report in `catalog`'s language."""
+    """The numbered sections of the sweep report in `catalog`'s language, resolved for the template."""
     b = Builder(summary, catalog)
     f = b.facts
     doc = [b.section("grid", b.paragraphs(sentences.grid(summary, f, catalog)) + b.grid_tables())]
@@ -172,4 +163,4 @@ def outline(summary: dict, catalog: Catalog, lang: str) -> list[dict]:
     if f["failed"]:
         blocks.append(b.failed_table())
     doc.append(b.section("runs", blocks))
-    return doc
+    return resolve(doc, catalog, references=None)

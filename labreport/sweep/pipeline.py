@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from labreport.core import LabreportError, fileio, staging
+from labreport.report.formats import FORMATS, LANGUAGES
 from labreport.sweep import driver
 from labreport.sweep.driver import Outcome
 from labreport.sweep.grid import Grid, RunSpec
@@ -35,8 +36,8 @@ class Options:
     cpus_per_run: int = 1
     keep_models: bool = False
     dashboard: bool = False
-    languages: tuple[str, ...] = ("ko", "en")
-    formats: tuple[str, ...] = ("html", "pdf")
+    languages: tuple[str, ...] = LANGUAGES
+    formats: tuple[str, ...] = FORMATS
     templates: str | None = None
     command: str = "labreport sweep"
     environ: dict = field(default_factory=lambda: dict(os.environ))

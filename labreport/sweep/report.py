@@ -16,9 +16,8 @@ import re
 import sys
 from pathlib import Path
 
-import jinja2
-
-from labreport.core import LabreportError, fileio, staging
+from labreport.core import LabreportError, staging
+from labreport.report.writer import write_files
 from labreport.sweep import summary as summary_module
 
 TEMPLATE = "sweep.html"
@@ -38,6 +37,7 @@ def render_page(summary: dict, lang: str, templates: str | None, inline: bool) -
     """
     from labreport.report import embedding
     from labreport.report import templates as templates_module
+    from labreport.report.page import finish_page, render_template
     from labreport.sweep import outline, plots, sentences
 
     catalog = templates_module.load_catalog(lang, templates)
@@ -54,17 +54,11 @@ def render_page(summary: dict, lang: str, templates: str | None, inline: bool) -
                              (catalog.say("sweep.cover.data"), (summary["data"] or {}).get("location", "–"))]},
         "words": {key: catalog.say(f"page.{key}") for key in ("contents", "figure", "table")},
     }
-    try:
-        page = env.get_template(TEMPLATE).render(context)
-    except jinja2.TemplateError as error:
-        raise templates_module._template_error(error) from error
+    page = render_template(env, TEMPLATE, context)
     left = PLACEHOLDER.search(re.sub(r"<(style|svg|script)\b.*?</\1>", "", page, flags=re.S))
     if left:
         raise LabreportError(f"the {lang} sweep page holds an unfilled placeholder {left.group(0)}")
-    if inline:
-        page = embedding.with_embedded_font(page)
-        page = embedding.with_content_security_policy(page, templates_module.template_scripts(env, ("base.html", TEMPLATE)))
-    return page
+    return finish_page(env, page, TEMPLATE) if inline else page
 
 
 def rendered(summary: dict, languages: tuple[str, ...], formats: tuple[str, ...], templates: str | None,
@@ -123,8 +117,7 @@ def write_all(out: Path, grid, outcomes, options, progress) -> list[Path]:
         run["reports"] = {lang: link for lang, link in run["reports"].items() if (out / link).is_file()}
     files = rendered(summary, languages, formats, options.templates, progress)
     stage = staging.begin(out)
-    for name, data in files.items():
-        fileio.write_bytes(stage / name, data)
+    write_files(stage, files)
     staging.commit(out)  # the files of languages and formats not rendered this time stay, as with `render`
     if not any(o.status == "complete" for o in outcomes):
         print("labreport: no run of the sweep is complete: the report has no numbers yet", file=sys.stderr)

@@ -28,6 +28,7 @@ from typing import Any
 
 from labreport.core import LabreportError, __version__
 from labreport.core.stats import median_epoch_seconds, spread
+from labreport.report.formats import LANGUAGES
 
 SUMMARY_FILE = "sweep.json"
 CSV_FILE = "sweep.csv"
@@ -142,7 +143,7 @@ def display_names(models: list[str], outcomes) -> dict[str, str]:
     return names
 
 
-def build(grid, outcomes, languages: tuple[str, ...] = ("ko", "en")) -> dict[str, Any]:
+def build(grid, outcomes, languages: tuple[str, ...] = LANGUAGES) -> dict[str, Any]:
     """The sweep's numbers from its outcomes (one per run, each complete run with its validated record)."""
     from labreport.sweep.grid import fixed_settings
 
@@ -193,7 +194,7 @@ def validate_summary(summary: Any, origin: str = SUMMARY_FILE) -> dict:
     record._check_values(summary, origin)
     errors = list(jsonschema.Draft202012Validator(schema()).iter_errors(summary))
     if errors:
-        raise LabreportError(f"{origin}: {record._schema_message(max(errors, key=lambda e: len(e.absolute_path)))}")
+        raise LabreportError(f"{origin}: {record.schema_message(max(errors, key=lambda e: len(e.absolute_path)))}")
     return summary
 
 

@@ -106,8 +106,8 @@ def test_a_class_renders_on_every_core_and_a_dead_worker_costs_no_page(checked_i
     assert killed, "no worker was seen rendering"
     assert isinstance(results[1], KeyError)
     for job in (0, 2, 3, 4):
-        [(lang, html, pdf, _, _)] = results[job]
-        assert lang == "en" and html.startswith("<!DOCTYPE html>") and pdf is None
+        [result] = results[job]
+        assert result.lang == "en" and result.outputs["html"].data.startswith("<!DOCTYPE html>") and "pdf" not in result.outputs
     assert sorted(done) == [0, 1, 2, 3, 4]
 
 

@@ -63,7 +63,7 @@ def said(summary: dict, lang: str = "en") -> str:
             if block["kind"] == "paragraph":
                 parts.append(str(block["html"]))
             elif block["kind"] == "table":
-                parts += [str(cell["html"]) for row in block["rows"] for cell in row]
+                parts += [str(cell["html"]) for row in block["rows"] for cell in row["cells"]]
     return re.sub(r"<[^>]+>", "", " ".join(parts))
 
 

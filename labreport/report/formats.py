@@ -1,0 +1,55 @@
+"""The report's output formats and default languages, declared once, and what an exporter returns.
+
+A format is one exporter module under `labreport.report.exporters` and one line of `EXPORTERS`;
+the command line, the Python API, the sweep and the course site read the names from here. The
+exporters are named by their dotted path and imported when used, so this module stays a leaf that
+every part of the report may import (the exporters themselves import the renderer).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+EXPORTERS = {
+    "html": "labreport.report.exporters.html.HtmlExporter",
+    "pdf": "labreport.report.exporters.pdf.PdfExporter",
+}
+"""Each format's exporter class, in the order the formats are rendered and listed."""
+
+FORMATS = tuple(EXPORTERS)
+"""Every format a report can be written in: ("html", "pdf")."""
+
+LANGUAGES = ("ko", "en")
+"""The languages rendered when none are named: the built-in catalogs, Korean first."""
+
+
+def exporter(name: str):
+    """The exporter class of format `name` (one of `FORMATS`)."""
+    module, _, cls = EXPORTERS[name].rpartition(".")
+    return getattr(importlib.import_module(module), cls)
+
+
+@dataclass
+class Output:
+    """What an exporter returns for one page, as nbconvert's `(output, resources)`: the file's
+    content (text or bytes) and anything beside it."""
+
+    data: str | bytes
+    resources: dict[str, Any] = field(default_factory=dict)
+
+
+class Unavailable(Exception):
+    """An exporter that cannot run on this machine (no PDF engine): the format is skipped with this reason."""
+
+
+@dataclass
+class LanguageResult:
+    """Everything of one language, in memory: its outputs by format, the figure files by name and
+    format, and the formats skipped with their reason."""
+
+    lang: str
+    outputs: dict[str, Output] = field(default_factory=dict)
+    figures: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
