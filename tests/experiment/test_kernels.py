@@ -19,10 +19,6 @@ import tensorflow as tf
 from labreport.core.config import load_config
 from labreport.experiment import kernels, models
 
-needs_compiler = pytest.mark.skipif(kernels.find_compiler() is None,
-                                    reason="no C++ compiler here to build labreport's compiled loops")
-
-
 def script(path: Path, body: str) -> str:
     """An executable Python script standing in for a compiler; it logs its arguments to `path`.calls."""
     path.write_text(f"#!{sys.executable}\nimport sys, shutil\n"
@@ -54,11 +50,10 @@ def test_a_failed_build_says_why_keeps_its_log_and_is_not_tried_again(tmp_path):
     assert len(calls(compiler)) == len(kernels.targets())  # the second load tried nothing
 
 
-def test_a_compiler_that_refuses_the_native_target_ends_in_a_portable_build(tmp_path):
+def test_a_compiler_that_refuses_the_native_target_ends_in_a_portable_build(tmp_path, compiled_loops):
     """The compiler refuses `-march=native` (as g++ 12 does on a CPU with AVX512-FP16) but builds the
     next rung: the library loads, and its note and facts name the fallback target and why."""
-    built = kernels.default()
-    assert built.library is not None, built.note
+    built = compiled_loops
     compiler = script(tmp_path / "picky-c++", f"""
         if '-march=native' in sys.argv and '-mno-avx512fp16' not in sys.argv:
             sys.stderr.write('PacketMathFP16.h:740: error: expected initializer before <\\n'); sys.exit(1)
@@ -147,10 +142,8 @@ def copying_compiler(tmp_path, built) -> str:
         """)
 
 
-@needs_compiler
-def test_a_build_lands_in_the_cache_once_and_is_reused(tmp_path):
-    built = kernels.default()
-    assert built.library is not None, built.note
+def test_a_build_lands_in_the_cache_once_and_is_reused(tmp_path, compiled_loops):
+    built = compiled_loops
     # A stand-in compiler that "builds" by copying the session's library: the cache logic is under
     # test, and a fresh process, since TensorFlow registers each op once per process.
     compiler = copying_compiler(tmp_path, built)
@@ -172,10 +165,8 @@ def test_a_build_lands_in_the_cache_once_and_is_reused(tmp_path):
     assert sorted(p.suffix for p in (tmp_path / "cache").iterdir()) == [".lock", ".sha256", ".so"]
 
 
-@needs_compiler
-def test_the_ops_refuse_shapes_that_do_not_fit():
-    library = kernels.default().library
-    assert library is not None
+def test_the_ops_refuse_shapes_that_do_not_fit(compiled_loops):
+    library = compiled_loops.library
     projected, h0 = tf.zeros([5, 2, 12]), tf.zeros([2, 4])
     with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not fit"):
         library.labreport_gru_sequence(projected, h0, tf.zeros([4, 9]), tf.zeros([12]))
@@ -213,10 +204,9 @@ def test_an_upgraded_compiler_retries_a_failed_build(tmp_path):
     assert len(calls(compiler)) == 2 * rungs
 
 
-def test_a_truncated_library_in_the_cache_is_built_again_not_loaded(tmp_path):
+def test_a_truncated_library_in_the_cache_is_built_again_not_loaded(tmp_path, compiled_loops):
     """A library cut short after its build (its checksum no longer matches) is rebuilt before anything loads it."""
-    built = kernels.default()
-    assert built.library is not None, built.note
+    built = compiled_loops
     compiler = copying_compiler(tmp_path, built)
     program = f"""
         import os
