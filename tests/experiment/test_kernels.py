@@ -230,3 +230,93 @@ def test_a_truncated_library_in_the_cache_is_built_again_not_loaded(tmp_path, co
     again = load_in_a_fresh_process()
     assert again[0].startswith("compiling") and again[1] == f"True {library} {size}", again
     assert len(calls(compiler)) == 2
+
+
+# The kernel cache is private (issue 32): each attack is planted, and the victim outside is checked untouched.
+
+def planted_build(tmp_path, built) -> tuple[Path, Path, Path]:
+    """A cache holding a whole build of the session's library (its .so and .sha256 under the names
+    the compiler's first rung uses), made in this process (whose load of it fails only because
+    TensorFlow already holds these ops), and the compiler's path."""
+    cache = tmp_path / "cache"
+    compiler = copying_compiler(tmp_path, built)
+    kernels.load(cache, compiler)
+    (library,) = cache.glob("recurrent_loops-*.so")
+    return cache, library, Path(compiler)
+
+
+def victim(tmp_path) -> Path:
+    path = tmp_path / "victim"
+    path.write_text("precious")
+    return path
+
+
+def test_a_cache_folder_others_can_write_to_is_ignored_in_one_line_and_nothing_in_it_loaded(tmp_path, compiled_loops):
+    cache, library, compiler = planted_build(tmp_path, compiled_loops)
+    cache.chmod(0o777)  # anyone could have put the library and its checksum there
+    said: list[str] = []
+    failing = script(tmp_path / "failing-c++", "sys.exit(1)")
+    loaded = kernels.load(cache, failing, said.append)
+    notes = [line for line in said if line.startswith("note:")]
+    assert notes == [f"note: the cache folder {cache} can be written by other users (mode 0777), so labreport ignores "
+                     f"it and builds in {kernels._temporary_folder()} for this run only"]
+    assert loaded.library is None and loaded.reason == "build_failed" and str(cache) not in loaded.note
+    assert all(str(cache) not in arguments for arguments in calls(failing))
+    assert kernels._temporary_folder().stat().st_mode & 0o777 == 0o700
+
+
+def test_a_new_cache_folder_is_private_and_an_existing_one_only_readable_by_others_is_narrowed(tmp_path):
+    failing = script(tmp_path / "failing-c++", "sys.exit(1)")
+    kernels.load(tmp_path / "new" / "kernels", failing)
+    assert (tmp_path / "new" / "kernels").stat().st_mode & 0o777 == 0o700
+    logs = list((tmp_path / "new" / "kernels").glob("*.log"))
+    assert logs and all(log.stat().st_mode & 0o777 == 0o600 for log in logs)
+    (tmp_path / "old").mkdir(mode=0o755)
+    (tmp_path / "old").chmod(0o755)
+    said: list[str] = []
+    kernels.load(tmp_path / "old", failing, said.append)
+    assert (tmp_path / "old").stat().st_mode & 0o777 == 0o700 and not any(line.startswith("note:") for line in said)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="planting another user's files needs root")
+def test_a_library_or_folder_of_another_user_is_never_loaded(tmp_path, compiled_loops):
+    cache, library, compiler = planted_build(tmp_path, compiled_loops)
+    os.chown(library, 12345, 12345)  # the checksum beside it still matches
+    kernels.load(cache, str(compiler))
+    assert len(calls(str(compiler))) == 2 and library.stat().st_uid == os.getuid()  # built again, not loaded
+    os.chown(cache, 12345, 12345)
+    said: list[str] = []
+    kernels.load(cache, script(tmp_path / "failing-c++", "sys.exit(1)"), said.append)
+    assert f"note: the cache folder {cache} belongs to another user, so labreport ignores it" in said[0]
+
+
+def test_links_planted_as_the_build_log_the_lock_or_the_checksum_are_never_written_through(tmp_path, compiled_loops):
+    target = victim(tmp_path)
+    missing = tmp_path / "created-by-the-attack"
+    failing = script(tmp_path / "failing-c++", "sys.exit(1)")
+    cache = tmp_path / "cache"
+    kernels.load(cache, failing)
+    logs = sorted(cache.glob("*.log"))
+    locks = sorted(cache.glob("*.lock"))
+    logs[0].unlink()
+    logs[0].symlink_to(missing)  # dangling: a build that writes its log through it creates the file
+    logs[1].unlink()
+    logs[1].symlink_to(target)
+    for lock in locks:
+        lock.unlink()
+        lock.symlink_to(tmp_path / "lock-victim")
+    again = kernels.load(cache, failing)
+    assert again.reason == "build_failed" and "did not build" in again.note  # the planted logs were not taken for failures
+    assert not missing.exists() and not (tmp_path / "lock-victim").exists() and target.read_text() == "precious"
+    assert not logs[0].is_symlink() and "exited with status 1" in logs[0].read_text()
+    # and the checksum: a build that succeeds replaces a planted link rather than writing through it
+    copying = copying_compiler(tmp_path, compiled_loops)
+    other = tmp_path / "other"
+    kernels.load(other, copying)
+    (checksum,) = other.glob("*.sha256")
+    (library,) = other.glob("*.so")
+    checksum.unlink()
+    checksum.symlink_to(target)
+    library.unlink()
+    kernels.load(other, copying)
+    assert target.read_text() == "precious" and not checksum.is_symlink() and checksum.stat().st_mode & 0o777 == 0o600

@@ -246,7 +246,7 @@ def load(folder: Path | None = None, compiler: str | None = None,
         library, log = folder / f"recurrent_loops-{key}.so", folder / f"recurrent_loops-{key}.log"
         checksum = library.with_suffix(".sha256")
         if not _intact(library, checksum):
-            if os.path.lexists(log):
+            if _failed_before(log):
                 refused.append((target, log))
                 continue
             lock = _BuildLock(folder / f"recurrent_loops-{key}.lock", build_timeout() + 30)
@@ -255,7 +255,7 @@ def load(folder: Path | None = None, compiler: str | None = None,
                     return _unavailable(f"another process has been building the compiled loops in {folder} for "
                                         f"over {lock.wait:.0f} s", "busy", compiler)
                 if not _intact(library, checksum):  # another process may have built it while this one waited
-                    if os.path.lexists(log):
+                    if _failed_before(log):
                         refused.append((target, log))
                         continue
                     if progress:
@@ -306,6 +306,23 @@ def _owned_private(info: os.stat_result) -> bool:
     if not hasattr(os, "getuid"):
         return stat.S_ISREG(info.st_mode)
     return stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
+def _failed_before(log: Path) -> bool:
+    """Whether an earlier attempt at this build failed: its log is a private plain file of this user's.
+    Anything else at the log's name (a link, another user's file) is removed, never followed, and the
+    build is tried; its log is then written anew."""
+    try:
+        info = os.lstat(log)
+    except FileNotFoundError:
+        return False
+    if _owned_private(info):
+        return True
+    try:
+        log.unlink()  # a link itself, not what it points to
+    except OSError:
+        pass
+    return False
 
 
 def _private_folder(folder: Path) -> str | None:
