@@ -237,7 +237,7 @@ def environment(record: dict) -> Table:
             table.rows.append(("", [Cell(M("label.trained_on", model=model["display_name"])), where]))
     for build in _loop_builds(record):
         table.rows.append(("", [Cell(M("label.loop_build")), Cell(M(
-            f"build.{build['reason'] or 'native'}", target=build["target"] or "–", flags=build.get("flags") or "–",
+            f"build.{_build_message(build)}", target=build["target"] or "–", flags=build.get("flags") or "–",
             compiler=build.get("compiler") or "–"))]))
     if env.get("threads"):
         table.rows.append(("", [Cell(M("label.threads")),
@@ -260,6 +260,14 @@ def _loop_builds(record: dict) -> list[dict]:
         if build and build not in builds:
             builds.append(build)
     return builds
+
+
+def _build_message(build: dict) -> str:
+    """The sentence for a build: by its reason, and for a refused native target by the rung that built
+    (the CPU's own without AVX512-FP16 costs the loops nothing; a generic level may)."""
+    if build["reason"] == "native_refused" and build["target"] == "native-no-avx512fp16":
+        return "native_refused_fp16"
+    return build["reason"] or "native"
 
 
 POSITIVE_RGB = (33, 102, 172)

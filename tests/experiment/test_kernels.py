@@ -259,10 +259,10 @@ def test_a_cache_folder_others_can_write_to_is_ignored_in_one_line_and_nothing_i
     loaded = kernels.load(cache, failing, said.append)
     notes = [line for line in said if line.startswith("note:")]
     assert notes == [f"note: the cache folder {cache} can be written by other users (mode 0777), so labreport ignores "
-                     f"it and builds in {kernels._temporary_folder()} for this run only"]
+                     f"it and builds in {kernels.temporary_folder()} for this run only"]
     assert loaded.library is None and loaded.reason == "build_failed" and str(cache) not in loaded.note
     assert all(str(cache) not in arguments for arguments in calls(failing))
-    assert kernels._temporary_folder().stat().st_mode & 0o777 == 0o700
+    assert kernels.temporary_folder().stat().st_mode & 0o777 == 0o700
 
 
 def test_a_new_cache_folder_is_private_and_an_existing_one_only_readable_by_others_is_narrowed(tmp_path):

@@ -462,12 +462,17 @@ def _ran(record, loop, build):
 
 
 def test_the_appendix_says_which_build_of_the_compiled_loops_ran_and_why(record):
-    portable = {"target": "native-no-avx512fp16", "flags": "-march=native -mno-avx512fp16", "compiler": "g++",
-                "reason": "native_refused"}
+    portable = {"target": "x86-64-v3", "flags": "-march=x86-64-v3", "compiler": "g++", "reason": "native_refused"}
     english = quick_html(_ran(record, "compiled", portable), "en")
-    assert ("<td>Compiled loops</td><td>Built by g++ for native-no-avx512fp16 (-march=native -mno-avx512fp16), an "
-            "instruction set many CPUs share: the compiler refused this CPU's own target (-march=native)") in english
+    assert ("<td>Compiled loops</td><td>Built by g++ for x86-64-v3 (-march=x86-64-v3), an instruction set many CPUs "
+            "share: the compiler refused this CPU's own target (-march=native)") in english
     assert "컴파일러(g++)가 이 CPU 고유의 대상(-march=native)을 거부해서" in quick_html(record, "ko")
+    fp16 = {"target": "native-no-avx512fp16", "flags": "-march=native -mno-avx512fp16", "compiler": "g++",
+            "reason": "native_refused"}
+    english = quick_html(_ran(record, "compiled", fp16), "en")
+    assert ("<td>Compiled loops</td><td>Built by g++ for this CPU's own instruction set without AVX512-FP16 "
+            "(-march=native -mno-avx512fp16)") in english
+    assert "이 CPU 고유의 명령어 집합에서 그 확장만 뺀 설정(-march=native -mno-avx512fp16)으로 빌드했다" in quick_html(record, "ko")
     native = {"target": "native", "flags": "-march=native", "compiler": "c++", "reason": None}
     assert "c++로 이 CPU 고유의 명령어 집합(-march=native)에 맞춰 빌드했다." in quick_html(_ran(record, "compiled", native), "ko")
     failed = {"target": None, "flags": None, "compiler": "g++", "reason": "build_failed"}

@@ -236,7 +236,7 @@ def load(folder: Path | None = None, compiler: str | None = None,
         return _unavailable(f"cannot write the cache folder {folder} ({error.strerror or error})", "cache_unwritable",
                             compiler)
     if unsafe:
-        folder = _temporary_folder()
+        folder = temporary_folder()
         if progress:
             progress(f"note: {unsafe}, so labreport ignores it and builds in {folder} for this run only")
     refused: list[tuple[Target, Path]] = []
@@ -295,9 +295,11 @@ def _load_library(library: Path, target: Target, refused: list[tuple[Target, Pat
                             "in this process)", "not_loadable", compiler)
     if not refused:
         return Kernels(loaded, f"compiled loops for {target.name} loaded from {library}", library, target, None, name)
+    cost = ("AVX512-FP16 serves half-precision arithmetic, which the loops' float32 does not use" if target == WITHOUT_FP16
+            else "so they may run somewhat slower than they could")
     return Kernels(loaded, f"compiled loops loaded from {library}, built for {target.name}: {name} refused this "
-                           f"CPU's own target {refused[0][0].name} (see {refused[0][1]}), so they may run somewhat "
-                           "slower than they could", library, target, "native_refused", name)
+                           f"CPU's own target {refused[0][0].name} (see {refused[0][1]}); {cost}", library, target,
+                   "native_refused", name)
 
 
 def _owned_private(info: os.stat_result) -> bool:
@@ -354,7 +356,7 @@ def _private_folder(folder: Path) -> str | None:
 _temporary: list[Path] = []
 
 
-def _temporary_folder() -> Path:
+def temporary_folder() -> Path:
     """A private folder of this process's (mkdtemp: 0700, a new name), removed when it ends."""
     if not _temporary:
         _temporary.append(Path(tempfile.mkdtemp(prefix="labreport-kernels-")))
