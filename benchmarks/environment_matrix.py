@@ -83,11 +83,11 @@ def environment(python: str, venvs: Path) -> Path:
     return interpreter
 
 
-def run_tests(interpreter: Path, method: str) -> tuple[str, float]:
-    """The fast tests under `interpreter` with `method`; their summary line and wall seconds."""
+def run_tests(interpreter: Path, method: str, paths: list[str]) -> tuple[str, float]:
+    """The fast tests in `paths` under `interpreter` with `method`; their summary line and wall seconds."""
     start = time.monotonic()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    arguments = ["-m", "not training", "-q", "-n", "0", "-p", "no:cacheprovider", str(ROOT / "tests")]
+    arguments = ["-m", "not training", "-q", "-n", "0", "-p", "no:cacheprovider", *(str(ROOT / path) for path in paths)]
     try:
         result = subprocess.run([str(interpreter), "-c", RUNNER, method, *arguments], capture_output=True, text=True,
                                 cwd=ROOT, env=env, timeout=TEST_TIMEOUT_SECONDS)
@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pythons", nargs="+", help="interpreters (default: pyenv's newest 3.10 and 3.13)")
     parser.add_argument("--start-methods", nargs="+", default=list(START_METHODS))
-    parser.add_argument("--compilers", nargs="+", default=list(COMPILERS))
+    parser.add_argument("--compilers", nargs="*", default=list(COMPILERS), help="none: no build ladder")
+    parser.add_argument("--tests", nargs="+", default=["tests"], help="test paths (default: the whole fast suite)")
     parser.add_argument("--venvs", type=Path, default=Path(tempfile.gettempdir()) / "labreport-matrix-venvs")
     parser.add_argument("--skip-tests", action="store_true", help="only the build ladder")
     args = parser.parse_args(argv)
@@ -126,10 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         for python in pythons(args.pythons):
             interpreter = environment(python, args.venvs)
             for method in args.start_methods:
-                summary, seconds = run_tests(interpreter, method)
+                summary, seconds = run_tests(interpreter, method, args.tests)
                 print(f"| {python_version(python)} | {method} | {summary} | {seconds / 60:.1f} min |", flush=True)
         print()
-    print("| compiler | the ladder built |\n|---|---|")
+    if args.compilers:
+        print("| compiler | the ladder built |\n|---|---|")
     for compiler in args.compilers:
         found = shutil.which(compiler)
         print(f"| {compiler} | {ladder(sys.executable, found) if found else 'not installed'} |", flush=True)
