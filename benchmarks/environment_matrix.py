@@ -76,10 +76,11 @@ def python_version(python: str) -> str:
 def environment(python: str, venvs: Path) -> Path:
     """A virtual environment for `python` with labreport and its test dependencies (made once)."""
     folder = venvs / f"py{python_version(python)}"
-    interpreter = folder / "bin" / "python"
-    if not interpreter.exists():
-        subprocess.run([python, "-m", "venv", str(folder)], check=True)
+    interpreter, ready = folder / "bin" / "python", folder / "labreport-matrix-ready"
+    if not ready.exists():  # an install stopped halfway is made again
+        subprocess.run([python, "-m", "venv", "--clear", str(folder)], check=True)
         subprocess.run([str(interpreter), "-m", "pip", "install", "-q", "-e", f"{ROOT}[test]"], check=True)
+        ready.touch()
     return interpreter
 
 
