@@ -99,3 +99,34 @@ def tar_with_a_huge_header(path: Path, header_type: bytes, claimed: int) -> Path
     raw = header.tobuf(format=tarfile.GNU_FORMAT) + b"aclImdb/train/pos/0_8.txt".ljust(1024, b"\0")
     path.write_bytes(gzip.compress(raw) if path.name.endswith(".gz") else raw)
     return path
+
+
+UNBUILDABLE = ("no_compiler", "no_source", "build_failed", "build_stopped")
+"""Why the compiled loops may be missing without a fault in them: this machine cannot build them (no
+compiler, or every target of the ladder refused or stopped). A library that builds but does not load
+or lacks its ops is a fault of the loops, and fails."""
+
+
+def compiled_loops_unbuildable() -> str | None:
+    """Why no build of labreport's compiled loops is possible on this machine, or None where one loaded
+    or where its absence is a fault (the tests that use it then fail on it)."""
+    from labreport.experiment import kernels
+
+    loaded = kernels.default()
+    if loaded.library is None and loaded.reason in UNBUILDABLE:
+        return f"no build of labreport's compiled loops is possible here: {loaded.note}"
+    return None
+
+
+@pytest.fixture
+def compiled_loops():
+    """The loaded compiled loops (`labreport.experiment.kernels.Kernels`), built once per session. A
+    test that needs them is skipped, with the reason in the summary, where this machine cannot build
+    them for any target; it fails where they built but do not load, or are wrong."""
+    from labreport.experiment import kernels
+
+    if (reason := compiled_loops_unbuildable()) is not None:
+        pytest.skip(reason)
+    loaded = kernels.default()
+    assert loaded.library is not None, loaded.note
+    return loaded

@@ -6,7 +6,7 @@ declared once, by its JSON Schema (Draft 2020-12), `labreport/core/record.schema
 train checks its own before writing. What a schema cannot say is checked here: no NaN or Infinity
 anywhere, bounds on nesting, strings and lists (`MAX_*` below), and that the lengths of a model's
 history, its best epoch and its runs agree. Fields the schema does not list are ignored. This
-docstring describes the fields (schema version 7; all numbers are plain finite JSON numbers,
+docstring describes the fields (schema version 8; all numbers are plain finite JSON numbers,
 fractions in [0, 1], times in seconds):
 
 - `schema_version` (int), `labreport_version` (str)
@@ -34,6 +34,12 @@ fractions in [0, 1], times in seconds):
     loop written as TensorFlow ops, `labreport.experiment.fused`: the LSTM's sequence as one TensorFlow op, the
     GRU's as a hand-written loop; records written before the GRU had one say "fused" for the LSTM
     only) or "keras" (Keras' own layer; cuDNN's kernel on a GPU)
+  - `loop_build` (new in version 8; null where `recurrent_loop` is "keras"): which build of the
+    compiled loops ran, or why none did: `target` (the rung of `labreport.experiment.kernels.targets()`
+    they were built for, "native" for this CPU's own; null where none ran), `flags` (its compiler
+    flags), `compiler` (the compiler's file name), `reason` (null for "native"; "native_refused" where
+    the compiler refused this CPU's own target and a portable one ran; else why the loop written as
+    TensorFlow ops ran, one of `labreport.experiment.kernels.REASONS`)
   - `summary_text` (Keras' `model.summary()`, captured before training), `summary_rows`
     [{`name`, `type`, `output_shape`, `params`}], `total_params`
   - `params`: the derivation of every layer (see `labreport.experiment.params.derive_model`)
@@ -100,9 +106,9 @@ from typing import Any
 
 from labreport.core import LabreportError
 
-SCHEMA_VERSION = 7
-READABLE_VERSIONS = (2, 3, 4, 5, 6, 7)
-"""Versions `load_record` reads (the schema says what each lacks, in its `allOf`): 6 differs only in never saying "compiled", 5 lacks `models.<name>.recurrent_loop`, 4 also `device`, 3 also
+SCHEMA_VERSION = 8
+READABLE_VERSIONS = (2, 3, 4, 5, 6, 7, 8)
+"""Versions `load_record` reads (the schema says what each lacks, in its `allOf`): 7 lacks `models.<name>.loop_build`, 6 differs only in never saying "compiled", 5 lacks `models.<name>.recurrent_loop`, 4 also `device`, 3 also
 `attributions`, 2 also `decision_threshold`."""
 SCHEMA_FILE = Path(__file__).resolve().parent / "record.schema.json"
 RECORD_FILE = "results.json"

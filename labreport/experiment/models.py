@@ -94,6 +94,18 @@ def recurrent_loop(cell: str, config: Config, device: str, progress: Callable[[s
     return "compiled" if kernels.default(progress).library is not None else "fused"
 
 
+def loop_build(config: Config, loop: str) -> dict | None:
+    """What the record says of the compiled loops' build for a model that ran `loop`
+    (`models.<name>.loop_build`): None for Keras' own layer; the build's target and why it is not
+    this CPU's own, or why the loop written as TensorFlow ops ran (see `recurrent_loop`)."""
+    if loop == "keras":
+        return None
+    if not config.train.compiled:
+        return {"target": None, "flags": None, "compiler": None, "reason": "disabled"}
+    from labreport.experiment import kernels
+    return kernels.default().build_facts()
+
+
 def plain_twin(model: keras.Model, cell: str, config: Config) -> keras.Model:
     """The same model with Keras' own layers, the same weights and the same optimizer state: what a
     checkpoint holds, so it loads with Keras alone, as a checkpoint of Keras' own layers would."""

@@ -46,6 +46,17 @@ RUN_ENTRIES = (record.RECORD_FILE, record.PREDICTIONS_FILE, "models", "history")
 PARTIAL = ".partial"
 
 
+def _loop_words(loop: str, build: dict | None) -> str:
+    """How the training line names the loop: the compiled loops' target, or plainly that the slower
+    loop runs (the reason was said once, when the build was tried)."""
+    if loop == "compiled":
+        return f" (compiled loop, built for {build['target']})"
+    if loop == "fused":
+        why = "turned off by train.compiled" if build["reason"] == "disabled" else "the compiled loops are off, see above"
+        return f" (the slower loop written as TensorFlow ops: {why})"
+    return ""
+
+
 def _make_callbacks(keras, name: str, config: Config, progress: Progress):
     class EpochLog(keras.callbacks.Callback):
         """Times each epoch, keeps the best weights (lab: val_accuracy, max) and prints progress."""
@@ -194,7 +205,7 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
     log, stop = _make_callbacks(keras, name, config, progress)
     progress(f"training {models.DISPLAY_NAMES[name]} ({total_params:,} parameters, seed {config.train.seed}) on "
              f"{len(prepared.train.y):,} reviews, validating on {len(prepared.validation.y):,}, on the {device}"
-             + {"fused": " (fused loop)", "compiled": " (compiled loop)"}.get(loop, ""))
+             + _loop_words(loop, models.loop_build(config, loop)))
     bar = progress_module.progress_bar(models.DISPLAY_NAMES[name], config, math.ceil(len(prepared.train.y) / config.train.batch_size),
                        progress)
     if bar is not None:
@@ -240,6 +251,7 @@ def train_model(name: str, prepared: prepare.Prepared, config: Config, work: Pat
         "cell": models.CELL_CLASSES[name],
         "device": device,
         "recurrent_loop": loop,
+        "loop_build": models.loop_build(config, loop),
         "summary_text": summary_text,
         "summary_rows": summary_rows,
         "total_params": total_params,

@@ -278,9 +278,23 @@ def _pair_paragraphs(record: dict, pair: dict) -> list:
     if pair["faster"] is None:
         second.append(M("discussion.speed_same"))
     else:
-        which = "smaller" if pair["faster"] == fewer else "larger"
-        second.append(M(f"discussion.speed_faster_{which}", faster=name[pair["faster"]], ratio=num(pair["speed_ratio"], 2)))
+        second.append(M(f"discussion.{_speed_message(models[a], models[b], pair['faster'] == fewer)}",
+                        faster=name[pair["faster"]], ratio=num(pair["speed_ratio"], 2)))
     return [Para(first), Para(second)]
+
+
+def _speed_message(a: dict, b: dict, smaller_is_faster: bool) -> str:
+    """The sentence that explains a speed gap, chosen by the loops the record says ran: where the
+    slower fallback loops ran, or the two models ran different loops, the gap is the loops' as much
+    as the cells' and no sentence credits it to the cells or to TensorFlow's kernels."""
+    loops = {a.get("recurrent_loop"), b.get("recurrent_loop")}
+    if "fused" in loops:
+        return "speed_faster_fallback"
+    if len(loops) > 1:
+        return "speed_faster_mixed"
+    if smaller_is_faster:
+        return "speed_faster_smaller"
+    return "speed_faster_larger_compiled" if loops == {"compiled"} else "speed_faster_larger"
 
 
 def paragraphs(record: dict, found: dict) -> list[tuple]:

@@ -217,6 +217,10 @@ def environment(record: dict) -> Table:
             loop = model.get("recurrent_loop")  # a version-5 record does not say
             where = Cell(M(f"label.loop_{loop}", device=model["device"])) if loop else Cell(code(model["device"]))
             table.rows.append(("", [Cell(M("label.trained_on", model=model["display_name"])), where]))
+    for build in _loop_builds(record):
+        table.rows.append(("", [Cell(M("label.loop_build")), Cell(M(
+            f"build.{_build_message(build)}", target=build["target"] or "–", flags=build.get("flags") or "–",
+            compiler=build.get("compiler") or "–"))]))
     if env.get("threads"):
         table.rows.append(("", [Cell(M("label.threads")),
                                 Cell(code(f"intra_op={env['threads']['intra_op']}, inter_op={env['threads']['inter_op']}"))]))
@@ -227,6 +231,25 @@ def environment(record: dict) -> Table:
         ("", [Cell(M("label.command")), Cell(code(env["command"]))]),
     ]
     return table
+
+
+def _loop_builds(record: dict) -> list[dict]:
+    """The distinct builds of the compiled loops the models ran with (`loop_build`; a version-7 record
+    does not say, and Keras' own layer has none): one in a run, since its models share the build."""
+    builds: list[dict] = []
+    for model in record["models"].values():
+        build = model.get("loop_build")
+        if build and build not in builds:
+            builds.append(build)
+    return builds
+
+
+def _build_message(build: dict) -> str:
+    """The sentence for a build: by its reason, and for a refused native target by the rung that built
+    (the CPU's own without AVX512-FP16 costs the loops nothing; a generic level may)."""
+    if build["reason"] == "native_refused" and build["target"] == "native-no-avx512fp16":
+        return "native_refused_fp16"
+    return build["reason"] or "native"
 
 
 POSITIVE_RGB = (33, 102, 172)

@@ -94,6 +94,13 @@ HOSTILE = {
                                     "models.lstm.device is missing"),
     "setting out of range": (setter(("config", "data", "max_length"), 0),
                              "config: Received an invalid value for `data.max_length`: expected a whole number from 1 to 10,000, received: max_length=0"),
+    "loop build missing in version 8": (lambda r: (r.__setitem__("schema_version", 8), r["models"]["lstm"].__setitem__(
+        "loop_build", None)), "models.gru.loop_build is missing"),
+    "loop build reason unknown": (lambda r: (r.__setitem__("schema_version", 8), r["models"]["lstm"].__setitem__(
+        "loop_build", None), r["models"]["gru"].__setitem__("loop_build", {"target": None, "reason": "mystery"})),
+        "models.gru.loop_build.reason is \"mystery\", not one of null, \"native_refused\", \"disabled\", "
+        "\"no_compiler\", \"no_source\", \"build_failed\", \"build_stopped\", \"cache_unwritable\", \"busy\", "
+        "\"not_loadable\""),
     "version unknown": (setter(("schema_version",), 99), None),
     "predictions file elsewhere": (setter(("predictions_file",), "../other/predictions.npz"),
                                    "predictions_file is \"../other/predictions.npz\", not one of \"predictions.npz\""),
@@ -110,7 +117,7 @@ def test_a_hostile_record_is_refused_with_one_line_naming_the_field(tmp_path, re
     message = str(caught.value)
     assert "\n" not in message
     if expected is None:
-        assert message.startswith(f"{tmp_path / 'results.json'} has schema_version 99; this labreport reads versions 2 to 7")
+        assert message.startswith(f"{tmp_path / 'results.json'} has schema_version 99; this labreport reads versions 2 to 8")
     else:
         assert message == f"{tmp_path / 'results.json'}: {expected}"
 
@@ -154,7 +161,7 @@ def older(record, version):
     return record
 
 
-@pytest.mark.parametrize("version", [2, 3, 4, 5, 6])
+@pytest.mark.parametrize("version", [2, 3, 4, 5, 6, 7])
 def test_older_versions_still_load(tmp_path, record, version):
     write(tmp_path, older(record, version))
     loaded = record_module.load_record(tmp_path)

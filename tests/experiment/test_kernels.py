@@ -19,10 +19,6 @@ import tensorflow as tf
 from labreport.core.config import load_config
 from labreport.experiment import kernels, models
 
-needs_compiler = pytest.mark.skipif(kernels.find_compiler() is None,
-                                    reason="no C++ compiler here to build labreport's compiled loops")
-
-
 def script(path: Path, body: str) -> str:
     """An executable Python script standing in for a compiler; it logs its arguments to `path`.calls."""
     path.write_text(f"#!{sys.executable}\nimport sys, shutil\n"
@@ -40,15 +36,60 @@ def test_a_failed_build_says_why_keeps_its_log_and_is_not_tried_again(tmp_path):
     compiler = script(tmp_path / "broken-c++", "sys.stderr.write('recurrent_loops.cc:1: error: no headers\\n'); sys.exit(1)")
     cache = tmp_path / "cache"
     first = kernels.load(cache, compiler)
-    assert first.library is None and first.path is None
-    assert "did not build (broken-c++ exited with status 1; see " in first.note
+    assert first.library is None and first.path is None and first.reason == "build_failed"
+    ladder = ", ".join(target.name for target in kernels.targets())
+    assert f"did not build: broken-c++ refused every target ({ladder}; see " in first.note
     assert first.note.endswith("using the loops written as TensorFlow ops")
-    log = next(cache.glob("recurrent_loops-*.log"))
-    assert "error: no headers" in log.read_text() and "-march=native" in log.read_text()
-    assert sorted(p.suffix for p in cache.iterdir()) == [".lock", ".log"]  # no half-built library left behind
+    logs = sorted(cache.glob("recurrent_loops-*.log"))
+    assert len(logs) == len(kernels.targets())  # one log per rung of the ladder
+    assert all("error: no headers" in log.read_text() for log in logs)
+    assert any("-march=native" in log.read_text() for log in logs)
+    assert sorted({p.suffix for p in cache.iterdir()}) == [".lock", ".log"]  # no half-built library left behind
     second = kernels.load(cache, compiler)
-    assert second.library is None and "failed to build before" in second.note and str(log) in second.note
-    assert len(calls(compiler)) == 1
+    assert second.library is None and "failed to build before for every target" in second.note
+    assert len(calls(compiler)) == len(kernels.targets())  # the second load tried nothing
+
+
+def test_a_compiler_that_refuses_the_native_target_ends_in_a_portable_build(tmp_path, compiled_loops):
+    """The compiler refuses `-march=native` (as g++ 12 does on a CPU with AVX512-FP16) but builds the
+    next rung: the library loads, and its note and facts name the fallback target and why."""
+    built = compiled_loops
+    compiler = script(tmp_path / "picky-c++", f"""
+        if '-march=native' in sys.argv and '-mno-avx512fp16' not in sys.argv:
+            sys.stderr.write('PacketMathFP16.h:740: error: expected initializer before <\\n'); sys.exit(1)
+        shutil.copyfile({str(built.path)!r}, sys.argv[sys.argv.index('-o') + 1])
+        """)
+    program = f"""
+        from pathlib import Path
+        from labreport.experiment import kernels
+        loaded = kernels.load(Path({str(tmp_path / 'cache')!r}), {compiler!r}, progress=print)
+        print(loaded.library is not None, loaded.build_facts())
+        print(loaded.note)
+        """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(program)], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    *_, facts, note = result.stdout.splitlines()
+    second = kernels.targets()[1]
+    assert facts == "True " + repr({"target": second.name, "flags": " ".join(second.flags), "compiler": "picky-c++",
+                                    "reason": "native_refused"})
+    (log,) = (tmp_path / "cache").glob("recurrent_loops-*.log")
+    assert "PacketMathFP16.h:740" in log.read_text()
+    assert f"built for {second.name}: picky-c++ refused this CPU's own target native (see {log})" in note
+    assert len(calls(compiler)) == 2
+
+
+def test_the_ladder_goes_from_the_cpu_s_own_target_to_what_it_surely_runs():
+    sapphire_rapids = {"avx512_fp16", "avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl", "avx2", "fma",
+                       "bmi1", "bmi2", "f16c", "movbe", "abm", "sse4_2", "sse4_1", "ssse3", "popcnt", "cx16"}
+    names = lambda ladder: [target.name for target in ladder]  # noqa: E731
+    assert names(kernels.targets("x86_64", sapphire_rapids, "Linux")) == [
+        "native", "native-no-avx512fp16", "x86-64-v4", "x86-64-v3", "x86-64-v2", "generic"]
+    haswell = sapphire_rapids - {"avx512_fp16", "avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}
+    assert names(kernels.targets("x86_64", haswell, "Linux")) == ["native", "x86-64-v3", "x86-64-v2", "generic"]
+    assert names(kernels.targets("x86_64", set(), "Windows")) == ["native", "generic"]  # flags unknown: no level
+    assert names(kernels.targets("aarch64", {"asimd", "fp"}, "Linux")) == ["native", "generic"]
+    assert names(kernels.targets("arm64", set(), "Darwin")) == ["generic"]
 
 
 def test_without_a_compiler_the_note_says_how_to_get_one(tmp_path, monkeypatch):
@@ -80,14 +121,16 @@ def test_training_falls_back_to_the_fused_loops_and_says_so_once(tmp_path, monke
     said: list[str] = []
     assert models.recurrent_loop("gru", config, "CPU", said.append) == "fused"
     assert models.recurrent_loop("lstm", config, "CPU", said.append) == "fused"
-    assert len(said) == 2 and said[0].startswith("compiling labreport's GRU and LSTM loops")
-    assert said[1].startswith("note: the compiled loops did not build")
+    rungs = len(kernels.targets())  # one line per target tried, then why the compiled loops are off
+    assert len(said) == rungs + 1 and all(line.startswith("compiling labreport's GRU and LSTM loops") for line in said[:-1])
+    assert said[-1].startswith("WARNING: labreport's compiled loops are off, so the GRU and the LSTM train on the "
+                              "slower loops written as TensorFlow ops. Why: the compiled loops did not build")
     # and the layers asked for compiled loops run the fused ones
     model = models.build_model("gru", config, loop="compiled")
     assert model.predict(np.ones((2, 8), dtype="int32"), verbose=0).shape == (2, 1)
     off = dataclasses.replace(config, train=dataclasses.replace(config.train, compiled=False))
     monkeypatch.setenv("LABREPORT_CACHE_DIR", str(tmp_path / "other"))
-    assert models.recurrent_loop("gru", off, "CPU", said.append) == "fused" and len(said) == 2  # not even tried
+    assert models.recurrent_loop("gru", off, "CPU", said.append) == "fused" and len(said) == rungs + 1  # not even tried
     assert not (tmp_path / "other").exists()
 
 
@@ -99,10 +142,8 @@ def copying_compiler(tmp_path, built) -> str:
         """)
 
 
-@needs_compiler
-def test_a_build_lands_in_the_cache_once_and_is_reused(tmp_path):
-    built = kernels.default()
-    assert built.library is not None, built.note
+def test_a_build_lands_in_the_cache_once_and_is_reused(tmp_path, compiled_loops):
+    built = compiled_loops
     # A stand-in compiler that "builds" by copying the session's library: the cache logic is under
     # test, and a fresh process, since TensorFlow registers each op once per process.
     compiler = copying_compiler(tmp_path, built)
@@ -120,14 +161,12 @@ def test_a_build_lands_in_the_cache_once_and_is_reused(tmp_path):
     assert lines[0].startswith("compiling labreport's GRU and LSTM loops for this machine with") and lines[-1] == "True True"
     assert len(lines) == 2  # the second load announced nothing: it found the library
     (arguments,) = calls(compiler)
-    assert "-march=native" in arguments and any(flag in arguments for flag in tf.sysconfig.get_compile_flags())
+    assert "-march=native" in arguments and "-mno-avx512fp16" not in arguments and any(flag in arguments for flag in tf.sysconfig.get_compile_flags())
     assert sorted(p.suffix for p in (tmp_path / "cache").iterdir()) == [".lock", ".sha256", ".so"]
 
 
-@needs_compiler
-def test_the_ops_refuse_shapes_that_do_not_fit():
-    library = kernels.default().library
-    assert library is not None
+def test_the_ops_refuse_shapes_that_do_not_fit(compiled_loops):
+    library = compiled_loops.library
     projected, h0 = tf.zeros([5, 2, 12]), tf.zeros([2, 4])
     with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not fit"):
         library.labreport_gru_sequence(projected, h0, tf.zeros([4, 9]), tf.zeros([12]))
@@ -157,17 +196,17 @@ def test_a_cache_that_cannot_be_written_falls_back_in_one_line(tmp_path):
 def test_an_upgraded_compiler_retries_a_failed_build(tmp_path):
     compiler = script(tmp_path / "c++", "sys.exit(1)")
     cache = tmp_path / "cache"
+    rungs = len(kernels.targets())
     assert "did not build" in kernels.load(cache, compiler).note
     assert "failed to build before" in kernels.load(cache, compiler).note
     Path(compiler).write_text(Path(compiler).read_text() + "# version 2\n")  # the upgrade
     assert "did not build" in kernels.load(cache, compiler).note
-    assert len(calls(compiler)) == 2
+    assert len(calls(compiler)) == 2 * rungs
 
 
-def test_a_truncated_library_in_the_cache_is_built_again_not_loaded(tmp_path):
+def test_a_truncated_library_in_the_cache_is_built_again_not_loaded(tmp_path, compiled_loops):
     """A library cut short after its build (its checksum no longer matches) is rebuilt before anything loads it."""
-    built = kernels.default()
-    assert built.library is not None, built.note
+    built = compiled_loops
     compiler = copying_compiler(tmp_path, built)
     program = f"""
         import os
@@ -191,3 +230,93 @@ def test_a_truncated_library_in_the_cache_is_built_again_not_loaded(tmp_path):
     again = load_in_a_fresh_process()
     assert again[0].startswith("compiling") and again[1] == f"True {library} {size}", again
     assert len(calls(compiler)) == 2
+
+
+# The kernel cache is private (issue 32): each attack is planted, and the victim outside is checked untouched.
+
+def planted_build(tmp_path, built) -> tuple[Path, Path, Path]:
+    """A cache holding a whole build of the session's library (its .so and .sha256 under the names
+    the compiler's first rung uses), made in this process (whose load of it fails only because
+    TensorFlow already holds these ops), and the compiler's path."""
+    cache = tmp_path / "cache"
+    compiler = copying_compiler(tmp_path, built)
+    kernels.load(cache, compiler)
+    (library,) = cache.glob("recurrent_loops-*.so")
+    return cache, library, Path(compiler)
+
+
+def victim(tmp_path) -> Path:
+    path = tmp_path / "victim"
+    path.write_text("precious")
+    return path
+
+
+def test_a_cache_folder_others_can_write_to_is_ignored_in_one_line_and_nothing_in_it_loaded(tmp_path, compiled_loops):
+    cache, library, compiler = planted_build(tmp_path, compiled_loops)
+    cache.chmod(0o777)  # anyone could have put the library and its checksum there
+    said: list[str] = []
+    failing = script(tmp_path / "failing-c++", "sys.exit(1)")
+    loaded = kernels.load(cache, failing, said.append)
+    notes = [line for line in said if line.startswith("note:")]
+    assert notes == [f"note: the cache folder {cache} can be written by other users (mode 0777), so labreport ignores "
+                     f"it and builds in {kernels.temporary_folder()} for this run only"]
+    assert loaded.library is None and loaded.reason == "build_failed" and str(cache) not in loaded.note
+    assert all(str(cache) not in arguments for arguments in calls(failing))
+    assert kernels.temporary_folder().stat().st_mode & 0o777 == 0o700
+
+
+def test_a_new_cache_folder_is_private_and_an_existing_one_only_readable_by_others_is_narrowed(tmp_path):
+    failing = script(tmp_path / "failing-c++", "sys.exit(1)")
+    kernels.load(tmp_path / "new" / "kernels", failing)
+    assert (tmp_path / "new" / "kernels").stat().st_mode & 0o777 == 0o700
+    logs = list((tmp_path / "new" / "kernels").glob("*.log"))
+    assert logs and all(log.stat().st_mode & 0o777 == 0o600 for log in logs)
+    (tmp_path / "old").mkdir(mode=0o755)
+    (tmp_path / "old").chmod(0o755)
+    said: list[str] = []
+    kernels.load(tmp_path / "old", failing, said.append)
+    assert (tmp_path / "old").stat().st_mode & 0o777 == 0o700 and not any(line.startswith("note:") for line in said)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="planting another user's files needs root")
+def test_a_library_or_folder_of_another_user_is_never_loaded(tmp_path, compiled_loops):
+    cache, library, compiler = planted_build(tmp_path, compiled_loops)
+    os.chown(library, 12345, 12345)  # the checksum beside it still matches
+    kernels.load(cache, str(compiler))
+    assert len(calls(str(compiler))) == 2 and library.stat().st_uid == os.getuid()  # built again, not loaded
+    os.chown(cache, 12345, 12345)
+    said: list[str] = []
+    kernels.load(cache, script(tmp_path / "failing-c++", "sys.exit(1)"), said.append)
+    assert f"note: the cache folder {cache} belongs to another user, so labreport ignores it" in said[0]
+
+
+def test_links_planted_as_the_build_log_the_lock_or_the_checksum_are_never_written_through(tmp_path, compiled_loops):
+    target = victim(tmp_path)
+    missing = tmp_path / "created-by-the-attack"
+    failing = script(tmp_path / "failing-c++", "sys.exit(1)")
+    cache = tmp_path / "cache"
+    kernels.load(cache, failing)
+    logs = sorted(cache.glob("*.log"))
+    locks = sorted(cache.glob("*.lock"))
+    logs[0].unlink()
+    logs[0].symlink_to(missing)  # dangling: a build that writes its log through it creates the file
+    logs[1].unlink()
+    logs[1].symlink_to(target)
+    for lock in locks:
+        lock.unlink()
+        lock.symlink_to(tmp_path / "lock-victim")
+    again = kernels.load(cache, failing)
+    assert again.reason == "build_failed" and "did not build" in again.note  # the planted logs were not taken for failures
+    assert not missing.exists() and not (tmp_path / "lock-victim").exists() and target.read_text() == "precious"
+    assert not logs[0].is_symlink() and "exited with status 1" in logs[0].read_text()
+    # and the checksum: a build that succeeds replaces a planted link rather than writing through it
+    copying = copying_compiler(tmp_path, compiled_loops)
+    other = tmp_path / "other"
+    kernels.load(other, copying)
+    (checksum,) = other.glob("*.sha256")
+    (library,) = other.glob("*.so")
+    checksum.unlink()
+    checksum.symlink_to(target)
+    library.unlink()
+    kernels.load(other, copying)
+    assert target.read_text() == "precious" and not checksum.is_symlink() and checksum.stat().st_mode & 0o777 == 0o600

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from labreport.experiment import kernels
+from tests.conftest import compiled_loops_unbuildable
 
 pytestmark = pytest.mark.training
 
@@ -64,8 +65,10 @@ def test_record_is_complete_and_consistent(runs):
         assert entry["total_params"] == entry["params"]["total"]["keras"]
         assert (runs[0] / entry["model_file"]).is_file()
         assert entry["device"] == "CPU"
-        fast = "compiled" if kernels.find_compiler() else "fused"
+        fast = "fused" if compiled_loops_unbuildable() else "compiled"  # a build that fails here fails the test
         assert entry["recurrent_loop"] == (fast if name in ("gru", "lstm") else "keras")
+        if entry["recurrent_loop"] == "compiled":
+            assert entry["loop_build"] == kernels.default().build_facts() and entry["loop_build"]["target"]
         saved = keras.saving.load_model(runs[0] / entry["model_file"])  # Keras alone reads it: no labreport layer
         assert type(saved.get_layer("bidirectional").forward_layer) is {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[name]
         csv_rows = (runs[0] / "history" / f"{name}.csv").read_text().splitlines()

@@ -514,3 +514,46 @@ def test_figures_and_pages_draw_text_as_text_and_a_backslash_as_a_backslash(tmp_
                     if ord("\\") in face.getBestCmap():
                         gothic.append(face)
         assert gothic and all(draws_a_backslash(face) for face in gothic), lang
+
+
+def _ran(record, loop, build):
+    record["schema_version"] = 8
+    for entry in record["models"].values():
+        entry["recurrent_loop"], entry["loop_build"] = loop, build
+    record["models"]["gru"]["epoch_seconds"] = [5.0] * len(record["models"]["gru"]["epoch_seconds"])
+    record["models"]["lstm"]["epoch_seconds"] = [1.0] * len(record["models"]["lstm"]["epoch_seconds"])
+    return record
+
+
+def test_the_appendix_says_which_build_of_the_compiled_loops_ran_and_why(record):
+    portable = {"target": "x86-64-v3", "flags": "-march=x86-64-v3", "compiler": "g++", "reason": "native_refused"}
+    english = quick_html(_ran(record, "compiled", portable), "en")
+    assert ("<td>Compiled loops</td><td>Built by g++ for x86-64-v3 (-march=x86-64-v3), an instruction set many CPUs "
+            "share: the compiler refused this CPU's own target (-march=native)") in english
+    assert "컴파일러(g++)가 이 CPU 고유의 대상(-march=native)을 거부해서" in quick_html(record, "ko")
+    fp16 = {"target": "native-no-avx512fp16", "flags": "-march=native -mno-avx512fp16", "compiler": "g++",
+            "reason": "native_refused"}
+    english = quick_html(_ran(record, "compiled", fp16), "en")
+    assert ("<td>Compiled loops</td><td>Built by g++ for this CPU's own instruction set without AVX512-FP16 "
+            "(-march=native -mno-avx512fp16)") in english
+    assert "이 CPU 고유의 명령어 집합에서 그 확장만 뺀 설정(-march=native -mno-avx512fp16)으로 빌드했다" in quick_html(record, "ko")
+    native = {"target": "native", "flags": "-march=native", "compiler": "c++", "reason": None}
+    assert "c++로 이 CPU 고유의 명령어 집합(-march=native)에 맞춰 빌드했다." in quick_html(_ran(record, "compiled", native), "ko")
+    failed = {"target": None, "flags": None, "compiler": "g++", "reason": "build_failed"}
+    english = quick_html(_ran(record, "fused", failed), "en")
+    assert "<td>Compiled loops</td><td>Not used: the C++ compiler (g++) could not build them" in english
+    assert "C++ 컴파일러(g++)가 이 컴퓨터의 어떤 명령어 집합으로도 빌드하지 못해서" in quick_html(record, "ko")
+
+
+def test_a_speed_gap_is_credited_to_tensorflow_s_kernels_only_where_keras_own_layers_ran(record):
+    """The larger BiLSTM 5× faster: with Keras' layers the kernels explain it; with the fallback loops
+    (the compiled ones off) or labreport's compiled loops, the sentence says so instead."""
+    assert "depends on the kernels TensorFlow uses" in quick_html(_ran(record, "keras", None), "en")
+    failed = {"target": None, "flags": None, "compiler": "g++", "reason": "build_failed"}
+    english, korean = quick_html(_ran(record, "fused", failed), "en"), quick_html(record, "ko")
+    assert "kernels TensorFlow uses" not in english and "TensorFlow가 쓰는 연산 커널" not in korean
+    assert "the gap says more about this run's loops than about the cells: the compiled loops were off" in english
+    assert "이 차이는 두 셀보다는 이번 실행에 쓰인 루프에서 비롯된 면이 크다" in korean
+    native = {"target": "native", "flags": "-march=native", "compiler": "c++", "reason": None}
+    english = quick_html(_ran(record, "compiled", native), "en")
+    assert "kernels TensorFlow uses" not in english and "(here by labreport's compiled loops)" in english
