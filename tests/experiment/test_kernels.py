@@ -4,7 +4,9 @@ build says so in one line and leaves training on the loops written as TensorFlow
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -290,7 +292,7 @@ def test_a_library_or_folder_of_another_user_is_never_loaded(tmp_path, compiled_
     assert f"note: the cache folder {cache} belongs to another user, so labreport ignores it" in said[0]
 
 
-def test_links_planted_as_the_build_log_the_lock_or_the_checksum_are_never_written_through(tmp_path, compiled_loops):
+def test_links_planted_as_the_build_log_the_lock_or_the_checksum_are_never_written_through(tmp_path):
     target = victim(tmp_path)
     missing = tmp_path / "created-by-the-attack"
     failing = script(tmp_path / "failing-c++", "sys.exit(1)")
@@ -310,7 +312,13 @@ def test_links_planted_as_the_build_log_the_lock_or_the_checksum_are_never_writt
     assert not missing.exists() and not (tmp_path / "lock-victim").exists() and target.read_text() == "precious"
     assert not logs[0].is_symlink() and "exited with status 1" in logs[0].read_text()
     # and the checksum: a build that succeeds replaces a planted link rather than writing through it
-    copying = copying_compiler(tmp_path, compiled_loops)
+    plain = tmp_path / "plain.so"  # any library will do: its build and checksum are under test, not its ops
+    (tmp_path / "plain.c").write_text("int labreport_plain(void) { return 0; }\n")
+    c_compiler = next((found for name in ("cc", "gcc", "clang") if (found := shutil.which(name))), None)
+    if c_compiler is None:
+        pytest.skip("no C compiler to build a plain library with")
+    subprocess.run([c_compiler, "-shared", "-fPIC", str(tmp_path / "plain.c"), "-o", str(plain)], check=True, timeout=120)
+    copying = copying_compiler(tmp_path, kernels.Kernels(None, "", plain))
     other = tmp_path / "other"
     kernels.load(other, copying)
     (checksum,) = other.glob("*.sha256")
@@ -320,3 +328,74 @@ def test_links_planted_as_the_build_log_the_lock_or_the_checksum_are_never_writt
     library.unlink()
     kernels.load(other, copying)
     assert target.read_text() == "precious" and not checksum.is_symlink() and checksum.stat().st_mode & 0o777 == 0o600
+
+
+def constructor_library(tmp_path) -> tuple[Path, Path]:
+    """A shared library whose constructor, run the moment anything loads it, writes a marker file: what a
+    hostile library planted in the cache would do. Returns the library and the marker's path."""
+    marker = tmp_path / "constructor-ran"
+    source = tmp_path / "evil.c"
+    source.write_text('#include <stdio.h>\n__attribute__((constructor)) static void run(void) {\n'
+                      f'  FILE *f = fopen("{marker}", "w"); if (f) {{ fputs("ran", f); fclose(f); }}\n}}\n')
+    library = tmp_path / "evil.so"
+    compiler = next((found for name in ("cc", "gcc", "c++", "clang") if (found := shutil.which(name))), None)
+    if compiler is None:
+        pytest.skip("no C compiler to build the planted library with")
+    subprocess.run([compiler, "-shared", "-fPIC", "-x", "c", str(source), "-o", str(library)], check=True, timeout=120)
+    return library, marker
+
+
+def plant(cache: Path, evil: Path, compiler: str) -> Path:
+    """Puts `evil` in `cache` as the first rung's library, mode 0600, with a checksum file that matches it
+    (as an attacker who can drop files, e.g. by an unpacked archive of a home folder, can)."""
+    cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = kernels._build_key(compiler, kernels.targets()[0])
+    library = cache / f"recurrent_loops-{key}.so"
+    shutil.copyfile(evil, library)
+    library.chmod(0o600)
+    checksum = library.with_suffix(".sha256")
+    checksum.write_text(hashlib.sha256(library.read_bytes()).hexdigest() + "\n")
+    checksum.chmod(0o600)
+    return library
+
+
+def test_a_planted_library_with_a_matching_checksum_is_built_again_never_loaded(tmp_path):
+    """Issue 32, B1: a library of this user's, mode 0600, with its sha256 beside it, was dropped in the
+    cache (not built there): its constructor must never run; the build is tried instead."""
+    evil, marker = constructor_library(tmp_path)
+    failing = script(tmp_path / "failing-c++", "sys.exit(1)")
+    cache = tmp_path / "cache"
+    library = plant(cache, evil, failing)
+    loaded = kernels.load(cache, failing)
+    assert not marker.exists(), "the planted library was loaded: its constructor ran"
+    assert loaded.library is None and loaded.reason == "build_failed"
+    assert len(calls(failing)) == len(kernels.targets())  # the planted rung was built again, not trusted
+
+
+def test_a_library_copied_with_its_whole_record_or_rewritten_in_place_is_built_again(tmp_path):
+    """The proof binds the checksum to the file the build made (device, inode, change time): a cache copied
+    or unpacked whole, record included, and a library rewritten in place under an updated checksum are
+    each built again, never loaded."""
+    evil, marker = constructor_library(tmp_path)
+    failing = script(tmp_path / "failing-c++", "sys.exit(1)")
+    cache = tmp_path / "cache"
+    library = plant(cache, evil, failing)
+    checksum = library.with_suffix(".sha256")
+    digest = hashlib.sha256(library.read_bytes()).hexdigest()
+    kernels._write_private(checksum, kernels._proof(digest, os.stat(library)))  # as its build writes it
+    assert kernels._intact(library, checksum)  # the record of the file in place is accepted
+    copy = tmp_path / "copy"
+    shutil.copytree(cache, copy, copy_function=shutil.copy2)  # cp -a, tar x, unzip: the same bytes, a new file
+    loaded = kernels.load(copy, failing)
+    assert not marker.exists() and loaded.library is None and loaded.reason == "build_failed"
+    assert len(calls(failing)) == len(kernels.targets())
+    # in place: same inode and device, new bytes, and a checksum naming them with the old change time
+    before = os.stat(library)
+    time.sleep(0.05)  # a tick of the file system's clock, so the rewrite gets a change time of its own
+    with open(library, "ab") as appending:
+        appending.write(b"\0" * 64)  # the loader ignores bytes past the ELF's end
+    assert os.stat(library).st_ino == before.st_ino
+    kernels._write_private(checksum, kernels._proof(hashlib.sha256(library.read_bytes()).hexdigest(), before))
+    loaded = kernels.load(cache, failing)
+    assert not marker.exists() and loaded.library is None and loaded.reason == "build_failed"
+    assert len(calls(failing)) == 2 * len(kernels.targets())

@@ -32,12 +32,22 @@ The cache is private and proven before use. The folder must be this user's and o
 (created 0700; an existing folder of this user's that others cannot write to is narrowed to 0700;
 anything else, a link included, is ignored with one line and the build goes to a private temporary
 folder for this process). Every file labreport writes there is created new (`O_EXCL`, never through
-a link, mode 0600), and a library is loaded only when it is a plain file of this user's, open to no
-one else, whose sha256 matches the checksum file written beside it by the build, itself a plain
-0600 file of this user's: a library planted, truncated or replaced is built again rather than
-loaded (a truncated library can crash the process that loads it). A cache that cannot be written,
-or a build another process holds the lock of for longer than the build timeout, ends in the
-fallback with one line.
+a link, mode 0600), and a library is loaded only when it is proven to be the very file a build made
+in this folder. Its sha256 alone proves nothing: anything that can drop files as this user (an
+unpacked archive of a home or cache folder, a copy, a synced folder) can drop a library of its
+choosing with a matching checksum beside it, mode 0600 and all, and loading a library runs its code.
+So the build records, in the checksum file, the library's sha256 together with its device, inode and
+change time (`st_ctime_ns`), read on the open file after its final chmod and rename (a rename keeps
+the inode and may move the change time, so they are read after it); and a load requires all four to
+match the file as it is, checked on one descriptor opened without following a link, which is then
+the file handed to the loader (on Linux through `/proc/self/fd/N`; elsewhere by name, checked once
+more just before). The change time cannot be set by tar, unzip, cp or any other call: the kernel
+sets it to the present at every write, rename, chmod or link of the file. A library copied or
+unpacked therefore has a new inode or change time, one rewritten in place a new change time, and
+either is built again, never loaded; the same goes for one truncated (a truncated library can crash
+the process that loads it), and a cache copied to another disk or restored from a backup is simply
+built again (a cost of half a minute). A cache that cannot be written, or a build another process
+holds the lock of for longer than the build timeout, ends in the fallback with one line.
 """
 
 from __future__ import annotations
@@ -285,11 +295,16 @@ def _load_library(library: Path, target: Target, refused: list[tuple[Target, Pat
     import tensorflow as tf
 
     name = Path(compiler).name
+    handle = _open_proven(library, library.with_suffix(".sha256"))
+    if handle is None:  # replaced since it was proven a moment ago
+        return _unavailable(f"the compiled loops in {library} changed after their build", "not_loadable", compiler)
     try:
-        loaded = tf.load_op_library(str(library))
-    except (tf.errors.NotFoundError, OSError) as error:  # e.g. a library from an incompatible build
+        loaded = tf.load_op_library(_loadable_path(library, handle))
+    except (tf.errors.NotFoundError, OSError, _Replaced) as error:  # e.g. a library from an incompatible build
         return _unavailable(f"the compiled loops in {library} do not load ({str(error).splitlines()[0]})",
                             "not_loadable", compiler)
+    finally:
+        os.close(handle)
     if not all(hasattr(loaded, op) for op in OPS):  # TensorFlow registers an op once per process
         return _unavailable(f"the compiled loops in {library} came without their ops (another copy is loaded "
                             "in this process)", "not_loadable", compiler)
@@ -300,6 +315,24 @@ def _load_library(library: Path, target: Target, refused: list[tuple[Target, Pat
     return Kernels(loaded, f"compiled loops loaded from {library}, built for {target.name}: {name} refused this "
                            f"CPU's own target {refused[0][0].name} (see {refused[0][1]}); {cost}", library, target,
                    "native_refused", name)
+
+
+class _Replaced(OSError):
+    """The library's name no longer leads to the file that was proven."""
+
+
+def _loadable_path(library: Path, handle: int) -> str:
+    """The path to hand the loader for the proven file open on `handle`: on Linux the descriptor itself
+    (/proc/self/fd/N leads to that very file whatever has happened to its name since); elsewhere its
+    name, checked once more to still lead to that file (the folder is private, so only this user could
+    swap it in the moment between)."""
+    through = f"/proc/self/fd/{handle}"
+    if os.path.exists(through):
+        return through
+    now, proven = os.lstat(library), os.fstat(handle)
+    if (now.st_dev, now.st_ino, now.st_ctime_ns) != (proven.st_dev, proven.st_ino, proven.st_ctime_ns):
+        raise _Replaced(f"{library} was replaced")
+    return str(library)
 
 
 def _owned_private(info: os.stat_result) -> bool:
@@ -364,28 +397,66 @@ def temporary_folder() -> Path:
     return _temporary[0]
 
 
-def _read_private(path: Path, limit: int | None = None) -> bytes | None:
-    """The bytes of `path` where it is a plain file of this user's, open to no one else (opened without
-    following a link, checked on the open file); else None."""
+def _open_private(path: Path) -> tuple[int, os.stat_result] | None:
+    """An open descriptor of `path` and its fstat where it is a plain file of this user's, open to no one
+    else (opened without following a link, checked on the open file); else None."""
     try:
         handle = os.open(path, os.O_RDONLY | NO_FOLLOW)
     except OSError:
         return None
-    with os.fdopen(handle, "rb") as opened:
-        info = os.fstat(handle)
-        if not _owned_private(info) or (limit is not None and info.st_size > limit):
-            return None
-        return opened.read()
+    info = os.fstat(handle)
+    if not _owned_private(info):
+        os.close(handle)
+        return None
+    return handle, info
+
+
+def _proof(digest: str, info: os.stat_result) -> str:
+    """What the checksum file says of a library: its sha256 and the identity of the file its build made
+    (device, inode and change time, in nanoseconds), which no copy or unpacked archive can have."""
+    return f"{digest} {info.st_dev} {info.st_ino} {info.st_ctime_ns}\n"
+
+
+def _sha256(handle: int) -> str:
+    digest = hashlib.sha256()
+    os.lseek(handle, 0, os.SEEK_SET)
+    while chunk := os.read(handle, 1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _open_proven(library: Path, checksum: Path) -> int | None:
+    """An open descriptor of `library` where it is the very file its build made here: a private plain
+    file of this user's whose sha256, device, inode and change time are those the build wrote in the
+    checksum file (itself a private plain file of this user's); else None. The caller loads the file
+    through this descriptor, so what was proven is what loads."""
+    opened = _open_private(checksum)
+    if opened is None:
+        return None
+    handle, info = opened
+    with os.fdopen(handle, "rb") as reading:
+        expected = reading.read(300).decode("ascii", "replace") if info.st_size <= 300 else ""
+    opened = _open_private(library)
+    if opened is None:
+        return None
+    handle, info = opened
+    try:
+        digest = _sha256(handle)
+        if expected and expected == _proof(digest, info) == _proof(digest, os.fstat(handle)):  # unchanged while read
+            return handle
+    except OSError:
+        pass
+    os.close(handle)
+    return None
 
 
 def _intact(library: Path, checksum: Path) -> bool:
-    """The library is a private plain file of this user's whose sha256 is the one its build wrote in
-    the checksum file, itself a private plain file of this user's."""
-    expected = _read_private(checksum, limit=200)
-    if expected is None:
+    """Whether `library` is proven to be its build's own file (`_open_proven`)."""
+    handle = _open_proven(library, checksum)
+    if handle is None:
         return False
-    content = _read_private(library)
-    return content is not None and expected.decode("ascii", "replace").strip() == hashlib.sha256(content).hexdigest()
+    os.close(handle)
+    return True
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -467,8 +538,15 @@ def _build(compiler: str, target: Target, library: Path, log: Path) -> tuple[str
             _write_private(log, f"$ {' '.join(command)}\n\n{output[-100_000:]}\n{failure}\n")
             return failure, refusal
         os.chmod(partial, 0o600)  # the linker wrote it anew, with the umask's mode
-        _write_private(library.with_suffix(".sha256"), hashlib.sha256(Path(partial).read_bytes()).hexdigest() + "\n")
-        os.replace(partial, library)
+        handle = os.open(partial, os.O_RDONLY | NO_FOLLOW)
+        try:
+            digest = _sha256(handle)
+            os.replace(partial, library)
+            # Read the file's identity on the open descriptor after the rename (which keeps the inode
+            # and may move the change time): nothing touches the library after this.
+            _write_private(library.with_suffix(".sha256"), _proof(digest, os.fstat(handle)))
+        finally:
+            os.close(handle)
     except OSError as error:
         Path(partial).unlink(missing_ok=True)
         return failure or f"cannot write the cache folder {library.parent} ({error.strerror or error})", False
