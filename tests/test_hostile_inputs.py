@@ -11,6 +11,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from labreport import LabreportError
@@ -108,3 +109,74 @@ def test_a_submission_name_with_a_format_spec_is_refused(checked_in_record, patt
     config["report"]["submission_name"] = pattern
     with pytest.raises(LabreportError, match="report.submission_name"):
         config_from_dict(config)
+
+
+@pytest.mark.parametrize("claimed, why", [
+    ((500_000_000,), "predictions.npz: 'gru.npy' has shape (500000000,), not ({n:,},): one value per test review"),
+    ((5, 5), "predictions.npz: 'gru.npy' has shape (5, 5), not ({n:,},): one value per test review"),
+])
+def test_a_predictions_npz_that_claims_gigabytes_is_refused_from_its_header(tmp_path, claimed, why):
+    """The header says 4 GB (or another shape); the data is 64 bytes: refused before any array is read."""
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1))
+    header["shape"] = claimed
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    with zipfile.ZipFile(tmp_path / "predictions.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("gru.npy", buffer.getvalue() + b"\0" * 64)
+    record = json.loads(RECORD)
+    run = runs.Run(source=str(tmp_path), folder=tmp_path, record=record)
+    assert runs.load_predictions(run) is None
+    n = record["dataset"]["splits"]["test"]["total"]
+    assert run.flags == [("predictions_unreadable", {"why": why.format(n=n)})]
+
+
+def test_a_predictions_npz_of_other_things_than_numbers_is_refused(tmp_path):
+    record = json.loads(RECORD)
+    n = record["dataset"]["splits"]["test"]["total"]
+    np.savez(tmp_path / "predictions.npz", labels=np.array(["x"] * n))
+    run = runs.Run(source=str(tmp_path), folder=tmp_path, record=record)
+    assert runs.load_predictions(run) is None
+    assert run.flags == [("predictions_unreadable", {"why": "predictions.npz: 'labels.npy' holds <U1, not numbers (booleans, integers or floats)"})]
+    np.savez(tmp_path / "predictions.npz", labels=np.zeros(n, dtype=np.int64), gru=np.full(n, 0.5, dtype=np.float32))
+    run.flags = []
+    assert set(runs.load_predictions(run)) == {"labels", "gru"} and run.flags == []
+
+
+NINES = "9" * 5000
+
+
+def test_an_integer_of_5000_digits_in_a_config_file_is_one_line(tmp_path):
+    from labreport.core.config import load_config
+    (tmp_path / "huge.toml").write_text(f"[train]\nepochs = {NINES}\n")
+    with pytest.raises(LabreportError, match=r"^config file .*huge\.toml holds a number labreport cannot read "
+                                             r"\(an integer of thousands of digits\)$"):
+        load_config(tmp_path / "huge.toml")
+
+
+def test_an_integer_of_5000_digits_in_vary_is_one_line():
+    from labreport.sweep import grid
+    with pytest.raises(LabreportError) as caught:
+        grid.parse_vary(f"max_length={NINES}")
+    assert str(caught.value) == "--vary max_length: 99999999999999999999… has 5,000 digits, more than labreport reads"
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999"])
+def test_an_address_with_a_port_out_of_range_is_refused(port):
+    from labreport.sweep import engine
+    with pytest.raises(LabreportError) as caught:
+        engine.checked_address(f"127.0.0.1:{port}")
+    assert str(caught.value) == (f"Received an invalid value for `--address`: the port must be from 1 to 65535, "
+                                 f"received: {int(port)} (in '127.0.0.1:{port}')")
+    assert engine.checked_address("127.0.0.1:65535") == "127.0.0.1:65535"
+
+
+def test_a_notes_file_hard_linked_to_a_file_elsewhere_is_refused(tmp_path):
+    from labreport.report import files
+    outside, out = tmp_path / "secret.txt", tmp_path / "out"
+    outside.write_text("private")
+    out.mkdir()
+    (out / "notes.ko.md").hardlink_to(outside)
+    with pytest.raises(LabreportError) as caught:
+        files.notes_files(out, ["ko"], None)
+    assert str(caught.value) == (f"{out / 'notes.ko.md'} has other names (hard links): the notes are read from the "
+                                 "output folder itself; give the file with --notes ko=FILE")

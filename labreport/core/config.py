@@ -243,6 +243,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise LabreportError(f"TOML syntax error in {path}: {error}") from error
     except RecursionError:
         raise LabreportError(f"config file {path} nests its values too deeply to be a configuration") from None
+    except ValueError:  # an integer longer than Python converts (4,300 digits): no setting is that long
+        raise LabreportError(f"config file {path} holds a number labreport cannot read (an integer of thousands of digits)") from None
 
 
 def load_config(

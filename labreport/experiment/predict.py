@@ -90,8 +90,12 @@ def predict_texts(out: str | Path, texts: list[str]) -> dict:
     # `render` holds it, predict stops with one line, so it never mixes one run's files with another's.
     with staging.reading(out):
         rec, config, vocabulary, model_files = load_run(out)
+        from labreport.experiment.resume import keras_file_problem, model_problem
+        for name, path in model_files.items():  # before Keras builds any: a crafted config costs gigabytes
+            problem = keras_file_problem(path, name, config)
+            if problem:
+                raise LabreportError(f"{path} is not this run's {name} model: {problem}; run `labreport train` again")
         models = {name: load_model(keras, path) for name, path in model_files.items()}
-        from labreport.experiment.resume import model_problem
         for name, path in model_files.items():
             problem = model_problem(models[name], name, config)
             if problem:

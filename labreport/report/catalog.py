@@ -162,6 +162,8 @@ def load_catalog(code: str, folders: Iterable[Path]) -> Catalog:
         raise LabreportError(f"catalog {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise LabreportError(f"catalog {path}: {error}") from None
+    except ValueError:  # an integer longer than Python converts (4,300 digits)
+        raise LabreportError(f"catalog {path} holds a number labreport cannot read (an integer of thousands of digits)") from None
     language = data.pop("language", None)
     if not isinstance(language, Mapping) or not isinstance(language.get("name"), str):
         raise LabreportError(f"catalog {path} needs a [language] table with a name")

@@ -105,6 +105,9 @@ def notes_files(out: Path, languages: list[str], given: dict[str, str | Path] | 
             raise LabreportError(f"{own} is a link: the notes are read from the output folder itself; "
                                  f"give the file with --notes {lang}=FILE")
         if path is None and own.is_file():
+            if own.stat().st_nlink > 1:  # another name, maybe outside OUT: the same file as a link's target
+                raise LabreportError(f"{own} has other names (hard links): the notes are read from the output folder "
+                                     f"itself; give the file with --notes {lang}=FILE")
             path = own
         if path is not None:
             found[lang] = Path(path)

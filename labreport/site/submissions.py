@@ -14,7 +14,6 @@ never a path the record names. Nothing in a run is modified.
 from __future__ import annotations
 
 import hashlib
-import io
 import lzma
 import tarfile
 import zipfile
@@ -23,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from labreport.core import LabreportError, fileio
+from labreport.core import LabreportError, arrays, fileio
 from labreport.core import record as record_module
 
 MAX_FOLDER_DEPTH = 64
@@ -186,17 +185,18 @@ def full_record(run: Run) -> dict:
 def load_predictions(run: Run) -> dict[str, np.ndarray] | None:
     """The run's prediction arrays, read only when checked (a class's arrays never sit in memory together)."""
     try:
-        raw = fileio.read_run_file(run.folder, record_module.PREDICTIONS_FILE, MAX_ARCHIVE_BYTES)
+        raw = fileio.read_run_file(run.folder, record_module.PREDICTIONS_FILE, record_module.MAX_PREDICTIONS_BYTES)
     except LabreportError as error:
         run.flags.append(("predictions_unreadable", {"why": str(error)}))
         return None
     if raw is None:
         return None
     try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as arrays:
-            return {key: arrays[key] for key in arrays.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as error:
-        run.flags.append(("predictions_unreadable", {"why": f"{type(error).__name__}: {error}"}))
+        # One value per test review, as the record says: checked from each array's header before any is loaded.
+        return arrays.load_npz(raw, record_module.PREDICTIONS_FILE, run.record["dataset"]["splits"]["test"]["total"],
+                               record_module.MAX_PREDICTIONS_BYTES)
+    except LabreportError as error:
+        run.flags.append(("predictions_unreadable", {"why": str(error)}))
         return None
 
 

@@ -201,6 +201,10 @@ def checked_address(address: str | None, origin: str = "--address") -> str | Non
                 in ("local", "auto") else "")
         raise LabreportError(f"Received an invalid value for `{origin}`: expected the address of a running Ray "
                              f"cluster, HOST:PORT such as 10.0.0.5:6379{hint}, received: {shown}")
+    port = int(address.strip().rsplit(":", 1)[1])
+    if not 1 <= port <= 65535:
+        raise LabreportError(f"Received an invalid value for `{origin}`: the port must be from 1 to 65535, "
+                             f"received: {port} (in {address.strip()!r})")
     return address.strip()
 
 

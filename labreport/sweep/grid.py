@@ -112,7 +112,7 @@ def find_setting(key: str, origin: str) -> Setting:
 INTEGER = re.compile(r"[+-]?\d+")
 
 
-def _typed(setting: Setting, text: str) -> Any:
+def _typed(setting: Setting, text: str, origin: str) -> Any:
     """A value given as text on the command line, as its setting's type where it reads as one.
 
     Text that does not read as the type is passed on as text, so the settings' own check names it
@@ -120,7 +120,10 @@ def _typed(setting: Setting, text: str) -> Any:
     """
     text = text.strip()
     if setting.kind == "int" and INTEGER.fullmatch(text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # longer than Python converts (4,300 digits): far outside every setting's range
+            raise LabreportError(f"{origin}: {text[:20]}… has {len(text):,} digits, more than labreport reads") from None
     if setting.kind == "float":
         try:
             return float(text)
@@ -139,7 +142,7 @@ def parse_vary(option: str) -> tuple[str, list[Any]]:
         raise LabreportError(f"{origin}: write KEY=V1,V2,..., e.g. --vary max_length=100,300")
     setting = find_setting(key.strip(), origin)
     items = [item for item in values.split(",") if item.strip()]
-    return key.strip(), [_typed(setting, item) for item in items]
+    return key.strip(), [_typed(setting, item, f"--vary {key.strip()}") for item in items]
 
 
 def axes_from(vary: Mapping[str, list[Any]], origin: str) -> tuple[Axis, ...]:

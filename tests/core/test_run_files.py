@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from labreport.core import LabreportError
+from labreport.core import LabreportError, arrays
 from labreport.core.config import load_config
 from labreport.experiment import models, resume
 from labreport.report import files as report_files
@@ -85,3 +85,56 @@ def test_a_hand_in_name_too_long_for_the_folder_stops_before_any_work(tmp_path, 
     with pytest.raises(LabreportError) as caught:
         report_files.check_file_names(tmp_path, {"name": "가" * 60, "student_id": "1"}, ["ko"])
     assert str(caught.value).endswith(f"bytes, more than {tmp_path} takes (129): shorten name or submission_name under [report]")
+
+
+def npz_bomb(path, claimed_values, member="gru.npy"):
+    """An `.npz` whose one array's header claims `claimed_values` float64s but whose data is a few bytes:
+    `np.load` would allocate what the header says before finding the data short."""
+    import io
+    import zipfile
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1))
+    header["shape"] = (claimed_values,)
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(member, buffer.getvalue() + b"\0" * 64)
+
+
+def test_a_partial_npz_that_claims_gigabytes_is_refused_from_its_header(tmp_path, quick):
+    write_partial(tmp_path, quick)
+    npz_bomb(tmp_path / "gru.npz", 500_000_000)  # 4 GB of float64 if unpacked
+    with pytest.raises(LabreportError, match=r"^gru\.npz: 'gru\.npy' has shape \(500000000,\), not \(6,\): one value per test review$"):
+        arrays.load_npz(tmp_path / "gru.npz", "gru.npz", 6, 64 * 1024 * 1024)
+    assert resume.load_partial(tmp_path, "gru", config=quick, test_size=6, fields=FIELDS) is None
+
+
+def crafted_keras(path, quick, **changes):
+    """The quick run's GRU checkpoint with its config.json's embedding sizes changed (weights untouched)."""
+    import zipfile
+    save_model(path, "gru", quick)
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    saved = json.loads(members["config.json"])
+    for layer in saved["config"]["layers"]:
+        if layer["class_name"] == "Embedding":
+            layer["config"].update(changes)
+    members["config.json"] = json.dumps(saved).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_a_checkpoint_whose_config_claims_a_huge_embedding_is_refused_before_keras_builds_it(tmp_path, quick):
+    crafted_keras(tmp_path / "gru.keras", quick, input_dim=250_000_000)  # 250M x embedding: gigabytes if built
+    wanted = f"{quick.data.vocab_size:,}×{quick.model.embedding_dim}"
+    line = (f"it is a gru model with a 250,000,000×{quick.model.embedding_dim} embedding, the run's gru has {wanted}")
+    assert resume.keras_file_problem(tmp_path / "gru.keras", "gru", quick) == line
+    assert resume.checkpoint_problem(tmp_path / "gru.keras", "gru", quick) == line
+
+
+def test_a_checkpoint_with_other_units_is_refused_before_keras_builds_it(tmp_path, quick):
+    save_model(tmp_path / "gru.keras", "gru", quick)
+    assert resume.keras_file_problem(tmp_path / "gru.keras", "gru", quick) is None
+    bigger = load_config(None, {"model": {"hidden_units": quick.model.hidden_units + 1}}, quick=True)
+    assert resume.keras_file_problem(tmp_path / "gru.keras", "gru", bigger) == (
+        f"a layer has {quick.model.hidden_units} units, the run's have {quick.model.hidden_units + 1}")
