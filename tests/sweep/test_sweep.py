@@ -260,8 +260,10 @@ def test_a_killed_worker_is_retried_and_the_instance_wants_its_token_on_loopback
     """RAY_AUTH_MODE=disabled in the user's environment: the instance labreport starts still wants its token."""
     if not Path("/proc/net/tcp").is_file():
         pytest.skip("reads the sweep's processes and sockets from /proc (Linux)")
-    args = ["--quick", "--vary", "max_length=16", "--models", "gru", "--epochs", "4", "--no-attributions",
-            "--out", str(tmp_path / "out")]
+    # Enough epochs that the run is still training when the test finds its worker: with the compiled
+    # loops a quick epoch at this length takes well under a second.
+    args = ["--quick", "--vary", "max_length=16", "--models", "gru", "--epochs", "12", "--patience", "12",
+            "--no-attributions", "--out", str(tmp_path / "out")]
     process = subprocess.Popen([sys.executable, "-m", "labreport", "sweep", *args], cwd=tmp_path,
                                stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                env={**os.environ, "RAY_AUTH_MODE": "disabled"})
@@ -269,7 +271,7 @@ def test_a_killed_worker_is_retried_and_the_instance_wants_its_token_on_loopback
         deadline, worker = time.monotonic() + 180, None
         while worker is None and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.5)
-            worker = _training_worker(process.pid, seconds=6)
+            worker = _training_worker(process.pid, seconds=3)
         assert worker is not None, "no worker ran the run"
         sockets = [address for found in _listening(_descendants(process.pid)).values() for address, _ in found]
         assert len(sockets) >= 4 and set(sockets) == {"127.0.0.1"}, sockets  # GCS, raylet, driver, worker, ...
