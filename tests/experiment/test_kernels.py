@@ -365,7 +365,7 @@ def test_a_planted_library_with_a_matching_checksum_is_built_again_never_loaded(
     evil, marker = constructor_library(tmp_path)
     failing = script(tmp_path / "failing-c++", "sys.exit(1)")
     cache = tmp_path / "cache"
-    library = plant(cache, evil, failing)
+    plant(cache, evil, failing)
     loaded = kernels.load(cache, failing)
     assert not marker.exists(), "the planted library was loaded: its constructor ran"
     assert loaded.library is None and loaded.reason == "build_failed"
