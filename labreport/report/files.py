@@ -172,18 +172,8 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
 def _render_into(out: Path, into: Path, languages, formats, user_templates, notes, report, figure_files) -> list[Path]:
     """Renders the record of `into` (a staging folder whose record is `OUT`'s, or `build`'s new one)
     into `into`; returns the paths the files will have in `OUT`."""
-    from labreport.report import notes as notes_module
     record = record_module.load_record(into if (into / record_module.RECORD_FILE).is_file() else out)
-    stored_cover = dict(record["config"].get("report", {}))
-    if report:
-        record["config"]["report"] = {**stored_cover, **report}
-    languages, formats = list(languages), tuple(formats)
-    check_options(languages, user_templates)
-    check_file_names(out, record["config"]["report"], languages)
-    own = {lang: notes_module.sections(path, record, lang)
-           for lang, path in notes_files(out, languages, notes, (report or {}).get("notes")).items()}
-    results = render_record(record, languages, formats, user_templates, own, tuple(figure_files))
-    return [out / path.relative_to(into) for path in _write_reports(into, record, results, stored_cover)]
+    return render_record_into(out, into, record, languages, formats, user_templates, notes, report, figure_files)
 
 
 def report_files(result: LanguageResult) -> dict[str, str | bytes]:
@@ -224,7 +214,6 @@ def render_record_into(out: Path, into: Path, record: dict, languages: Iterable[
     Returns:
         The paths the files will have in `OUT`.
     """
-    # The same steps as `_render_into` after its read (kept apart so the two can be merged in one move).
     from labreport.report import notes as notes_module
     stored_cover = dict(record["config"].get("report", {}))
     if report:
