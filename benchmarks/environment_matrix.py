@@ -8,8 +8,9 @@ compiled loops' build ladder with each C++ compiler, as one Markdown table for b
 For each Python it makes a virtual environment under `--venvs` (once; `pip install -e ".[test]"`
 there needs the package index and takes minutes, TensorFlow included) and runs the fast tests
 (`-m "not training"`, one process) once per start method. The start method is set for the whole
-test process (`multiprocessing.set_start_method`) and for labreport's render workers, which choose
-their own (`labreport.report.workers.start_method`, patched where it exists). For each compiler it
+test process (`multiprocessing.set_start_method`): the notebook tests' scripts and anything else that starts
+processes through multiprocessing use it (labreport's render workers are its own entry point and
+start the same way under every method). For each compiler it
 loads the compiled loops into a fresh private cache in a child process and reports the rung of the
 ladder that built (`labreport.experiment.kernels.targets()`): that is a real build, about half a
 minute to a minute per compiler on two cores.
@@ -79,6 +80,9 @@ def environment(python: str, venvs: Path) -> Path:
     interpreter, ready = folder / "bin" / "python", folder / "labreport-matrix-ready"
     if not ready.exists():  # an install stopped halfway is made again
         subprocess.run([python, "-m", "venv", "--clear", str(folder)], check=True)
+        # The pip Python 3.10 ships (23.0) backtracks for over 13 minutes on this dependency set; pip 26
+        # resolves it in about a minute and a half, as the README tells 3.10 users to do.
+        subprocess.run([str(interpreter), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
         subprocess.run([str(interpreter), "-m", "pip", "install", "-q", "-e", f"{ROOT}[test]"], check=True)
         ready.touch()
     return interpreter
