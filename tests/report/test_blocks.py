@@ -8,8 +8,17 @@ import pytest
 
 from labreport.report import notes as notes_module
 from labreport.report.exporters import Page
-from labreport.report.exporters.blocks import (Equation, Figure, Heading, ListItems, PageBreak, Paragraph,
-                                               Preformatted, Table, read_page)
+from labreport.report.exporters.blocks import (
+    Equation,
+    Figure,
+    Heading,
+    ListItems,
+    PageBreak,
+    Paragraph,
+    Preformatted,
+    Table,
+    read_page,
+)
 from labreport.report.exporters.html import HtmlExporter
 from labreport.report.templates import make_environment
 
@@ -44,7 +53,7 @@ def visible_text(html: str) -> str:
     """The page's words as a reader sees them: no head, contents, tags or entities."""
     import html as html_module
     body = html[html.index("<body"):]
-    body = re.sub(r"<nav\b.*?</nav>", " ", body, flags=re.S)
+    body = re.sub(r"<nav\b.*?</nav>", " ", body, flags=re.DOTALL)
     return html_module.unescape(re.sub(r"<[^>]+>", " ", body))
 
 
@@ -74,7 +83,7 @@ NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 def test_blocks_hold_what_the_page_shows(checked_in_record, lang):
     html = page_html(checked_in_record, lang)
     document = read_page(html, lang)
-    kinds = lambda kind: [block for block in document.blocks if isinstance(block, kind)]  # noqa: E731
+    kinds = lambda kind: [block for block in document.blocks if isinstance(block, kind)]
     body = html[html.index("</nav>"):]
     assert len(kinds(Heading)) == len(re.findall(r"<h[2-6][ >]", body)) > 10
     assert len(kinds(Table)) == body.count("<table") > 10

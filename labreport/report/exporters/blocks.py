@@ -148,7 +148,7 @@ _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
 _SKIPPED = {"head", "script", "style", "template", "svg", "nav", "math", "noscript", "object", "iframe"}
 _INLINE_LOOK = {"strong": "bold", "b": "bold", "em": "italic", "i": "italic", "var": "italic", "cite": "italic",
                 "code": "code", "kbd": "code", "samp": "code", "tt": "code", "sub": "subscript", "sup": "superscript"}
-_LABEL = re.compile(r"\(([^)]*)\)\s*(.*)", re.S)
+_LABEL = re.compile(r"\(([^)]*)\)\s*(.*)", re.DOTALL)
 
 
 def _classes(attrs: dict) -> set[str]:
@@ -253,9 +253,7 @@ class _PageReader(HTMLParser):
             self._start("cover")
         elif tag == "span" and "label" in classes and self.target == "equation":
             self.runs.append(Run("\x00"))  # where the equation ends and its label begins
-        elif tag in ("section", "main", "div", "blockquote", "body", "html", "article", "header", "footer", "dl"):
-            self._end_paragraph()
-        elif tag == "hr":
+        elif tag in ("section", "main", "div", "blockquote", "body", "html", "article", "header", "footer", "dl") or tag == "hr":
             self._end_paragraph()
         if tag in _INLINE_LOOK:
             self.looks.append(_INLINE_LOOK[tag])
@@ -303,7 +301,7 @@ class _PageReader(HTMLParser):
                 self.cell["text"].append("\n")
         elif tag == "pre" and self.pre is not None:
             text = "".join(self.pre)
-            self.blocks.append(Preformatted(text[1:] if text.startswith("\n") else text))
+            self.blocks.append(Preformatted(text.removeprefix("\n")))
             self.pre = None
         elif tag == "figure" and self.figure is not None:
             self._end_paragraph()
@@ -324,9 +322,7 @@ class _PageReader(HTMLParser):
                 if not self.lists and finished.items:
                     self.blocks.append(finished)
         elif tag in ("li", "p", "figcaption", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6") or (
-                tag == "div" and "course" in classes):
-            self._end_paragraph()
-        elif tag in ("section", "main", "div", "blockquote", "dl"):
+                tag == "div" and "course" in classes) or tag in ("section", "main", "div", "blockquote", "dl"):
             self._end_paragraph()
 
     # Text ---------------------------------------------------------------------------------------
