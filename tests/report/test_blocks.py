@@ -83,7 +83,10 @@ NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 def test_blocks_hold_what_the_page_shows(checked_in_record, lang):
     html = page_html(checked_in_record, lang)
     document = read_page(html, lang)
-    kinds = lambda kind: [block for block in document.blocks if isinstance(block, kind)]
+
+    def kinds(kind):
+        return [block for block in document.blocks if isinstance(block, kind)]
+
     body = html[html.index("</nav>"):]
     assert len(kinds(Heading)) == len(re.findall(r"<h[2-6][ >]", body)) > 10
     assert len(kinds(Table)) == body.count("<table") > 10
