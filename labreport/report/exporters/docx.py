@@ -267,10 +267,12 @@ class _Writer:
 
     def _table(self, block) -> None:
         from docx.oxml import OxmlElement
+        from docx.shared import Pt
 
         if block.caption:
             caption = self.word.add_paragraph(plain(block.caption), style="Caption")
             caption.paragraph_format.keep_with_next = True
+            caption.paragraph_format.space_before = Pt(12)  # apart from the table or text above it
         if not block.rows:
             return
         columns = max(sum(cell.colspan for cell in row) for row in block.rows)
