@@ -22,7 +22,7 @@ from typing import Iterable
 from labreport.core import LabreportError
 from labreport.core.config import DEFAULT_OUT, keyword_settings
 from labreport.report.numbers import format_number, format_percent
-from labreport.report.render import FORMATS
+from labreport.report.formats import DEFAULT_FORMATS, FORMATS  # noqa: F401  (FORMATS: the formats a caller may name)
 
 LANGUAGES = ("ko", "en")
 
@@ -88,13 +88,13 @@ def load(out: str | Path = DEFAULT_OUT) -> Record:
     return Record(record.load_record(out))
 
 
-def render(out: str | Path = DEFAULT_OUT, lang: Iterable[str] = LANGUAGES, formats: Iterable[str] = FORMATS, *,
+def render(out: str | Path = DEFAULT_OUT, lang: Iterable[str] = LANGUAGES, formats: Iterable[str] = DEFAULT_FORMATS, *,
            config: str | Path | None = None, notes: dict[str, str | Path] | None = None,
            templates: str | Path | None = None, figures: Iterable[str] = ("svg",)) -> Report:
     """Renders `OUT/results.json` (and `OUT/notes.<lang>.md`) into the reports, like `labreport render`.
 
     Args:
-        lang: report languages; formats: "html", "pdf".
+        lang: report languages; formats: among `labreport.report.formats.FORMATS` ("html", "pdf", "docx").
         config: a labreport.toml whose `[report]` section sets the cover (default ./labreport.toml).
         notes: your own sections by language, e.g. {"ko": "my_notes.md"}.
         templates: a folder searched before the built-in templates and catalogs.
@@ -111,7 +111,7 @@ def render(out: str | Path = DEFAULT_OUT, lang: Iterable[str] = LANGUAGES, forma
 
 def build(out: str | Path = DEFAULT_OUT, *, quick: bool = False, data: str | Path | None = None,
           data_dir: str | Path | None = None, config: str | Path | None = None, lang: Iterable[str] = LANGUAGES,
-          formats: Iterable[str] = FORMATS, progress: bool = True, **settings) -> Report:
+          formats: Iterable[str] = DEFAULT_FORMATS, progress: bool = True, **settings) -> Report:
     """Trains every model and renders the report, like `labreport build`.
 
     Args:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from labreport.core import LabreportError, __version__
 from labreport.core.config import DEFAULT_OUT, SWEEP_OUT, checked_choices, comma_list
+from labreport.report.formats import DEFAULT_FORMATS, FORMATS
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +67,8 @@ def _add_render_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("report")
     group.add_argument("--lang", default="ko,en", metavar="LIST",
                        help="report languages: ko, en, or any with a catalog lang/<code>.toml in --templates (ko,en)")
-    group.add_argument("--format", default="html,pdf", metavar="LIST", help="formats among html,pdf (html,pdf)")
+    group.add_argument("--format", default=",".join(DEFAULT_FORMATS), metavar="LIST",
+                       help=f"formats among {','.join(FORMATS)} ({','.join(DEFAULT_FORMATS)})")
     group.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates and catalogs")
     group.add_argument("--figures", default="svg", metavar="LIST",
                        help="formats of the figure files in OUT/figures among svg,png (svg; the reports carry their figures inside)")

@@ -63,7 +63,7 @@ def test_render_without_record(tmp_path):
 
 
 @pytest.mark.parametrize("flag, value, needle", [("--lang", "fr", "unknown language 'fr'"),
-                                                 ("--format", "docx", "unknown format 'docx'")])
+                                                 ("--format", "rtf", "unknown format 'rtf'")])
 def test_render_unknown_language_or_format(tmp_path, flag, value, needle):
     assert_one_line_error(run_cli("render", "--out", str(tmp_path), flag, value), needle)
 

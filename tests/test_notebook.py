@@ -156,8 +156,8 @@ def test_load_render_and_their_errors(record_dir):
         report.pdf("en")
     with pytest.raises(LabreportError, match="unknown language 'fr'"):
         labreport.render(record_dir, lang=["fr"])
-    with pytest.raises(LabreportError, match=r"unknown format 'docx': choose among html, pdf"):
-        labreport.render(record_dir, formats="docx")
+    with pytest.raises(LabreportError, match=r"unknown format 'rtf': choose among html, pdf, docx"):
+        labreport.render(record_dir, formats="rtf")
     with pytest.raises(LabreportError, match=r"unknown setting 'epoch' \(did you mean epochs\?\)"):
         labreport.build(record_dir, quick=True, epoch=2)
     with pytest.raises(AttributeError):

@@ -87,6 +87,8 @@ def save(fig, formats: tuple[str, ...] = FORMATS, salt: str = "labreport") -> di
     """The figure as bytes in each format; no software tag, date or random ids, so equal records give equal bytes.
 
     `salt` makes the SVG's element ids the figure's own, so several SVGs can share one HTML page.
+    A format may name its resolution: "png@300" is PNG at 300 dpi (the DOCX's print figures); plain
+    "png" is drawn at `DPI`.
     """
     plt.rcParams["svg.hashsalt"] = salt
     plain_tick_labels(fig)
@@ -94,8 +96,9 @@ def save(fig, formats: tuple[str, ...] = FORMATS, salt: str = "labreport") -> di
     # Each figure ends in tight_layout(), so no bbox_inches="tight" (it would draw every figure twice).
     for fmt in formats:
         buffer = io.BytesIO()
-        metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
-        fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
+        kind, _, dpi = fmt.partition("@")
+        metadata = {"Software": None} if kind == "png" else {"Date": None, "Creator": None}
+        fig.savefig(buffer, format=kind, dpi=int(dpi) if dpi else DPI, metadata=metadata)
         result[fmt] = buffer.getvalue()
     plt.close(fig)
     return result

@@ -15,11 +15,15 @@ from typing import Any
 EXPORTERS = {
     "html": "labreport.report.exporters.html.HtmlExporter",
     "pdf": "labreport.report.exporters.pdf.PdfExporter",
+    "docx": "labreport.report.exporters.docx.DocxExporter",
 }
 """Each format's exporter class, in the order the formats are rendered and listed."""
 
 FORMATS = tuple(EXPORTERS)
-"""Every format a report can be written in: ("html", "pdf")."""
+"""Every format a report can be written in: ("html", "pdf", "docx")."""
+
+DEFAULT_FORMATS = ("html", "pdf")
+"""The formats written when none are named: the page and the hand-in copy; the word-processor files on request."""
 
 LANGUAGES = ("ko", "en")
 """The languages rendered when none are named: the built-in catalogs, Korean first."""

@@ -1,0 +1,386 @@
+"""The DOCX exporter: the HTML exporter's page, read as blocks (`blocks.read_page`), written as an editable Word file.
+
+What a student opening `report.<lang>.docx` in Word or LibreOffice gets: the outline in the
+navigation pane (the built-in Heading 1..3 styles), the cover, numbered captions in the Caption
+style, real tables whose header rows repeat on every page, the figures as 300-dpi PNG with their
+alt text, each equation as Office Math (editable) with its number, the Keras summaries in a
+fixed-width font, the reference list and the student's own sections.
+
+Korean text is set through the East Asian font slot: python-docx names only the Latin fonts
+(its issue #154), so the styles' `w:rFonts` and `w:lang` are written here directly, with 맑은 고딕
+for Hangul and Calibri for Latin text; a machine without them substitutes its own Korean and sans
+fonts (LibreOffice: Noto Sans CJK KR and Carlito, where installed).
+
+Every string is text: reviews and notes may hold markup or formula-looking text (`=HYPERLINK(…)`),
+and reach the file as escaped text in `w:t`, with the characters XML cannot hold replaced. The
+file has no fields, no hyperlinks, no external relationships and no macros, and the same record
+gives the same bytes (fixed dates, fixed zip entry times).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import re
+import zipfile
+
+from labreport.report.exporters import blocks as blocks_module
+from labreport.report.exporters.html import HtmlExporter
+from labreport.report.formats import Output, Unavailable
+
+PRINT_FIGURES = "png@300"
+"""The figure files the DOCX takes: PNG at 300 dpi, print resolution (the PNGs beside the report are 160 dpi)."""
+
+LATIN_FONT = "Calibri"
+KOREAN_FONT = "맑은 고딕"
+"""The fonts the styles name: Latin text in `LATIN_FONT`, Hangul in `KOREAN_FONT` (Malgun Gothic, on every
+Windows since Vista)."""
+CODE_FONT = "Consolas"
+CODE_KOREAN_FONT = "D2Coding"
+"""The fixed-width fonts of code and the Keras summaries: Latin in Consolas, Hangul in D2Coding (Naver's coding font)."""
+
+TEXT_WIDTH_EMU = 6_000_000
+"""The widest a figure is set: the text width of an A4 page with 2.5 cm margins (16 cm), in EMU."""
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+"""Characters an XML 1.0 document cannot hold (python-docx raises on them) and DEL."""
+
+_WORD = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_MATH = "http://schemas.openxmlformats.org/officeDocument/2006/math"
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def plain(text: str) -> str:
+    """`text` with the characters XML cannot hold replaced by U+FFFD (a box the reader sees), line ends kept."""
+    return _NOT_XML.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+class DocxExporter(HtmlExporter):
+    """`report.<lang>.docx`, for a student who edits the report or a course that collects Word files."""
+
+    figure_formats: tuple[str, ...] = (PRINT_FIGURES,)
+
+    def export(self, page) -> Output:
+        try:
+            import docx  # noqa: F401
+        except ImportError as error:
+            raise Unavailable("DOCX needs python-docx: pip install 'labreport[office]'") from error
+        document = blocks_module.read_page(self.page_html(page, inline=False), page.lang)
+        pictures = {name: files[PRINT_FIGURES] for name, files in page.figures.items() if PRINT_FIGURES in files}
+        run_date = _dt.datetime.fromisoformat(page.record["environment"]["started_at"][:10]).replace(
+            tzinfo=_dt.timezone.utc)
+        return Output(write_docx(document, pictures, run_date))
+
+
+def write_docx(document: blocks_module.Document, pictures: dict[str, bytes], date: _dt.datetime) -> bytes:
+    """The DOCX file of `document`.
+
+    Args:
+        document: the report's blocks (`blocks.read_page`).
+        pictures: each figure's PNG by name; a figure without one is written as its caption and alt text.
+        date: the file's creation and modification date (the run's, so the same record gives the same bytes).
+
+    Returns:
+        The file's bytes.
+    """
+    import docx
+    from docx.shared import Cm
+
+    word = docx.Document()
+    section = word.sections[0]
+    section.page_width, section.page_height = Cm(21), Cm(29.7)  # A4
+    section.left_margin = section.right_margin = Cm(2.5)
+    section.top_margin = section.bottom_margin = Cm(2.5)
+    _set_fonts_and_language(word, document.lang)
+    _add_styles(word)
+    writer = _Writer(word, pictures)
+    for block in document.blocks:
+        writer.write(block)
+    _set_properties(word, document, date)
+    buffer = io.BytesIO()
+    word.save(buffer)
+    return _with_fixed_zip_times(buffer.getvalue())
+
+
+# Styles -------------------------------------------------------------------------------------------
+
+def _qualified(name: str) -> str:
+    prefix, _, local = name.partition(":")
+    return "{%s}%s" % ({"w": _WORD, "m": _MATH}[prefix], local)
+
+
+def _fonts_element(ascii_font: str, east_asian_font: str):
+    from docx.oxml import OxmlElement
+
+    fonts = OxmlElement("w:rFonts")
+    for attribute, value in (("w:ascii", ascii_font), ("w:hAnsi", ascii_font), ("w:eastAsia", east_asian_font),
+                             ("w:cs", ascii_font)):
+        fonts.set(_qualified(attribute), value)
+    return fonts
+
+
+def _set_fonts_and_language(word, lang: str) -> None:
+    """Names the Latin and Korean fonts and the language in the document defaults, and makes every style inherit them.
+
+    The template's styles name theme fonts (`w:asciiTheme`, `w:eastAsiaTheme`), which win over named
+    fonts; they are removed, so each style takes the defaults' fonts unless it names its own.
+    """
+    from docx.oxml import OxmlElement
+
+    styles = word.styles.element
+    for fonts in styles.iter(_qualified("w:rFonts")):
+        for attribute in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+            fonts.attrib.pop(_qualified(attribute), None)
+    defaults = styles.find(f"{_qualified('w:docDefaults')}/{_qualified('w:rPrDefault')}/{_qualified('w:rPr')}")
+    old = defaults.find(_qualified("w:rFonts"))
+    old.addprevious(_fonts_element(LATIN_FONT, KOREAN_FONT))
+    defaults.remove(old)
+    language = defaults.find(_qualified("w:lang"))
+    if language is None:
+        language = OxmlElement("w:lang")
+        defaults.append(language)
+    # Latin text is English in both reports; Hangul is Korean in both (a Korean word in the English report too).
+    language.set(_qualified("w:val"), "en-US")
+    language.set(_qualified("w:eastAsia"), "ko-KR")
+    settings = word.settings.element
+    theme_language = settings.find(_qualified("w:themeFontLang"))
+    if theme_language is None:
+        theme_language = OxmlElement("w:themeFontLang")
+        settings.append(theme_language)
+    theme_language.set(_qualified("w:val"), "en-US")
+    theme_language.set(_qualified("w:eastAsia"), "ko-KR")
+    # Each style that sets a font of its own (none in the template after the themes go) keeps a Korean one.
+    for style in word.styles:
+        element = style.element.find(_qualified("w:rPr"))
+        fonts = element.find(_qualified("w:rFonts")) if element is not None else None
+        if fonts is not None and not fonts.attrib:
+            element.remove(fonts)
+
+
+def _add_styles(word) -> None:
+    """The styles the blocks need beyond the template's: fixed-width text (a paragraph and a character style)."""
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.shared import Pt
+
+    for name, kind in (("Preformatted Text", WD_STYLE_TYPE.PARAGRAPH), ("Code", WD_STYLE_TYPE.CHARACTER)):
+        style = word.styles.add_style(name, kind)
+        style.font.size = Pt(7.5) if kind == WD_STYLE_TYPE.PARAGRAPH else None
+        rpr = style.element.get_or_add_rPr()
+        rpr.insert(0, _fonts_element(CODE_FONT, CODE_KOREAN_FONT))
+        if kind == WD_STYLE_TYPE.PARAGRAPH:
+            style.base_style = word.styles["Normal"]
+            style.paragraph_format.space_after = Pt(6)
+            style.paragraph_format.line_spacing = 1.0
+    caption = word.styles["Caption"]
+    caption.font.color.rgb = None
+    word.styles["Normal"].font.size = Pt(10.5)
+
+
+def _set_properties(word, document: blocks_module.Document, date: _dt.datetime) -> None:
+    properties = word.core_properties
+    properties.title = plain(document.title)
+    properties.language = document.lang
+    properties.author = ""
+    properties.last_modified_by = ""
+    properties.comments = ""
+    properties.revision = 1
+    properties.created = properties.modified = date.replace(tzinfo=None)
+    package = word.part.package
+    for key, relationship in list(package.rels.items()):
+        if relationship.reltype.endswith("/thumbnail"):
+            package.rels.pop(key)  # the template's picture of an empty page, not of this report
+
+
+def _with_fixed_zip_times(data: bytes) -> bytes:
+    """The package with every entry dated 1980-01-01 (python-docx stamps each with the time it was written)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            entry = zipfile.ZipInfo(info.filename, _ZIP_TIME)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            target.writestr(entry, source.read(info.filename))
+    return buffer.getvalue()
+
+
+# Blocks -------------------------------------------------------------------------------------------
+
+class _Writer:
+    """Writes blocks into a python-docx document, one after the other."""
+
+    def __init__(self, word, pictures: dict[str, bytes]):
+        self.word = word
+        self.pictures = pictures
+
+    def write(self, block) -> None:
+        kind = type(block).__name__
+        getattr(self, f"_{kind.lower()}")(block)
+
+    def _runs(self, paragraph, runs) -> None:
+        for run in runs:
+            if not run.text:
+                continue
+            written = paragraph.add_run(plain(run.text), style="Code" if run.code else None)
+            written.bold = run.bold or None
+            written.italic = run.italic or None
+            if run.superscript:
+                written.font.superscript = True
+            if run.subscript:
+                written.font.subscript = True
+
+    def _heading(self, block) -> None:
+        self.word.add_heading(plain(block.text), level=min(max(block.level, 1), 9))
+
+    def _paragraph(self, block) -> None:
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+        from docx.shared import Cm
+
+        style = {"title": "Title", "subtitle": "Subtitle", "caption": "Caption", "note": "Intense Quote"}.get(block.role)
+        paragraph = self.word.add_paragraph(style=style)
+        if block.role in ("title", "subtitle", "cover"):
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        if block.role == "reference":
+            paragraph.paragraph_format.left_indent = Cm(0.9)
+            paragraph.paragraph_format.first_line_indent = Cm(-0.9)
+        self._runs(paragraph, block.runs)
+
+    def _listitems(self, block) -> None:
+        style = "List Number" if block.ordered else "List Bullet"
+        number = self._restarted_numbering() if block.ordered else None
+        for item in block.items:
+            paragraph = self.word.add_paragraph(style=style)
+            if number is not None:
+                paragraph._p.get_or_add_pPr().get_or_add_numPr().get_or_add_numId().val = number
+                paragraph._p.get_or_add_pPr().get_or_add_numPr().get_or_add_ilvl().val = 0
+            self._runs(paragraph, item)
+
+    def _restarted_numbering(self) -> int:
+        """A new numbering instance of the List Number style's list, starting at 1 (each list counts from 1)."""
+        numbering = self.word.part.numbering_part.element
+        style_number = self.word.styles["List Number"].element.pPr.numPr.numId.val
+        abstract = next(num.abstractNumId.val for num in numbering.num_lst if num.numId == style_number)
+        num = numbering.add_num(abstract)
+        override = num.add_lvlOverride(ilvl=0)
+        override.add_startOverride(1)
+        return num.numId
+
+    def _table(self, block) -> None:
+        from docx.oxml import OxmlElement
+        from docx.shared import Pt
+
+        if block.caption:
+            caption = self.word.add_paragraph(plain(block.caption), style="Caption")
+            caption.paragraph_format.keep_with_next = True
+            caption.paragraph_format.space_before = Pt(12)  # apart from the table or text above it
+        if not block.rows:
+            return
+        columns = max(sum(cell.colspan for cell in row) for row in block.rows)
+        table = self.word.add_table(rows=len(block.rows), cols=columns)
+        table.style = self.word.styles["Table Grid"]
+        heading_rows = 0
+        for row in block.rows:
+            if not all(cell.header for cell in row):
+                break
+            heading_rows += 1
+        for index, (row, written) in enumerate(zip(block.rows, table.rows)):
+            if index < heading_rows:
+                header = OxmlElement("w:tblHeader")  # repeats on every page the table spans
+                written._tr.get_or_add_trPr().append(header)
+            column = 0
+            for cell in row:
+                target = written.cells[column]
+                if cell.colspan > 1:
+                    target = target.merge(written.cells[min(column + cell.colspan, columns) - 1])
+                paragraph = target.paragraphs[0]
+                run = paragraph.add_run(plain(cell.text))
+                run.bold = cell.header or None
+                column += cell.colspan
+
+    def _figure(self, block) -> None:
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+        from docx.shared import Emu
+
+        picture = self.pictures.get(block.name)
+        if picture is None:
+            self.word.add_paragraph(plain(block.alt))
+        else:
+            paragraph = self.word.add_paragraph()
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            paragraph.paragraph_format.keep_with_next = True
+            shape = paragraph.add_run().add_picture(io.BytesIO(picture))
+            if shape.width > TEXT_WIDTH_EMU:
+                shape.height = Emu(int(shape.height * TEXT_WIDTH_EMU / shape.width))
+                shape.width = Emu(TEXT_WIDTH_EMU)
+            properties = shape._inline.docPr
+            properties.set("descr", plain(block.alt))  # the alt text Word and screen readers read
+            properties.set("name", f"Figure {block.name}")
+        self.word.add_paragraph(plain(block.caption), style="Caption")
+
+    def _equation(self, block) -> None:
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+        paragraph = self.word.add_paragraph()
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        paragraph._p.append(_office_math(block.runs or [blocks_module.Run(block.text)]))
+        label = f"({block.number})" + (f" {block.note}" if block.note else "")
+        paragraph.add_run("\u2003" + plain(label))
+
+    def _preformatted(self, block) -> None:
+        paragraph = self.word.add_paragraph(style="Preformatted Text")
+        paragraph.add_run(plain(block.text))
+
+    def _pagebreak(self, block) -> None:
+        self.word.add_page_break()
+
+
+def _office_math(runs) -> object:
+    """An `m:oMath` of `runs`: italic runs as math variables, the rest upright, subscripts and superscripts as `m:sSub`/`m:sSup`.
+
+    A subscript attaches to the word before it (the "W" of "W x" for "W_f x").
+    """
+    from docx.oxml import OxmlElement
+
+    def math_run(text: str, upright: bool):
+        run = OxmlElement("m:r")
+        if upright:
+            properties = OxmlElement("m:rPr")
+            style = OxmlElement("m:sty")
+            style.set(_qualified("m:val"), "p")
+            properties.append(style)
+            run.append(properties)
+        content = OxmlElement("m:t")
+        content.text = plain(text)
+        if text != text.strip():
+            content.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+        run.append(content)
+        return run
+
+    def wrapped(tag: str, child):
+        element = OxmlElement(tag)
+        element.append(child)
+        return element
+
+    math = OxmlElement("m:oMath")
+    previous: tuple[str, bool] | None = None  # the text and look of the run not yet written
+    for run in runs:
+        if not run.text:
+            continue
+        if (run.subscript or run.superscript) and previous is not None:
+            text, upright = previous
+            found = re.search(r"[^\s()+=−⊙·,×]+$", text)
+            base = found.group(0) if found else ""
+            if text[:len(text) - len(base)]:
+                math.append(math_run(text[:len(text) - len(base)], upright))
+            script = OxmlElement("m:sSub" if run.subscript else "m:sSup")
+            script.append(wrapped("m:e", math_run(base, upright)))
+            script.append(wrapped("m:sub" if run.subscript else "m:sup", math_run(run.text, True)))
+            math.append(script)
+            previous = None
+            continue
+        if previous is not None:
+            math.append(math_run(*previous))
+        previous = (run.text, not run.italic)
+    if previous is not None:
+        math.append(math_run(*previous))
+    return math

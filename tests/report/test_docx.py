@@ -1,0 +1,215 @@
+"""The DOCX report (`labreport.report.exporters.docx`), read back with python-docx and opened by LibreOffice."""
+
+from __future__ import annotations
+
+import copy
+import html as html_module
+import io
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from labreport.report import formats
+from labreport.report import notes as notes_module
+from labreport.report.exporters import render_language
+
+docx = pytest.importorskip("docx", reason="python-docx (the office extra) is not installed")
+
+HOSTILE = 'Loved it <script>alert("x")</script> =HYPERLINK("http://evil.invalid","x") \x01\x0b\x1f end'
+NOTES = """# My reading
+
+BiLSTM reached {{ models.lstm.test.accuracy }} on the test split.
+=HYPERLINK("http://evil.invalid/notes","click") and <b>raw</b> <script>alert(2)</script>
+
+1. first
+2. second
+"""
+WORD = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+MATH = "{http://schemas.openxmlformats.org/officeDocument/2006/math}"
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+@pytest.fixture(scope="module")
+def reports(checked_in_record):
+    """Both languages as HTML and DOCX, rendered once for the tests that only read them: a review
+    and the student's notes carry markup, control characters and formula-looking text."""
+    record = copy.deepcopy(checked_in_record)
+    for entry in record["models"].values():
+        entry["samples"][0]["text"] = HOSTILE
+    results = {}
+    for lang in ("ko", "en"):
+        notes = notes_module.sections_from_text(NOTES, "notes.md", record, lang)
+        results[lang] = render_language(record, lang, ("html", "docx"), None, notes, ("svg",))
+    return record, notes, results
+
+
+def opened(data: bytes):
+    return docx.Document(io.BytesIO(data))
+
+
+def paragraph_text(paragraph) -> str:
+    """A paragraph's text as a reader sees it, Office Math included (python-docx's `.text` leaves it out)."""
+    parts = []
+    for node in paragraph.iter():
+        if node.tag in (f"{WORD}t", f"{MATH}t") and node.text:
+            parts.append(node.text)
+        elif node.tag == f"{WORD}tab":
+            parts.append("\t")
+        elif node.tag in (f"{WORD}br", f"{WORD}cr"):
+            parts.append("\n")
+    return "".join(parts)
+
+
+def document_text(document) -> str:
+    return "\n".join(paragraph_text(p) for p in document.element.body.iter(f"{WORD}p"))
+
+
+def visible_html(page: str) -> str:
+    """What the HTML page shows as text: no head, contents, figures' drawings or scripts."""
+    body = page[page.index("<body"):]
+    body = re.sub(r"<(nav|svg|script|style)\b.*?</\1>", " ", body, flags=re.DOTALL)
+    return html_module.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def package_parts(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        return {name: package.read(name) for name in package.namelist()}
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_docx_holds_every_number_the_html_shows(reports, lang):
+    _, _, results = reports
+    page = results[lang].outputs["html"].data
+    text = document_text(opened(results[lang].outputs["docx"].data))
+    shown = visible_html(page)
+    numbers = NUMBER.findall(shown)
+    assert len(numbers) > 300
+    missing = [number for number in sorted(set(numbers)) if text.count(number) < shown.count(number)]
+    assert not missing
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_headings_tables_and_figures_counted_against_the_html(reports, lang):
+    _, _, results = reports
+    page = results[lang].outputs["html"].data
+    body = page[page.index("</nav>"):]
+    document = opened(results[lang].outputs["docx"].data)
+    headings = [p for p in document.paragraphs if p.style.name.startswith("Heading ")]
+    assert len(headings) == len(re.findall(r"<h[2-6][ >]", body)) > 10
+    assert {p.style.name for p in headings} == {"Heading 1", "Heading 2"}  # the outline Word's navigation pane shows
+    assert [p.text for p in document.paragraphs if p.style.name == "Title"] == [
+        html_module.unescape(re.search(r"<h1>(.*?)</h1>", page).group(1))]
+    assert len(document.tables) == body.count("<table") > 10
+    for table in document.tables:  # the header row repeats on every page the table spans
+        assert table.rows[0]._tr.trPr.find(f"{WORD}tblHeader") is not None
+    captions = [p.text for p in document.paragraphs if p.style.name == "Caption"]
+    assert len(captions) == body.count("<figcaption>")
+    assert captions[0].startswith({"ko": "표 1.", "en": "Table 1."}[lang]) or captions[0].startswith(
+        {"ko": "그림 1.", "en": "Figure 1."}[lang])
+    equations = list(document.element.body.iter(f"{MATH}oMath"))
+    assert len(equations) == len(re.findall(r'<span class="label">', body)) == 11
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_figures_are_print_resolution_pngs_with_alt_text(reports, lang):
+    _, _, results = reports
+    page = results[lang].outputs["html"].data
+    document = opened(results[lang].outputs["docx"].data)
+    alts = [html_module.unescape(alt) for alt in re.findall(r'<div class="plot" role="img" aria-label="([^"]*)"', page)]
+    shapes = document.inline_shapes
+    assert len(shapes) == len(alts) == 7
+    assert [shape._inline.docPr.get("descr") for shape in shapes] == alts
+    for shape in shapes:
+        image = document.part.related_parts[shape._inline.graphic.graphicData.pic.blipFill.blip.embed].image
+        assert image.content_type == "image/png" and image.horz_dpi >= 200
+        assert shape.width <= 6_000_000  # fits the text width
+
+
+def test_korean_goes_through_the_east_asian_font_slot(reports):
+    _, _, results = reports
+    parts = package_parts(results["ko"].outputs["docx"].data)
+    styles = parts["word/styles.xml"].decode("utf-8")
+    defaults = re.search(r"<w:rPrDefault>.*?</w:rPrDefault>", styles).group(0)
+    assert 'w:eastAsia="맑은 고딕"' in defaults and 'w:ascii="Calibri"' in defaults
+    assert re.search(r'<w:lang [^>]*w:eastAsia="ko-KR"', defaults)
+    assert "Theme=" not in styles and "w:cstheme" not in styles  # a theme font would win over the named ones
+    document = opened(results["ko"].outputs["docx"].data)
+    korean = [run for p in document.paragraphs for run in p.runs if re.search("[가-힣]", run.text)]
+    assert len(korean) > 50
+    for run in korean:  # no run names a font of its own: each takes its style's East Asian font
+        fonts = run._r.rPr.find(f"{WORD}rFonts") if run._r.rPr is not None else None
+        assert fonts is None or fonts.get(f"{WORD}eastAsia") in ("맑은 고딕", "D2Coding")
+    assert document.core_properties.language == "ko-KR"
+    assert opened(results["en"].outputs["docx"].data).core_properties.language == "en-US"
+    code = re.search(r'<w:style [^>]*w:styleId="PreformattedText".*?</w:style>', styles, re.DOTALL).group(0)
+    assert 'w:ascii="Consolas"' in code and 'w:eastAsia="D2Coding"' in code
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_a_hostile_review_and_note_arrive_as_text(reports, lang):
+    _, _, results = reports
+    data = results[lang].outputs["docx"].data
+    text = document_text(opened(data))
+    assert 'Loved it <script>alert("x")</script> =HYPERLINK("http://evil.invalid","x") \ufffd\ufffd\ufffd end' in text
+    assert '=HYPERLINK("http://evil.invalid/notes","click") and <b>raw</b> <script>alert(2)</script>' in text
+    for name, content in package_parts(data).items():
+        assert "vba" not in name.lower() and not name.endswith(".bin")
+        if name.endswith(".xml") or name.endswith(".rels"):
+            xml = content.decode("utf-8")
+            assert "TargetMode" not in xml, name  # no relationship points outside the package
+            for element in ("instrText", "fldSimple", "fldChar", "<w:hyperlink", "<script"):
+                assert element not in xml, (name, element)
+    assert "macroEnabled" not in package_parts(data)["[Content_Types].xml"].decode("utf-8")
+
+
+def test_same_record_same_bytes_and_figure_files_unchanged(reports):
+    record, notes, results = reports
+    again = render_language(record, "en", ("docx",), None, notes_module.sections_from_text(NOTES, "n.md", record, "en"),
+                            ("svg",))
+    assert again.outputs["docx"].data == results["en"].outputs["docx"].data
+    # The DOCX's PNGs are drawn for it; the files beside the report stay the ones asked for.
+    assert {fmt for files in again.figures.values() for fmt in files} == {"svg"}
+    with zipfile.ZipFile(io.BytesIO(again.outputs["docx"].data)) as package:
+        assert {info.date_time for info in package.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_without_python_docx_the_format_is_skipped_with_what_to_install(checked_in_record, monkeypatch):
+    monkeypatch.setitem(sys.modules, "docx", None)  # `import docx` now raises ImportError
+    result = render_language(checked_in_record, "en", ("docx",), None, None, ("svg",))
+    assert result.outputs == {}
+    assert result.skipped == {"docx": "DOCX needs python-docx: pip install 'labreport[office]'"}
+
+
+def test_render_format_docx_on_the_command_line(tmp_path, record_dir):
+    run = subprocess.run([sys.executable, "-m", "labreport", "render", "--out", str(record_dir), "--format", "docx",
+                          "--lang", "en"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    written = sorted(path.name for path in record_dir.iterdir() if path.name.startswith("report."))
+    assert written == ["report.en.docx"]
+    assert opened((record_dir / "report.en.docx").read_bytes()).tables
+    usage = subprocess.run([sys.executable, "-m", "labreport", "render", "--help"], capture_output=True, text=True)
+    assert f"formats among {','.join(formats.FORMATS)} (html,pdf)" in " ".join(usage.stdout.split())
+    assert "docx" in formats.FORMATS
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+def test_libreoffice_opens_the_docx_and_converts_it(reports, tmp_path):
+    import pypdf
+
+    _, _, results = reports
+    source = tmp_path / "report.ko.docx"
+    source.write_bytes(results["ko"].outputs["docx"].data)
+    run = subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless",
+                          "--convert-to", "pdf", "--outdir", str(tmp_path), str(source)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    reader = pypdf.PdfReader(tmp_path / "report.ko.pdf")
+    assert len(reader.pages) > 10
+    text = " ".join(page.extract_text() for page in reader.pages)
+    words = " ".join(text.split())
+    assert "164,833" in words and "166,305" in words  # the parameter totals
+    assert "실행 날짜" in words and "참고문헌" in words.replace(" ", "") or "참고 문헌" in words
