@@ -33,7 +33,7 @@ from typing import Any
 
 from labreport.core import LabreportError, __version__, fileio, stats
 from labreport.report import files as report_files
-from labreport.report.formats import FORMATS, LANGUAGES, LanguageResult
+from labreport.report.formats import DEFAULT_FORMATS, LANGUAGES, LanguageResult
 from labreport.report.writer import write_file, write_files
 from labreport.site import checks, submissions
 
@@ -279,7 +279,7 @@ def _render_job(run: submissions.Run, texts: dict[str, str], languages: list[str
     record = submissions.full_record(run)
     own = {lang: notes_module.sections_from_text(text, notes_module.NOTES_FILE.format(lang=lang), record, lang)
            for lang, text in texts.items()}
-    return record, languages, FORMATS, user_templates, own, ()
+    return record, languages, DEFAULT_FORMATS, user_templates, own, ()
 
 
 def _write_reports(target: Path, results: list[LanguageResult], stamp: str) -> list[str]:

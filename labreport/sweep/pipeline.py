@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from labreport.core import LabreportError, fileio, staging
-from labreport.report.formats import FORMATS, LANGUAGES
+from labreport.report.formats import DEFAULT_FORMATS, LANGUAGES
 from labreport.sweep import driver
 from labreport.sweep.driver import Outcome
 from labreport.sweep.grid import Grid, RunSpec
@@ -37,7 +37,7 @@ class Options:
     keep_models: bool = False
     dashboard: bool = False
     languages: tuple[str, ...] = LANGUAGES
-    formats: tuple[str, ...] = FORMATS
+    formats: tuple[str, ...] = DEFAULT_FORMATS
     templates: str | None = None
     command: str = "labreport sweep"
     environ: dict = field(default_factory=lambda: dict(os.environ))
