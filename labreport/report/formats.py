@@ -15,11 +15,12 @@ from typing import Any
 EXPORTERS = {
     "html": "labreport.report.exporters.html.HtmlExporter",
     "pdf": "labreport.report.exporters.pdf.PdfExporter",
+    "hwpx": "labreport.report.exporters.hwpx.HwpxExporter",
 }
 """Each format's exporter class, in the order the formats are rendered and listed."""
 
 FORMATS = tuple(EXPORTERS)
-"""Every format a report can be written in: ("html", "pdf")."""
+"""Every format a report can be written in: ("html", "pdf", "hwpx")."""
 
 LANGUAGES = ("ko", "en")
 """The languages rendered when none are named: the built-in catalogs, Korean first."""

@@ -12,6 +12,9 @@ from labreport.report.templates import REPORT_TEMPLATE
 class HtmlExporter:
     """`report.<lang>.html`: one file that reads offline, figures inline."""
 
+    figure_formats: tuple[str, ...] = ()
+    """The figure files this exporter places besides the SVG the page takes (the word processors take PNG)."""
+
     def page_html(self, page, inline: bool) -> str:
         """The page as the template renders it, figures inline (`inline`) or as images for a converter."""
         return render_html(page.record, page.lang, page.env, figure_markup(page.figures, inline=inline), page.notes,
