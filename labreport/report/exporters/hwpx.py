@@ -23,7 +23,16 @@ from __future__ import annotations
 import re
 
 from labreport.report.exporters.blocks import (
-    Document, Equation, Figure, Heading, ListItems, PageBreak, Paragraph, Preformatted, Run, Table,
+    Document,
+    Equation,
+    Figure,
+    Heading,
+    ListItems,
+    PageBreak,
+    Paragraph,
+    Preformatted,
+    Run,
+    Table,
 )
 from labreport.report.formats import Output, Unavailable
 
@@ -81,7 +90,7 @@ class HwpxExporter:
             raise Unavailable(INSTALL_HINT) from error
         from labreport.report.exporters.blocks import read_page
         from labreport.report.exporters.html import HtmlExporter
-        document = read_page(HtmlExporter().export(page).data, page.lang)
+        document = read_page(HtmlExporter().page_html(page, inline=False), page.lang)
         return Output(write_hwpx(document, page.figures))
 
 
@@ -268,7 +277,12 @@ class _Writer:
 
     def equation(self, block: Equation) -> None:
         paragraph = self.paragraph()
-        self.add_runs(paragraph, [Run(block.text, italic=False), Run(f"    ({block.number})")])
+        # The equation with its italics and subscripts where the page gave them, then its number and remark.
+        runs = block.runs or [Run(block.text)]
+        tail = f"    ({block.number})" if block.number else ""
+        if block.note:
+            tail += f"  {block.note}"
+        self.add_runs(paragraph, [*runs, Run(tail)])
         self.align(paragraph, "CENTER")
 
     def preformatted(self, block: Preformatted) -> None:
