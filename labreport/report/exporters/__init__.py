@@ -36,11 +36,11 @@ def render_language(record: dict, lang: str, formats: tuple[str, ...], user_temp
     from labreport.report import figures as figures_module
     catalog = load_catalog(lang, user_templates)
     env = make_environment(user_templates)
-    # The pages take SVG; PNG is drawn only when asked for as a file (it would cost a third of the render)
-    # or when an asked-for exporter places pictures (the word-processor formats take PNG).
-    exporters = [formats_module.exporter(name) for name in formats_module.FORMATS if name in formats]
-    wanted = ("svg", *figure_files, *(fmt for exporter in exporters for fmt in exporter.figure_formats))
-    drawn = figures_module.all_figures(record, figure_label(catalog), tuple(dict.fromkeys(wanted)))
+    # The pages take SVG; PNG is drawn only when asked for as a file or by an exporter that needs it
+    # (it would cost a third of the render).
+    wanted = [fmt for name in formats if name in formats_module.FORMATS
+              for fmt in formats_module.exporter(name).figure_formats]
+    drawn = figures_module.all_figures(record, figure_label(catalog), tuple(dict.fromkeys(("svg", *figure_files, *wanted))))
     page = Page(record, lang, env, drawn, notes, user_templates)
     result = formats_module.LanguageResult(lang)
     for name in formats_module.FORMATS:

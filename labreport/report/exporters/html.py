@@ -13,7 +13,7 @@ class HtmlExporter:
     """`report.<lang>.html`: one file that reads offline, figures inline."""
 
     figure_formats: tuple[str, ...] = ()
-    """The figure files this exporter places besides the SVG the page takes (the word processors take PNG)."""
+    """The figure files this exporter needs drawn besides SVG (which every page takes), as `figures.save` names them."""
 
     def page_html(self, page, inline: bool) -> str:
         """The page as the template renders it, figures inline (`inline`) or as images for a converter."""
