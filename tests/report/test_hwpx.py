@@ -240,4 +240,4 @@ def test_missing_python_hwpx_skips_the_format_with_one_line(checked_in_record, m
     monkeypatch.setitem(sys.modules, "hwpx", None)  # what `import hwpx` meets where it is not installed
     result = render_language(checked_in_record, "en", ("html", "hwpx"), None, None)
     assert "hwpx" not in result.outputs and "html" in result.outputs
-    assert result.skipped["hwpx"] == "HWPX needs python-hwpx: pip install 'python-hwpx>=6.9'"
+    assert result.skipped["hwpx"] == "HWPX needs python-hwpx: pip install 'labreport[office]' (or 'python-hwpx>=6.9')"

@@ -36,7 +36,7 @@ from labreport.report.exporters.blocks import (
 )
 from labreport.report.formats import Output, Unavailable
 
-INSTALL_HINT = "HWPX needs python-hwpx: pip install 'python-hwpx>=6.9'"
+INSTALL_HINT = "HWPX needs python-hwpx: pip install 'labreport[office]' (or 'python-hwpx>=6.9')"
 """The one line shown when the library is missing."""
 
 BODY_FONT = "함초롬바탕"
