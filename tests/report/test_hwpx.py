@@ -229,6 +229,8 @@ def test_each_kind_of_block_is_written():
     assert [cell.find("{*}cellSpan").get("colSpan") for cell in cells if cell.get("header") == "1"] == ["2"]
     [picture] = section_elements(hwpx_document, "pic")
     assert picture.find("{*}shapeComment").text == "a rising line"
+    # Placed at the size it states (none here: 96 dpi), 320 px = 84.7 mm = 24009 HWPUNIT (1/7200 inch).
+    assert abs(int(picture.find("{*}sz").get("width")) - 24009) <= 20
     assert table.element.find("{*}shapeComment").text == "Table 1. Wide"
     # The outline's own numbers are off: the headings carry the report's.
     header = hwpx_document.oxml.headers[0].element

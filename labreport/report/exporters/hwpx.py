@@ -57,8 +57,8 @@ TEXT_WIDTH_MM = 150.0
 FIGURE_HEIGHT_MM = 200.0
 """The tallest a figure is placed, so that one fits on a page with its caption."""
 
-FIGURE_DPI = 160
-"""The resolution the PNG figures are drawn at (`labreport.report.figures.DPI`): their size on paper."""
+FALLBACK_DPI = 96
+"""The resolution of a PNG that does not state its own (matplotlib's do, in their pHYs chunk)."""
 
 ILLEGAL_XML_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 """What XML 1.0 cannot hold (and DEL): dropped from every string before it reaches lxml."""
@@ -336,12 +336,30 @@ class _Writer:
 
 
 def _placed_size_mm(png: bytes) -> tuple[float, float]:
-    """The size a PNG figure is placed at: its drawn size, narrowed to the text width and page height."""
+    """The size a PNG figure is placed at: its size on paper at the resolution it states, narrowed to
+    the text width and the page height."""
+    if not png.startswith(b"\x89PNG\r\n\x1a\n") or png[12:16] != b"IHDR":
+        raise ValueError("A figure for the HWPX must be a PNG image.")
     width_px = int.from_bytes(png[16:20], "big")
     height_px = int.from_bytes(png[20:24], "big")
-    if not png.startswith(b"\x89PNG\r\n\x1a\n") or width_px <= 0 or height_px <= 0:
-        raise ValueError("A figure for the HWPX must be a PNG image.")
-    width_mm = width_px / FIGURE_DPI * 25.4
-    height_mm = height_px / FIGURE_DPI * 25.4
+    dpi = _png_dpi(png) or FALLBACK_DPI
+    width_mm = width_px / dpi * 25.4
+    height_mm = height_px / dpi * 25.4
     scale = min(1.0, TEXT_WIDTH_MM / width_mm, FIGURE_HEIGHT_MM / height_mm)
     return round(width_mm * scale, 1), round(height_mm * scale, 1)
+
+
+def _png_dpi(png: bytes) -> float | None:
+    """The horizontal resolution a PNG states in its pHYs chunk (pixels per metre), in dots per inch."""
+    position = 8
+    while position + 8 <= len(png):
+        length = int.from_bytes(png[position:position + 4], "big")
+        kind = png[position + 4:position + 8]
+        if kind == b"pHYs" and length == 9:
+            body = png[position + 8:position + 17]
+            pixels_per_unit, unit = int.from_bytes(body[0:4], "big"), body[8]
+            return pixels_per_unit * 0.0254 if unit == 1 and pixels_per_unit > 0 else None
+        if kind in (b"IDAT", b"IEND"):
+            return None  # pHYs comes before the image data
+        position += 12 + length
+    return None
