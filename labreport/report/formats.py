@@ -16,11 +16,12 @@ EXPORTERS = {
     "html": "labreport.report.exporters.html.HtmlExporter",
     "pdf": "labreport.report.exporters.pdf.PdfExporter",
     "docx": "labreport.report.exporters.docx.DocxExporter",
+    "hwpx": "labreport.report.exporters.hwpx.HwpxExporter",
 }
 """Each format's exporter class, in the order the formats are rendered and listed."""
 
 FORMATS = tuple(EXPORTERS)
-"""Every format a report can be written in: ("html", "pdf", "docx")."""
+"""Every format a report can be written in: ("html", "pdf", "docx", "hwpx")."""
 
 DEFAULT_FORMATS = ("html", "pdf")
 """The formats written when none are named: the page and the hand-in copy; the word-processor files on request."""
