@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping
 from markupsafe import Markup, escape
 
 from labreport.core import LabreportError
+from labreport.report.spoken import last_spoken_syllable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,22 +37,18 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 CATALOG_FOLDER = "lang"
 PARTICLE_RULES = ("none", "korean")
 
-# How each Latin letter and digit is read in Korean, reduced to: does the reading end in a
-# consonant (받침)? L 엘, M 엠, N 엔, R 알; 0 영, 1 일, 3 삼, 6 육, 7 칠, 8 팔. All others end in a vowel.
-_ENDS_IN_CONSONANT = set("LMNRlmnr013678")
-
-
 def korean_particle(word: str, after_consonant: str, after_vowel: str) -> str:
-    """`word` followed by the particle that fits its last sound: ("BiLSTM", "이", "가") → "BiLSTM이"."""
+    """`word` followed by the particle that fits its last sound as read aloud: ("BiLSTM", "이", "가") → "BiLSTM이".
+
+    The sound is the one `labreport.report.spoken.last_spoken_syllable` hears: "16" → 십육 → "16과",
+    "BiGRU" → 비지알유 → "BiGRU는". A word that ends in ㄹ takes 로, not 으로 ("0.4859로").
+    """
     text = str(word).rstrip()
-    last = text[-1:] or " "
-    if "가" <= last <= "힣":
-        final = (ord(last) - ord("가")) % 28
-        consonant = final != 0
-        if after_vowel == "로" and final == 8:  # ㄹ takes 로, not 으로
-            consonant = False
-    else:
-        consonant = last in _ENDS_IN_CONSONANT
+    last = last_spoken_syllable(text) or "가"
+    final = (ord(last) - ord("가")) % 28
+    consonant = final != 0
+    if after_vowel.startswith("로") and after_consonant.startswith("으로") and final == 8:
+        consonant = False
     return text + (after_consonant if consonant else after_vowel)
 
 
