@@ -11,7 +11,8 @@ A message is trusted markup with `{name}` placeholders. Arguments are escaped un
 `Markup` already, so a review text or a student's name can never inject markup. A format spec
 after the name is applied to numbers as Python's format spec (`{share:.1f}`); a spec with a slash is a
 Korean particle pair (`{model:이/가}` → "BiGRU가", "BiLSTM이") when the language's particle rule
-is "korean". A message may have a singular form under `<id>#one`, used when the `count` argument
+is "korean", chosen by the word as it is read aloud (`labreport.report.spoken`). An optional
+`[glossary]` table declares the language's vocabulary: each preferred term and the variants it replaces. A message may have a singular form under `<id>#one`, used when the `count` argument
 is 1.
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import string
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -72,6 +73,9 @@ class Catalog:
     month_names: tuple[str, ...] = ()
     particles: str = "none"
     fonts: tuple[str, ...] = ()
+    glossary: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """The language's vocabulary: each preferred term and the variants no message may use."""
+
     def raw(self, message_id: str) -> str:
         try:
             return self.messages[message_id]
@@ -162,6 +166,10 @@ def load_catalog(code: str, folders: Iterable[Path]) -> Catalog:
     except ValueError:  # an integer longer than Python converts (4,300 digits)
         raise LabreportError(f"catalog {path} holds a number labreport cannot read (an integer of thousands of digits)") from None
     language = data.pop("language", None)
+    glossary = data.pop("glossary", {})
+    if not isinstance(glossary, Mapping) or not all(
+            isinstance(variants, list) and all(isinstance(v, str) for v in variants) for variants in glossary.values()):
+        raise LabreportError(f"catalog {path}: [glossary] maps each term to a list of the variants it replaces")
     if not isinstance(language, Mapping) or not isinstance(language.get("name"), str):
         raise LabreportError(f"catalog {path} needs a [language] table with a name")
     particles = language.get("particles", "none")
@@ -176,4 +184,5 @@ def load_catalog(code: str, folders: Iterable[Path]) -> Catalog:
         month_names=tuple(language.get("month_names", ())),
         particles=particles,
         fonts=tuple(language.get("fonts", ())),
+        glossary={term: tuple(variants) for term, variants in glossary.items()},
     )
