@@ -99,6 +99,17 @@ class Catalog:
         except ValueError as error:
             raise LabreportError(f"message `{message_id}` in {self.source}: {error}") from None
 
+    def join(self, items: Iterable[Any]) -> Markup:
+        """Items as one list in this language: "a, b and c"; in Korean "BiRNN, BiGRU와 BiLSTM", where
+        `list.last_separator` is "{previous:과/와} " and takes the particle the item before it needs."""
+        items = [escape(item) for item in items]
+        if len(items) < 2:
+            return Markup("").join(items)
+        separator, last = Markup(self.raw("list.separator")), self.raw("list.last_separator")
+        if "{previous" in last:
+            return separator.join([*items[:-2], self.say("list.last_separator", previous=items[-2]) + items[-1]])
+        return separator.join(items[:-1]) + Markup(last) + items[-1]
+
     def text(self, message_id: str, **args: Any) -> str:
         """The message as plain text, tags removed and entities decoded (figure labels, file names)."""
         return str(self.say(message_id, **args).striptags())

@@ -191,13 +191,7 @@ class Resolver:
         if isinstance(arg, Series):
             return Markup(self.catalog.raw("list.separator")).join(self.value(item) for item in arg.items)
         if isinstance(arg, (tuple, list)):
-            items = [self.value(item) for item in arg]
-            if len(items) < 2:
-                return Markup("").join(items)
-            sep, last = self.catalog.raw("list.separator"), self.catalog.raw("list.last_separator")
-            if "{previous" in last:  # "{previous:과/와} ": the joining word depends on the item before it
-                return Markup(sep).join([*items[:-2], self.catalog.say("list.last_separator", previous=items[-2]) + items[-1]])
-            return Markup(sep).join(items[:-1]) + Markup(last) + items[-1]
+            return self.catalog.join(self.value(item) for item in arg)
         return arg
 
     def say(self, msg: Msg | Markup | str) -> Markup:
