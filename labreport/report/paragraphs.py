@@ -261,15 +261,17 @@ def attributions_learned(record: dict, facts: dict) -> list[Para]:
 
 
 def attributions_position(record: dict, facts: dict) -> list[Para]:
-    sentences = []
-    edge = None
-    for name, e in facts["evidence"].items():
-        if e and e["last"] is not None:
-            edge = e["edge_tokens"]
-            sentences.append(M("attributions.position", model=record["models"][name]["display_name"],
-                               last=pct(e["last"], 0), first=pct(e["first"], 0), edge=e["edge_tokens"]))
-    if edge is None:
+    found = {name: e for name, e in facts["evidence"].items() if e and e["last"] is not None}
+    if not found:
         return []
+    edge = next(iter(found.values()))["edge_tokens"]
+    each = [dict(model=record["models"][name]["display_name"], last=pct(e["last"], 0), first=pct(e["first"], 0),
+                 edge=e["edge_tokens"]) for name, e in found.items()]
+    if len(each) == 1 or len({e["edge_tokens"] for e in found.values()}) > 1:
+        sentences = [M("attributions.position", **args) for args in each]
+    else:  # one measurement of every model: one sentence
+        sentences = [M("attributions.positions", edge=edge,
+                       values=Series(tuple(M("attributions.position_each", **args) for args in each)))]
     side = record["config"]["data"]["padding"]
     if "gradients" in facts.get("figures", ()):
         sentences.append(M(f"attributions.side.{side}", edge=edge, fig=Ref("fig", "gradients")))

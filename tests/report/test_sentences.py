@@ -26,7 +26,7 @@ def test_a_shared_checkpoint_is_one_sentence(record):
     ko, en = text(record, "ko"), text(record, "en")
     assert "BiGRU와 BiLSTM 모두 최적 체크포인트가 마지막 에포크이므로 두 평가가 같은 가중치를 쓴다." in ko
     assert "BiGRU는 최적 체크포인트가" not in ko and "BiLSTM은 최적 체크포인트가" not in ko
-    assert "For both BiGRU and BiLSTM the best checkpoint is the last epoch" in en
+    assert "For BiGRU and BiLSTM alike the best checkpoint is the last epoch" in en
 
 
 def test_a_checkpoint_only_one_model_has_is_said_of_that_model(record):
@@ -62,6 +62,12 @@ def test_one_measurement_of_every_model_is_one_sentence(record):
     ko = text(record, "ko")
     assert "양 끝의 기울기는 가운데보다 BiGRU가 395.7배, BiLSTM이 1.4배 크다." in ko
     assert "BiGRU는 양 끝의 기울기가" not in ko
+
+
+def test_where_the_evidence_sits_is_one_sentence_for_all_models(record):
+    ko, en = text(record, "ko"), text(record, "en")
+    assert "기여도 절댓값 가운데 리뷰의 마지막 50단어와 처음 50단어에 있는 비율은 BiGRU " in ko
+    assert "BiGRU는 기여도 절댓값의" not in ko and "In BiGRU," not in en
 
 
 def test_the_lower_loss_names_both_models(record):
