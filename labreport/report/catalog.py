@@ -11,7 +11,8 @@ A message is trusted markup with `{name}` placeholders. Arguments are escaped un
 `Markup` already, so a review text or a student's name can never inject markup. A format spec
 after the name is applied to numbers as Python's format spec (`{share:.1f}`); a spec with a slash is a
 Korean particle pair (`{model:이/가}` → "BiGRU가", "BiLSTM이") when the language's particle rule
-is "korean". A message may have a singular form under `<id>#one`, used when the `count` argument
+is "korean", chosen by the word as it is read aloud (`labreport.report.spoken`). An optional
+`[glossary]` table declares the language's vocabulary: each preferred term and the variants it replaces. A message may have a singular form under `<id>#one`, used when the `count` argument
 is 1.
 """
 
@@ -20,13 +21,14 @@ from __future__ import annotations
 import datetime as _dt
 import string
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from markupsafe import Markup, escape
 
 from labreport.core import LabreportError
+from labreport.report.spoken import last_spoken_syllable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,22 +38,18 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 CATALOG_FOLDER = "lang"
 PARTICLE_RULES = ("none", "korean")
 
-# How each Latin letter and digit is read in Korean, reduced to: does the reading end in a
-# consonant (받침)? L 엘, M 엠, N 엔, R 알; 0 영, 1 일, 3 삼, 6 육, 7 칠, 8 팔. All others end in a vowel.
-_ENDS_IN_CONSONANT = set("LMNRlmnr013678")
-
-
 def korean_particle(word: str, after_consonant: str, after_vowel: str) -> str:
-    """`word` followed by the particle that fits its last sound: ("BiLSTM", "이", "가") → "BiLSTM이"."""
+    """`word` followed by the particle that fits its last sound as read aloud: ("BiLSTM", "이", "가") → "BiLSTM이".
+
+    The sound is the one `labreport.report.spoken.last_spoken_syllable` hears: "16" → 십육 → "16과",
+    "BiGRU" → 비지알유 → "BiGRU는". A word that ends in ㄹ takes 로, not 으로 ("0.4859로").
+    """
     text = str(word).rstrip()
-    last = text[-1:] or " "
-    if "가" <= last <= "힣":
-        final = (ord(last) - ord("가")) % 28
-        consonant = final != 0
-        if after_vowel == "로" and final == 8:  # ㄹ takes 로, not 으로
-            consonant = False
-    else:
-        consonant = last in _ENDS_IN_CONSONANT
+    last = last_spoken_syllable(text) or "가"
+    final = (ord(last) - ord("가")) % 28
+    consonant = final != 0
+    if after_vowel.startswith("로") and after_consonant.startswith("으로") and final == 8:
+        consonant = False
     return text + (after_consonant if consonant else after_vowel)
 
 
@@ -75,6 +73,9 @@ class Catalog:
     month_names: tuple[str, ...] = ()
     particles: str = "none"
     fonts: tuple[str, ...] = ()
+    glossary: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """The language's vocabulary: each preferred term and the variants no message may use."""
+
     def raw(self, message_id: str) -> str:
         try:
             return self.messages[message_id]
@@ -97,6 +98,17 @@ class Catalog:
             ) from None
         except ValueError as error:
             raise LabreportError(f"message `{message_id}` in {self.source}: {error}") from None
+
+    def join(self, items: Iterable[Any]) -> Markup:
+        """Items as one list in this language: "a, b and c"; in Korean "BiRNN, BiGRU와 BiLSTM", where
+        `list.last_separator` is "{previous:과/와} " and takes the particle the item before it needs."""
+        items = [escape(item) for item in items]
+        if len(items) < 2:
+            return Markup("").join(items)
+        separator, last = Markup(self.raw("list.separator")), self.raw("list.last_separator")
+        if "{previous" in last:
+            return separator.join([*items[:-2], self.say("list.last_separator", previous=items[-2]) + items[-1]])
+        return separator.join(items[:-1]) + Markup(last) + items[-1]
 
     def text(self, message_id: str, **args: Any) -> str:
         """The message as plain text, tags removed and entities decoded (figure labels, file names)."""
@@ -165,6 +177,10 @@ def load_catalog(code: str, folders: Iterable[Path]) -> Catalog:
     except ValueError:  # an integer longer than Python converts (4,300 digits)
         raise LabreportError(f"catalog {path} holds a number labreport cannot read (an integer of thousands of digits)") from None
     language = data.pop("language", None)
+    glossary = data.pop("glossary", {})
+    if not isinstance(glossary, Mapping) or not all(
+            isinstance(variants, list) and all(isinstance(v, str) for v in variants) for variants in glossary.values()):
+        raise LabreportError(f"catalog {path}: [glossary] maps each term to a list of the variants it replaces")
     if not isinstance(language, Mapping) or not isinstance(language.get("name"), str):
         raise LabreportError(f"catalog {path} needs a [language] table with a name")
     particles = language.get("particles", "none")
@@ -179,4 +195,5 @@ def load_catalog(code: str, folders: Iterable[Path]) -> Catalog:
         month_names=tuple(language.get("month_names", ())),
         particles=particles,
         fonts=tuple(language.get("fonts", ())),
+        glossary={term: tuple(variants) for term, variants in glossary.items()},
     )

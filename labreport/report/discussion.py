@@ -10,12 +10,13 @@ arguments; each language's catalog holds the words. Pure Python over the record;
 from __future__ import annotations
 
 from labreport.core.stats import median_epoch_seconds
+from labreport.report.document import Cite, M, Msg, Para
+from labreport.report.numbers import P_VALUE_FLOOR
 from labreport.report.numbers import format_number as num
 from labreport.report.numbers import format_p_value as pval
 from labreport.report.numbers import format_percent as pct
 from labreport.report.numbers import format_points as pts
 from labreport.report.numbers import format_seconds as sec
-from labreport.report.document import Cite, M, Para
 
 TIE_POINTS = 0.05
 """Accuracy differences below this many percentage points are called a tie."""
@@ -220,6 +221,13 @@ def facts(record: dict) -> dict:
 # The sentences these facts choose (message ids of the language catalogs; see labreport.report.paragraphs).
 
 
+def p_value_clause(value: float) -> Msg:
+    """The p-value said in words: "p값이 0.0001보다 작으므로" / "p below 0.0001" under the floor, the value above it."""
+    if value < P_VALUE_FLOOR:
+        return M("stats.p_below", floor=str(P_VALUE_FLOOR))
+    return M("stats.p_equals", p=pval(value))
+
+
 def _seeds(message_id: str, runs: int) -> str:
     """The variant of a message that speaks of means over seeds, when there are several runs."""
     return message_id + "_seeds" if runs > 1 else message_id
@@ -245,7 +253,7 @@ def _pair_paragraphs(record: dict, pair: dict) -> list:
         first.append(M(_seeds("discussion.loss_disagrees", runs), model=name[lower], loss=num(pair["loss"][lower], 4)))
     elif pair["winner"] is not None:
         first.append(M(_seeds("discussion.loss_agrees", runs), model=name[lower], loss=num(pair["loss"][lower], 4),
-                       other_loss=num(pair["loss"][pair["loser"]], 4)))
+                       other=name[pair["loser"]], other_loss=num(pair["loss"][pair["loser"]], 4)))
     if runs > 1:
         first.append(M("discussion.spread.exceeded" if pair["gap_exceeds_spread"] else "discussion.spread.within",
                        points=pts(pair["spread_points"])))
@@ -258,7 +266,8 @@ def _pair_paragraphs(record: dict, pair: dict) -> list:
         verdict = "significant" if s["significant"] else "not_significant"
         first.append(M(f"discussion.p.{'exact' if s['method'] == 'exact' else 'chi2'}.{verdict}",
                        statistic=num(s.get("statistic") or 0, 2), p=pval(s["p_value"]),
-                       p_rel=pval(s["p_value"], relation=True), level=pct(s["level"], 0)))
+                       p_rel=pval(s["p_value"], relation=True), p_is=p_value_clause(s["p_value"]),
+                       level=pct(s["level"], 0)))
         first.append(M("discussion.bootstrap." + ("with_zero" if s["interval_has_zero"] else "without_zero"),
                        level=pct(s["interval_level"], 0), a=name[a], b=name[b], low=pts(s["low_points"]),
                        high=pts(s["high_points"]), cite=Cite("efron1979")))
@@ -305,12 +314,18 @@ def paragraphs(record: dict, found: dict) -> list[tuple]:
         sections.append((M("discussion.pair_title", a=a, b=b), _pair_paragraphs(record, pair)))
 
     checkpoint = []
+    same = [entry["display_name"] for name, entry in record["models"].items() if found["checkpoint"][name]["same_weights"]]
+    if len(same) > 1:  # a fact every one of these models shares: one sentence names them together
+        checkpoint.append(M("discussion.checkpoint.same_all" if len(same) == len(record["models"]) else
+                            "discussion.checkpoint.same_several", models=tuple(same)))
+    elif same:
+        checkpoint.append(M("discussion.checkpoint.same", model=same[0]))
     for name, entry in record["models"].items():
         c = found["checkpoint"][name]
         args = dict(model=entry["display_name"], best=entry["best_epoch"], last=entry["epochs_run"],
                     points=pts(abs(c["diff_points"])))
         if c["same_weights"]:
-            checkpoint.append(M("discussion.checkpoint.same", **args))
+            continue
         elif c["diff_points"] == 0:
             checkpoint.append(M("discussion.checkpoint.matched", **args))
         else:
@@ -319,10 +334,12 @@ def paragraphs(record: dict, found: dict) -> list[tuple]:
     sections.append((M("discussion.checkpoint_title"), [Para(checkpoint)]))
 
     seed = record["config"]["train"]["seed"]
-    sample = [M("discussion.limits.sample")] if record["dataset"]["source"] == "sample" else []
+    splits = record["dataset"]["splits"]
+    sample = ([M("discussion.limits.sample", train=num(splits["train"]["total"] + splits["validation"]["total"]))]
+              if record["dataset"]["source"] == "sample" else [])
     has_analysis = "analysis" in record
     if found["runs"] > 1:
-        seeds = ", ".join(str(s) for s in next(iter(record["models"].values()))["aggregate"]["seeds"])
+        seeds = tuple(str(s) for s in next(iter(record["models"].values()))["aggregate"]["seeds"])  # "42와 43"
         limits = [M("discussion.limits.seeds", runs=found["runs"], seeds=seeds), *sample, M("discussion.limits.spread")]
         if has_analysis:
             limits.append(M("discussion.limits.first_runs"))

@@ -59,9 +59,18 @@ def notes_path(out: str | Path, lang: str) -> Path:
 # The starter file
 
 
+def _p_value_is(value: float) -> tuple[str, dict]:
+    """The p-value as a statement, a message to say in the question's language ("p값은 0.0001보다 작다")."""
+    from labreport.report.numbers import P_VALUE_FLOOR, format_p_value
+
+    if value < P_VALUE_FLOOR:
+        return ("stats.p_below_is", {"floor": str(P_VALUE_FLOOR)})
+    return ("stats.p_equals_is", {"p": format_p_value(value)})
+
+
 def guiding_questions(record: dict) -> dict[str, list[tuple[str, dict]]]:
     """Questions a teaching assistant would ask about this run, per section: (message id, args)."""
-    from labreport.report.numbers import format_p_value, format_points
+    from labreport.report.numbers import format_points
 
     found = discussion.facts(record)
     names = {key: entry["display_name"] for key, entry in record["models"].items()}
@@ -71,12 +80,14 @@ def guiding_questions(record: dict) -> dict[str, list[tuple[str, dict]]]:
         if pair["winner"] is None:
             questions.append(("notes.q.tie", {"a": names[pair["a"]], "b": names[pair["b"]]}))
         else:
-            questions.append(("notes.q.winner", {"winner": names[pair["winner"]], "loser": names[pair["loser"]],
-                                                 "points": format_points(pair["accuracy_diff_points"])}))
+            # "Or is the gap too small to say?" only where the gap is small (under SMALL_GAP_POINTS).
+            questions.append(("notes.q.winner_small" if pair["small_gap"] else "notes.q.winner",
+                              {"winner": names[pair["winner"]], "loser": names[pair["loser"]],
+                               "points": format_points(pair["accuracy_diff_points"])}))
         if "significance" in pair:
             s = pair["significance"]
             questions.append(("notes.q.significant" if s["significant"] else "notes.q.not_significant",
-                               {"p": format_p_value(s["p_value"])}))
+                               {"p_is": _p_value_is(s["p_value"])}))
     overfit = [names[key] for key, o in found["overfitting"].items() if o["rose"]]
     if overfit:
         questions.append(("notes.q.overfit", {"models": ", ".join(overfit)}))
@@ -97,9 +108,14 @@ def starter(record: dict, catalog: Catalog) -> str:
     lines = [f"<!-- {catalog.text('notes.help', example=example)} -->", ""]
     for section, questions in guiding_questions(record).items():
         lines += [f"# {catalog.text(f'notes.heading.{section}')}", "", "<!--"]
-        lines += [f"- {catalog.text(message, **args)}" for message, args in questions]
+        lines += [f"- {catalog.text(message, **_said(catalog, args))}" for message, args in questions]
         lines += ["-->", ""]
     return "\n".join(lines)
+
+
+def _said(catalog: Catalog, args: dict) -> dict:
+    """Arguments with each nested (message id, arguments) said in `catalog`'s language first."""
+    return {name: catalog.text(value[0], **value[1]) if isinstance(value, tuple) else value for name, value in args.items()}
 
 
 def write_starter(out: str | Path, lang: str, record: dict, catalog: Catalog) -> Path:
@@ -189,11 +205,50 @@ def _lookup(node: nodes.Node, record: dict) -> Any:
     return value
 
 
+MAX_KEYS_NAMED = 12
+"""An error about a placeholder that names a table lists at most this many of its keys."""
+
+
+def _one_value(node: nodes.Node, value: Any) -> None:
+    """Refuses a placeholder that names a table or a list, naming what to write instead.
+
+    Raises:
+        _NotesError: "`models.gru.params.total` has the keys derived, keras, ok: write
+            `models.gru.params.total.derived`".
+    """
+    if not isinstance(value, (dict, list)):
+        return
+    path = _node_path(node)
+    if isinstance(value, list):
+        hint = f": write `{path}[0]`" if value else ""
+        raise _NotesError(node.lineno, f"a placeholder must name one value: `{path}` is a list of {len(value)} {'entry' if len(value) == 1 else 'entries'}{hint}")
+    keys = [str(key) for key in value]
+    named = ", ".join(keys[:MAX_KEYS_NAMED]) + (f" and {len(keys) - MAX_KEYS_NAMED} more" if len(keys) > MAX_KEYS_NAMED else "")
+    example = next((key for key in keys if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key)), None)
+    hint = f": write `{path}.{example}`" if example else ""
+    raise _NotesError(node.lineno, f"a placeholder must name one value: `{path}` has the keys {named}{hint}")
+
+
+def _node_path(node: nodes.Node) -> str:
+    """The record path a placeholder names, as written: `models.gru.params.total`, `analysis.pairs[0]`."""
+    chain: list[Any] = []
+    while isinstance(node, (nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        if isinstance(node, nodes.Getattr):
+            chain.append(node.attr)
+        elif isinstance(node, nodes.Getitem):
+            chain.append(node.arg.value if isinstance(node.arg, nodes.Const) else "?")
+        node = node.node
+    if isinstance(node, nodes.Name):
+        chain.append(node.name)
+    return _path_text(list(reversed(chain)))
+
+
 def _evaluate(node: nodes.Node, record: dict) -> Any:
     if isinstance(node, nodes.Const):
         return node.value
     if isinstance(node, nodes.Filter):
         value = _evaluate(node.node, record)
+        _one_value(node.node, value)
         args = [_evaluate(arg, record) for arg in node.args]
         kwargs = {kw.key: _evaluate(kw.value, record) for kw in node.kwargs}
         for argument in [*args, *kwargs.values()]:
@@ -248,8 +303,7 @@ def _filled(text: str, record: dict) -> str:
                 parts.append(child.data)
             else:
                 value = _evaluate(child, record)
-                if isinstance(value, (dict, list)):
-                    raise _NotesError(child.lineno, "a placeholder must name one value, not a whole table or list")
+                _one_value(child, value)
                 parts.append(str(value))
             length += len(parts[-1])
             if length > MAX_FILLED_CHARACTERS:
@@ -293,28 +347,45 @@ def sections_from_text(text: str, path: str, record: dict, lang: str) -> list[Se
     if not any(t.type != "heading_open" and t.content.strip() for t in tokens) and not levels:
         return []
     top = min(levels) if levels else None
-    chunks: list[tuple[Any, list]] = []
+    # Each top-level heading is a section; each heading one level below it a numbered subsection
+    # (4.1, 4.2 like the generated ones); deeper headings stay headings inside the subsection.
+    chunks: list[tuple[Any, list, list]] = []
     i = 0
     while i < len(tokens):
         token = tokens[i]
-        if token.type == "heading_open" and int(token.tag[1]) == top:
-            title = Markup(md.renderer.renderInline(tokens[i + 1].children, md.options, {}))
-            chunks.append((title, []))
+        level = int(token.tag[1]) if token.type in ("heading_open", "heading_close") else None
+        if token.type == "heading_open" and level == top:
+            chunks.append((_inline(md, tokens[i + 1]), [], []))
             i += 3
             continue
-        if token.type in ("heading_open", "heading_close"):
-            token.tag = f"h{min(6, int(token.tag[1]) - (top or 1) + 2)}"  # the section is an h2; its subheadings h3 and below
+        if token.type == "heading_open" and top is not None and level == top + 1:
+            if not chunks:
+                chunks.append((None, [], []))
+            chunks[-1][2].append((_inline(md, tokens[i + 1]), []))
+            i += 3
+            continue
+        if level is not None:
+            token.tag = f"h{min(6, level - (top or 1) + 2)}"  # the section is an h2, its subsections h3, below them h4
         if not chunks:
-            chunks.append((None, []))
-        chunks[-1][1].append(token)
+            chunks.append((None, [], []))
+        children = chunks[-1][2]
+        (children[-1][1] if children else chunks[-1][1]).append(token)
         i += 1
     result = []
-    for n, (title, body) in enumerate(chunks, 1):
+    for n, (title, body, children) in enumerate(chunks, 1):
         html = Markup(md.renderer.render(body, md.options, {}))
-        if title is None and not html.striptags().strip():
+        if title is None and not html.striptags().strip() and not children:
             continue
-        result.append(Section(f"notes-{lang}-{n}", title if title is not None else _untitled(), [Html(html)]))
+        subsections = [Section(f"notes-{lang}-{n}-{k}", subtitle, [Html(Markup(md.renderer.render(sub, md.options, {})))])
+                       for k, (subtitle, sub) in enumerate(children, 1)]
+        result.append(Section(f"notes-{lang}-{n}", title if title is not None else _untitled(),
+                              [Html(html)] if html.strip() else [], children=subsections))
     return result
+
+
+def _inline(md, token) -> Markup:
+    """A heading's inline content as HTML."""
+    return Markup(md.renderer.renderInline(token.children, md.options, {}))
 
 
 def _check_structure(tokens: list, path: str) -> None:
@@ -348,3 +419,65 @@ def _untitled():
     from labreport.report.paragraphs import M
 
     return M("notes.heading.untitled")
+
+
+# ---------------------------------------------------------------------------------------------
+# The placeholders students use most (printed by the documentation)
+
+COMMON_PLACEHOLDERS = (
+    ("models.gru.test.accuracy", "pct"), ("models.lstm.test.accuracy", "pct"),
+    ("models.gru.test.loss", "num(4)"), ("models.lstm.test.loss", "num(4)"),
+    ("models.gru.test.f1", "num(4)"), ("models.lstm.test.f1", "num(4)"),
+    ("models.gru.best_epoch", None), ("models.lstm.best_epoch", None), ("models.gru.epochs_run", None),
+    ("models.gru.total_params", "num"), ("models.lstm.total_params", "num"),
+    ("models.gru.test_last_epoch.accuracy", "pct"), ("models.gru.best_criterion.value", "pct"),
+    ("analysis.pairs[0].mcnemar.p_value", "pval"),
+    ("analysis.pairs[0].bootstrap.low", "pct"), ("analysis.pairs[0].bootstrap.high", "pct"),
+    ("dataset.splits.train.total", "num"), ("dataset.splits.test.total", "num"),
+    ("dataset.lengths.train.truncated_share", "pct"), ("environment.wall_seconds", "sec"),
+)
+"""The twenty record paths a student's notes name most, in that order, with the filter each reads best in."""
+
+
+def common_placeholders(schema: dict | None = None) -> list[tuple[str, str]]:
+    """The twenty placeholders students use most, each as (placeholder, what the schema says it is).
+
+    Every path is checked against the record's JSON Schema, so a renamed field fails here, not in a
+    student's notes: `("{{ models.gru.test.accuracy | pct }}", "number")`.
+
+    Raises:
+        ValueError: a path the schema does not have, or that does not end in a number.
+    """
+    from labreport.core import record as record_module
+
+    schema = schema if schema is not None else record_module.schema()
+    listed = []
+    for path, filter_name in COMMON_PLACEHOLDERS:
+        kind = _schema_kind(schema, path)
+        if kind not in ("number", "integer"):
+            raise ValueError(f"the record schema has no number at `{path}` (found: {kind})")
+        listed.append(("{{ " + path + (f" | {filter_name}" if filter_name else "") + " }}", kind))
+    return listed
+
+
+def _schema_kind(schema: dict, path: str) -> str | None:
+    """The JSON type the schema gives the value at `path` (a placeholder path), or None where it has none."""
+    node = schema
+    for key in re.findall(r"[^.\[\]]+", path):
+        node = _schema_resolve(schema, node)
+        if key.isdigit():
+            node = node.get("items")
+        else:
+            properties = node.get("properties", {})
+            names = node.get("propertyNames", {}).get("enum")
+            node = properties.get(key) or (node.get("additionalProperties") if names is None or key in names else None)
+        if not isinstance(node, dict):
+            return None
+    kind = _schema_resolve(schema, node).get("type")
+    return next((k for k in kind if k != "null"), None) if isinstance(kind, list) else kind
+
+
+def _schema_resolve(schema: dict, node: dict) -> dict:
+    while "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return node

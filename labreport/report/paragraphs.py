@@ -12,7 +12,7 @@ from typing import Any
 
 from labreport.core import cells
 from labreport.report.discussion import RANDOMIZED_LOW
-from labreport.report.document import Cite, M, Msg, Para, Ref  # noqa: F401  (the pieces paragraphs are made of)
+from labreport.report.document import Cite, M, Msg, Para, Ref, Series  # noqa: F401  (the pieces paragraphs are made of)
 from labreport.report.numbers import format_number as num
 from labreport.report.numbers import format_percent as pct
 from labreport.report.numbers import format_points as pts
@@ -195,6 +195,8 @@ def training(entry: dict, facts: dict) -> list[Para]:
     if o["rose"]:
         sentences.append(M("training.overfit", epoch=o["min_val_loss_epoch"], low=num(o["min_val_loss"], 4),
                            final=num(o["final_val_loss"], 4), rise=num(o["val_loss_rise"] * 100, 0)))
+    elif o["min_val_loss_epoch"] == o["epochs_run"]:  # the last epoch is the lowest: say so, no hedge
+        sentences.append(M("training.no_overfit_lowest", final=num(o["final_val_loss"], 4)))
     else:
         sentences.append(M("training.no_overfit", final=num(o["final_val_loss"], 4)))
     gap = o["final_gap_points"]
@@ -224,14 +226,18 @@ def failures_intro(record: dict) -> list[Para]:
 def gradients(record: dict, facts: dict) -> list[Para]:
     sentences = [M("gradients.intro", reviews=_first(record)["gradient_flow"]["reviews"],
                    length=record["config"]["data"]["max_length"], cite=Cite("bengio1994", "pascanu2013"))]
-    for name in facts["gradient_order"]:
-        sentences.append(M("gradients.ratio", model=record["models"][name]["display_name"],
-                           ratio=num(facts["gradients"][name]["ratio"], 1)))
     order = facts["gradient_order"]
+    ratios = {name: num(facts["gradients"][name]["ratio"], 1) for name in order}
+    if len(order) == 1:
+        sentences.append(M("gradients.ratio", model=record["models"][order[0]]["display_name"], ratio=ratios[order[0]]))
+    elif order:  # one sentence for the same measurement of every model
+        sentences.append(M("gradients.ratios", values=Series(tuple(
+            M("gradients.ratio_each", model=record["models"][name]["display_name"], ratio=ratios[name]) for name in order))))
     if len(order) > 1:
         weakest, strongest = order[0], order[-1]
         names_ = dict(weakest=record["models"][weakest]["display_name"], strongest=record["models"][strongest]["display_name"])
-        sentences.append(M("gradients.order", **names_))
+        # Two models are compared, not ranked: "more weakly … than", not "most weakly".
+        sentences.append(M("gradients.order_two" if len(order) == 2 else "gradients.order", **names_))
         if weakest == "rnn":
             sentences.append(M("gradients.rnn_expected"))
         elif strongest == "rnn":
@@ -255,15 +261,17 @@ def attributions_learned(record: dict, facts: dict) -> list[Para]:
 
 
 def attributions_position(record: dict, facts: dict) -> list[Para]:
-    sentences = []
-    edge = None
-    for name, e in facts["evidence"].items():
-        if e and e["last"] is not None:
-            edge = e["edge_tokens"]
-            sentences.append(M("attributions.position", model=record["models"][name]["display_name"],
-                               last=pct(e["last"], 0), first=pct(e["first"], 0), edge=e["edge_tokens"]))
-    if edge is None:
+    found = {name: e for name, e in facts["evidence"].items() if e and e["last"] is not None}
+    if not found:
         return []
+    edge = next(iter(found.values()))["edge_tokens"]
+    each = [dict(model=record["models"][name]["display_name"], last=pct(e["last"], 0), first=pct(e["first"], 0),
+                 edge=e["edge_tokens"]) for name, e in found.items()]
+    if len(each) == 1 or len({e["edge_tokens"] for e in found.values()}) > 1:
+        sentences = [M("attributions.position", **args) for args in each]
+    else:  # one measurement of every model: one sentence
+        sentences = [M("attributions.positions", edge=edge,
+                       values=Series(tuple(M("attributions.position_each", **args) for args in each)))]
     side = record["config"]["data"]["padding"]
     if "gradients" in facts.get("figures", ()):
         sentences.append(M(f"attributions.side.{side}", edge=edge, fig=Ref("fig", "gradients")))
@@ -278,8 +286,18 @@ def attributions_randomization(record: dict, facts: dict) -> list[Para]:
     found = {n: e for n, e in facts["evidence"].items() if e and e["spearman"] is not None}
     if not found:
         return []
-    sentences = [M("attributions.randomization", model=record["models"][n]["display_name"], rho=num(e["spearman"], 2),
-                   cite=Cite("adebayo2018")) for n, e in found.items()]
+    rho = {n: num(e["spearman"], 2) for n, e in found.items()}
+    cite = Cite("adebayo2018")
+    if len(found) == 1:
+        name = next(iter(found))
+        sentences = [M("attributions.randomization", model=record["models"][name]["display_name"], rho=rho[name], cite=cite)]
+    elif len(set(rho.values())) == 1:  # one fact of every model: one sentence names them together
+        sentences = [M("attributions.randomization_all", models=tuple(names(record, found)), rho=next(iter(rho.values())),
+                       cite=cite)]
+    else:
+        each = Series(tuple(M("attributions.randomization_each", model=record["models"][n]["display_name"], rho=rho[n])
+                            for n in found))
+        sentences = [M("attributions.randomization_models", values=each, cite=cite)]
 
     low = all(abs(e["spearman"]) < RANDOMIZED_LOW for e in found.values())
     sentences.append(M("attributions.randomization_low" if low else "attributions.randomization_high"))

@@ -12,6 +12,7 @@ from typing import Any
 from markupsafe import Markup
 
 from labreport.report.catalog import Catalog
+from labreport.report.numbers import P_VALUE_FLOOR
 from labreport.report.numbers import format_number as num
 from labreport.report.numbers import format_p_value as pval
 from labreport.report.numbers import format_percent as pct
@@ -70,12 +71,14 @@ def class_paragraph(experiment: dict, catalog: Catalog) -> list[Markup]:
     sentences.append(say("site.class.difference", a=a, b=b, mean=pts(d["mean"] * 100), sd=pts(d["sd"] * 100), n=pair["runs"]))
     sentences.append(say("site.class.wins", a=a, b=b, a_wins=pair["a_wins"], b_wins=pair["b_wins"], ties=pair["ties"]))
     significant = pair["p_value"] < pair["level"]
+    p_is = (say("stats.p_below", floor=str(P_VALUE_FLOOR)) if pair["p_value"] < P_VALUE_FLOOR
+            else say("stats.p_equals", p=pval(pair["p_value"])))
     if significant:
         better = a if d["mean"] > 0 else b
-        sentences.append(say("site.class.test.significant", p=pval(pair["p_value"]), level=pct(pair["level"], 0),
+        sentences.append(say("site.class.test.significant", p_is=p_is, level=pct(pair["level"], 0),
                              better=better))
     else:
-        sentences.append(say("site.class.test.not_significant", p=pval(pair["p_value"]), level=pct(pair["level"], 0)))
+        sentences.append(say("site.class.test.not_significant", p_is=p_is, level=pct(pair["level"], 0)))
     sentences.append(say("site.class.why_test"))
     return sentences
 

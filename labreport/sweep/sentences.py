@@ -21,11 +21,9 @@ MAX_LISTED = 6
 """Grid points named in one sentence; more are counted, not listed."""
 
 
-def listed(catalog: Catalog, items: list[str]) -> str:
+def listed(catalog: Catalog, items: list[str]) -> Markup:
     """"a, b and c" in the catalog's language (`list.separator`, `list.last_separator`)."""
-    if len(items) < 2:
-        return "".join(items)
-    return catalog.raw("list.separator").join(items[:-1]) + catalog.raw("list.last_separator") + items[-1]
+    return catalog.join(items)
 
 
 def _where(labels: list[str]) -> str:
@@ -162,7 +160,12 @@ def _mean_seconds(summary: dict, model: str) -> float | None:
 def cost(summary: dict, f: dict, catalog: Catalog) -> list[Paragraph]:
     say, names = catalog.say, summary["display_names"]
     seconds = {m: _mean_seconds(summary, m) for m in f["models"]}
-    time = [say("sweep.cost.seconds", model=names[m], seconds=num(s, 1)) for m, s in seconds.items() if s is not None]
+    timed = [(m, s) for m, s in seconds.items() if s is not None]
+    if len(timed) == 1:
+        time = [say("sweep.cost.seconds", model=names[timed[0][0]], seconds=num(timed[0][1], 1))]
+    else:  # one measurement of every model: one sentence ("BiRNN 1.2초, BiGRU 1.2초, BiLSTM 1.0초")
+        time = [say("sweep.cost.seconds_all", values=Markup(catalog.raw("list.separator")).join(
+            say("sweep.cost.seconds_each", model=names[m], seconds=num(s, 1)) for m, s in timed))] if timed else []
     if seconds.get("gru") and seconds.get("lstm"):
         time.append(say("sweep.cost.gru_lstm", ratio=pct(seconds["gru"] / seconds["lstm"], 0)))
     if f["threads"]:

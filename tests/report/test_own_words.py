@@ -97,7 +97,7 @@ def test_notes_become_numbered_sections_in_the_toc_and_pdf(rendered_with_notes, 
     p_value = format_p_value(r["analysis"]["pairs"][0]["mcnemar"]["p_value"])
     assert f"BiLSTM의 정확도는 {accuracy}였고 McNemar p값은 {p_value}이다." in body
     assert "<td>" + format_percent(r["models"]["gru"]["test"]["accuracy"], 1) + "</td>" in html  # the Markdown table
-    assert "<h3>세부</h3>" in html  # a second-level heading sits under its section
+    assert "<h3>5.1 세부</h3>" in html  # a second-level heading is a numbered subsection, like 4.1
     assert "질문은 지운다" not in html
     text = re.sub(r"\s+", "", pdf_text(out / "report.ko.pdf"))
     assert "5.나의고찰" in text and "6.나의결론" in text and accuracy in text
@@ -121,7 +121,7 @@ def test_starter_asks_about_this_run_and_is_never_overwritten(tmp_path, record):
     text = path.read_text(encoding="utf-8")
     assert "# Discussion" in text and "# Conclusion" in text
     assert "BiLSTM beat BiGRU" in text  # the checked-in run's winner
-    assert "McNemar's test gives p = < 0.0001" in text
+    assert "In McNemar's test p is below 0.0001." in text
     path.write_text("my own words", encoding="utf-8")
     with pytest.raises(LabreportError, match="already exists"):
         notes.write_starter(tmp_path, "en", record, catalog)
@@ -149,7 +149,11 @@ def test_a_starter_file_renders_to_its_two_headings_only(tmp_path, record):
     ("# A\n{% import 'os' as os %}\n", r"line 2: only placeholders like"),
     ("# A\n{% for m in models %}x{% endfor %}\n", r"line 2: only placeholders like"),
     ("# A\n{{ models.gru.test.accuracy | attr('x') }}\n", r"line 2: unknown filter `attr`"),
-    ("# A\n{{ models.gru }}\n", r"line 2: a placeholder must name one value"),
+    ("# A\n{{ models.gru }}\n", r"line 2: a placeholder must name one value: `models.gru` has the keys name, "),
+    ("# A\n{{ models.gru.params.total | num }}\n", r"line 2: a placeholder must name one value: `models.gru.params.total` has "
+                                                  r"the keys derived, keras, ok: write `models.gru.params.total.derived`"),
+    ("# A\n{{ analysis.pairs | num }}\n", r"line 2: a placeholder must name one value: `analysis.pairs` is a list of 1 "
+                                          r"entry: write `analysis.pairs\[0\]`"),
 ])
 def test_bad_placeholders_stop_with_file_line_and_reason(tmp_path, record, source, needle):
     path = tmp_path / "notes.en.md"
@@ -348,7 +352,7 @@ def test_layer_notes_explain_each_kind_once_and_skip_the_input(record):
     record["models"]["gru"]["params"]["layers"].append(
         {"name": "conv", "type": "Conv1D", "kind": "unknown", "unknown_type": "Conv1D", "formula": None,
          "formula_with_values": None, "derived": None, "keras": 99, "ok": None, "output_shape": None})
-    assert "labreport has no formula for layers of type Conv1D; Keras counts 99." in visible(
+    assert "this report has no formula for layers of type Conv1D; Keras counts 99." in visible(
         render.render_html(record, "en", figures=FIGURES))
 
 

@@ -236,3 +236,13 @@ def test_the_figures_print_numbers_and_names_not_code(record, lab_grid):
             texts = svg_texts(svg)
             assert "Bi\\GRU" in texts, (lang, name)  # every figure's legend
         assert [text for text in svg_texts(drawn["mechanism"]["svg"]) if re.fullmatch(r"\d+(\.\d+)?", text)]
+
+
+def test_korean_lists_and_shared_measurements_read_as_one_sentence(record, lab_grid):
+    text = said(build(record, lab_grid, gated_lead(0.86, 0.82, 0.70, 0.60)), "ko")
+    assert "이 스윕은 BiRNN, BiGRU와 BiLSTM을 격자점 2개에서" in text  # 과/와 by the name's last sound
+    assert "바꾼 설정은 max_length이고," in text
+    assert re.search(r"격자 전체 평균 에포크당 시간은 BiRNN [\d.]+초, BiGRU [\d.]+초, BiLSTM [\d.]+초였다\.", text)
+    assert "BiGRU의 에포크당 시간은" not in text
+    english = said(build(record, lab_grid, gated_lead(0.86, 0.82, 0.70, 0.60)))
+    assert re.search(r"Averaged over the grid, an epoch took [\d.]+ s for BiRNN, [\d.]+ s for BiGRU, [\d.]+ s for BiLSTM\.", english)
