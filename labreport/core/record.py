@@ -146,7 +146,7 @@ def _check_values(record: Any, origin: str) -> None:
     Python's json reads NaN and Infinity literals, which JSON Schema's `number` accepts; a report
     must never print them, so they are refused here. Iterative, so no nesting exhausts the stack.
     """
-    stack = [(record, ())]
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(record, ())]
     values = 1
     while stack:
         value, parts = stack.pop()
