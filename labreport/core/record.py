@@ -102,9 +102,10 @@ import functools
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from labreport.core import LabreportError
+from labreport.core.shapes import Record
 
 SCHEMA_VERSION = 8
 READABLE_VERSIONS = (2, 3, 4, 5, 6, 7, 8)
@@ -213,7 +214,7 @@ def schema_message(error) -> str:
     return f"{where} is not valid ({kind})"
 
 
-def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
+def validate_record(record: Any, origin: str = RECORD_FILE) -> Record:
     """Checks `record` against the record's schema (`record.schema.json`) and the bounds above.
 
     Every reader calls this (render, site, predict, `labreport.load`), and train before it writes.
@@ -263,10 +264,10 @@ def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
             raise LabreportError(f"{origin}: {where}.best_epoch is {entry['best_epoch']}, outside the {epochs} epochs run")
         if len(entry["runs"]) != entry["aggregate"]["runs"]:
             raise LabreportError(f"{origin}: {where}.runs has {len(entry['runs'])} entries, aggregate.runs says {entry['aggregate']['runs']}")
-    return record
+    return cast(Record, record)  # the schema above holds the shapes `Record` names
 
 
-def parse_record(raw: bytes, origin: str) -> dict:
+def parse_record(raw: bytes, origin: str) -> Record:
     """A record from the bytes of a `results.json`, validated; every failure is one LabreportError line."""
     if len(raw) > MAX_RECORD_BYTES:
         raise LabreportError(f"{origin} is {len(raw):,} bytes (a results record is at most {MAX_RECORD_BYTES:,})")
@@ -281,7 +282,7 @@ def parse_record(raw: bytes, origin: str) -> dict:
     return validate_record(record, origin)
 
 
-def load_record(out: str | Path) -> dict:
+def load_record(out: str | Path) -> Record:
     """Reads and validates `OUT/results.json`."""
     path = Path(out) / RECORD_FILE
     if not path.is_file():
