@@ -141,11 +141,12 @@ def _path(parts) -> str:
     return ".".join(str(part) for part in parts) or "(the record)"
 
 
-def _check_values(record: Any, origin: str) -> None:
+def check_values(record: Any, origin: str) -> None:
     """Refuses NaN, Infinity, and anything beyond the bounds above, naming the field's path.
 
     Python's json reads NaN and Infinity literals, which JSON Schema's `number` accepts; a report
     must never print them, so they are refused here. Iterative, so no nesting exhausts the stack.
+    The sweep's summary (`labreport.sweep.summary`) is held to the same bounds.
     """
     stack: list[tuple[Any, tuple[Any, ...]]] = [(record, ())]
     values = 1
@@ -233,7 +234,7 @@ def validate_record(record: Any, origin: str = RECORD_FILE) -> Record:
             f"{' to '.join(map(str, (READABLE_VERSIONS[0], READABLE_VERSIONS[-1])))}: "
             "run `labreport train` again to write a current record"
         )
-    _check_values(record, origin)
+    check_values(record, origin)
     errors = list(_validator().iter_errors(record))
     if errors:
         # The deepest error names the field most closely (jsonschema's `best_match` prefers shallow ones).
