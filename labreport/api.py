@@ -92,7 +92,7 @@ def render(out: str | Path = DEFAULT_OUT, lang: Iterable[str] = LANGUAGES, forma
     """Renders `OUT/results.json` (and `OUT/notes.<lang>.md`) into the reports, like `labreport render`.
 
     Args:
-        lang: report languages; formats: "html", "pdf".
+        lang: report languages; formats: among `labreport.report.formats.FORMATS`.
         config: a labreport.toml whose `[report]` section sets the cover (default ./labreport.toml).
         notes: your own sections by language, e.g. {"ko": "my_notes.md"}.
         templates: a folder searched before the built-in templates and catalogs.
