@@ -22,9 +22,7 @@ from typing import Iterable
 from labreport.core import LabreportError
 from labreport.core.config import DEFAULT_OUT, keyword_settings
 from labreport.report.numbers import format_number, format_percent
-from labreport.report.formats import DEFAULT_FORMATS, FORMATS  # noqa: F401  (FORMATS: the formats a caller may name)
-
-LANGUAGES = ("ko", "en")
+from labreport.report.formats import DEFAULT_FORMATS, FORMATS, LANGUAGES  # noqa: F401  (FORMATS: the formats a caller may name)
 
 
 class Record(dict):
@@ -59,11 +57,11 @@ class Report:
             raise LabreportError(f"no {path.name} was written this time (written: {made})")
         return path
 
-    def html(self, lang: str = "ko") -> Path:
+    def html(self, lang: str = LANGUAGES[0]) -> Path:
         """Path of the HTML report in `lang`."""
         return self._file(lang, "html")
 
-    def pdf(self, lang: str = "ko") -> Path:
+    def pdf(self, lang: str = LANGUAGES[0]) -> Path:
         """Path of the PDF report in `lang` (the file to hand in)."""
         return self._file(lang, "pdf")
 

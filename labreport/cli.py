@@ -16,7 +16,12 @@ from pathlib import Path
 
 from labreport.core import LabreportError, __version__
 from labreport.core.config import DEFAULT_OUT, SWEEP_OUT, checked_choices, comma_list
-from labreport.report.formats import DEFAULT_FORMATS, FORMATS
+from labreport.report.formats import DEFAULT_FORMATS, FORMATS, LANGUAGES
+
+LANGUAGE_LIST = ",".join(LANGUAGES)
+"""The default of every --lang: the built-in catalogs, "ko,en" (`labreport.report.formats`)."""
+FORMAT_LIST = ",".join(DEFAULT_FORMATS)
+"""The default of every --format: "html,pdf" (`labreport.report.formats`); the word-processor formats on request."""
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -65,10 +70,10 @@ def _add_verbosity(parser: argparse.ArgumentParser) -> None:
 
 def _add_render_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("report")
-    group.add_argument("--lang", default="ko,en", metavar="LIST",
-                       help="report languages: ko, en, or any with a catalog lang/<code>.toml in --templates (ko,en)")
-    group.add_argument("--format", default=",".join(DEFAULT_FORMATS), metavar="LIST",
-                       help=f"formats among {','.join(FORMATS)} ({','.join(DEFAULT_FORMATS)})")
+    group.add_argument("--lang", default=LANGUAGE_LIST, metavar="LIST",
+                       help=f"report languages: {', '.join(LANGUAGES)}, or any with a catalog lang/<code>.toml in "
+                            f"--templates ({LANGUAGE_LIST})")
+    group.add_argument("--format", default=FORMAT_LIST, metavar="LIST", help=f"formats among {','.join(FORMATS)} ({FORMAT_LIST})")
     group.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates and catalogs")
     group.add_argument("--figures", default="svg", metavar="LIST",
                        help="formats of the figure files in OUT/figures among svg,png (svg; the reports carry their figures inside)")
@@ -113,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Write a starter notes file next to the record: headings for the sections you "
                                             "write yourself, each with questions about this run. Never replaces a file.")
     _add_out(notes)
-    notes.add_argument("--lang", default="ko", metavar="LANG", help="language of the notes (ko)")
+    notes.add_argument("--lang", default=LANGUAGES[0], metavar="LANG", help=f"language of the notes ({LANGUAGES[0]})")
     notes.add_argument("--templates", metavar="DIR", help="folder searched before the built-in catalogs")
 
     params = commands.add_parser("params", help="derive every layer's parameter count and check it against Keras",
@@ -132,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("--out", metavar="SITE", required=True, help="the site's folder (replaced only when the new site is complete)")
     site.add_argument("--assignment", metavar="FILE", help="the instructor's labreport.toml: settings runs are compared with "
                                                            "(default: the class's most common settings)")
-    site.add_argument("--lang", default="ko,en", metavar="LIST", help="page languages; the first is index.html (ko,en)")
+    site.add_argument("--lang", default=LANGUAGE_LIST, metavar="LIST",
+                      help=f"page languages; the first is index.html ({LANGUAGE_LIST})")
     site.add_argument("--title", metavar="TEXT", help="the site's title")
     site.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates and catalogs")
 
@@ -162,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--cpus-per-run", metavar="N", type=int, help="Ray CPUs (and TensorFlow threads) of each run (1)")
     group.add_argument("--keep-models", action="store_true", help="also keep each run's trained models (OUT/runs/<id>/models/)")
     group.add_argument("--dashboard", action="store_true", help="start Ray's dashboard, on 127.0.0.1 (needs ray[default])")
-    group.add_argument("--lang", default="ko,en", metavar="LIST", help="report languages (ko,en)")
-    group.add_argument("--format", default="html,pdf", metavar="LIST", help="report formats among html,pdf (html,pdf)")
+    group.add_argument("--lang", default=LANGUAGE_LIST, metavar="LIST", help=f"report languages ({LANGUAGE_LIST})")
+    group.add_argument("--format", default=FORMAT_LIST, metavar="LIST",
+                       help=f"report formats among {FORMAT_LIST} ({FORMAT_LIST}); the sweep report has no word-processor formats yet")
     group.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates and catalogs")
     _add_data_flags(sweep)
     _add_config_flags(sweep)
@@ -335,21 +342,16 @@ def command_schema(args: argparse.Namespace) -> int:
 
 def command_sweep(args: argparse.Namespace) -> int:
     """Checks everything, trains what is not complete, writes the report; 1 when a run failed."""
-    from labreport.sweep import grid as grid_module
-    from labreport.sweep.command import parse_vary, sweep_grid, sweep_options
-    from labreport.sweep.pipeline import run_sweep
+    from labreport.sweep.command import SweepRequest, parse_vary, sweep
 
-    table = grid_module.sweep_table(args.config)
-    grid = sweep_grid(parse_vary(args.vary) if args.vary else None, config_flags(args), args.config, table,
-                      quick=args.quick, origin="--vary")
-    options = sweep_options(table, args.out, quick=args.quick, data=args.data, data_dir=args.data_dir,
-                            address=args.address, cpus_per_run=args.cpus_per_run, keep_models=args.keep_models,
-                            dashboard=args.dashboard, languages=comma_list(args.lang), formats=comma_list(args.format),
-                            templates=args.templates, command=args.argv)
+    request = SweepRequest(out=args.out, vary=parse_vary(args.vary) if args.vary else None, vary_origin="--vary",
+                           settings=config_flags(args), config=args.config, quick=args.quick, data=args.data,
+                           data_dir=args.data_dir, address=args.address, cpus_per_run=args.cpus_per_run,
+                           keep_models=args.keep_models, dashboard=args.dashboard, languages=comma_list(args.lang),
+                           formats=comma_list(args.format), templates=args.templates, command=tuple(args.argv))
     quiet = args.quiet
-    outcomes = run_sweep(grid, options, (lambda line: None) if quiet else
-                         (lambda line: print(line, file=sys.stderr, flush=True)))
-    failed = [o for o in outcomes if o.status == "failed"]
+    swept = sweep(request, (lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
+    options, outcomes, failed = swept.options, swept.outcomes, swept.failed
     if not quiet:
         for name in ("sweep.json", *(f"sweep.{lang}.{fmt}" for lang in options.languages for fmt in options.formats)):
             if (options.out / name).is_file():

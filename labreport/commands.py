@@ -6,10 +6,10 @@ translate into these calls: the command line (`labreport.cli`) its flags, the Py
 (`labreport.api`) its keyword arguments, as MkDocs' `build_command` parses flags and calls
 `build.build(config)`.
 
-The sweep's command is `labreport.sweep.pipeline.run_sweep(grid, options, progress)`, in its own
-wing: its notebook function (`labreport.sweep.api`, the callable `labreport.sweep`) lives there, and
-Ray stays out of everything `labreport.api` imports. The command line and the notebook build its
-typed inputs alike (`labreport.sweep.command.sweep_grid`, `sweep_options`).
+The sweep's typed call is `labreport.sweep.command.sweep(SweepRequest(...))`, in its own wing: its
+notebook function (`labreport.sweep.api`, the callable `labreport.sweep`) lives in that wing, below
+this layer, and calls it, as the command line does; and nothing `labreport.api` imports may reach
+Ray (import-linter's "only the sweep imports Ray"), which this module, imported by the API, would.
 
 Each command checks the output folder once before any long work, and reads and checks the record
 once: `build` renders the record `train` returns (checked as `results.json` reads it back) and
@@ -55,7 +55,7 @@ class RenderOptions:
     languages: tuple[str, ...]
     """Report languages, each with a catalog (built in, or lang/<code>.toml in `templates`)."""
     formats: tuple[str, ...]
-    """Report formats among `labreport.report.render.FORMATS`."""
+    """Report formats among `labreport.report.formats.FORMATS`."""
     templates: str | None = None
     """A folder searched before the built-in templates and catalogs."""
     notes: Mapping[str, str | Path] = field(default_factory=dict)
@@ -75,11 +75,12 @@ class RenderOptions:
             LabreportError: an unknown language, format or figure format, or an empty list (one line).
         """
         from labreport.report import files as report_files
-        from labreport.report import render, templates as templates_module
+        from labreport.report import templates as templates_module
+        from labreport.report.formats import FORMATS
 
         return cls(out=Path(out),
                    languages=tuple(checked_choices(languages, tuple(templates_module.languages(templates)), "language")),
-                   formats=tuple(checked_choices(formats, render.FORMATS, "format")),
+                   formats=tuple(checked_choices(formats, FORMATS, "format")),
                    templates=str(templates) if templates is not None else None, notes=dict(notes or {}),
                    report=dict(report or {}),
                    figures=tuple(checked_choices(figures, report_files.FIGURE_FILES, "figure format")))
@@ -154,33 +155,12 @@ def render(options: RenderOptions, *, into: Path | None = None, record: dict | N
     Returns:
         The files written and the record they were rendered from.
     """
-    from labreport.core import record as record_module
-    from labreport.core import staging
-
-    out = Path(options.out)
-    if into is not None:
-        if record is None:
-            record = record_module.load_record(into if (into / record_module.RECORD_FILE).is_file() else out)
-        return Rendered(_render_into(out, into, record, options), record)
-    if not (out / record_module.RECORD_FILE).exists():
-        record_module.load_record(out)  # its one line (no record: train first), before a lock makes OUT
-    with staging.locked(out, "labreport render"):
-        stage = staging.begin(out)
-        if (out / "figures").is_dir() and not (out / "figures").is_symlink():  # other languages' figures stay
-            for kept in (out / "figures").iterdir():
-                if kept.is_file() and not kept.is_symlink():
-                    staging.place(kept, stage / "figures" / kept.name)
-        record = record if record is not None else record_module.load_record(out)
-        written = _render_into(out, stage, record, options)
-        staging.commit(out)
-    return Rendered(written, record)
-
-
-def _render_into(out: Path, into: Path, record: dict, options: RenderOptions) -> list[Path]:
     from labreport.report import files as report_files
 
-    return report_files.render_record_into(out, into, record, options.languages, options.formats, options.templates,
-                                           dict(options.notes), dict(options.report), options.figures)
+    written, rendered = report_files.render_run(options.out, options.languages, options.formats, options.templates,
+                                                dict(options.notes), dict(options.report), options.figures,
+                                                into=into, record=record)
+    return Rendered(written, rendered)
 
 
 def build(config: Config, training: TrainOptions, rendering: RenderOptions) -> Rendered:

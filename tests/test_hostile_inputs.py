@@ -17,6 +17,7 @@ import pytest
 from labreport import LabreportError
 from labreport.core.config import config_from_dict
 from labreport.core.record import parse_record
+from labreport.site import checks
 from labreport.site import submissions as runs
 
 RECORD = (Path(__file__).parent / "data" / "results.json").read_bytes()
@@ -125,9 +126,9 @@ def test_a_predictions_npz_that_claims_gigabytes_is_refused_from_its_header(tmp_
         archive.writestr("gru.npy", buffer.getvalue() + b"\0" * 64)
     record = json.loads(RECORD)
     run = runs.Run(source=str(tmp_path), folder=tmp_path, record=record)
-    assert runs.load_predictions(run) is None
+    assert checks.load_predictions(run) is None
     n = record["dataset"]["splits"]["test"]["total"]
-    assert run.flags == [("predictions_unreadable", {"why": why.format(n=n)})]
+    assert run.flags == [checks.Flag("predictions_unreadable", {"why": why.format(n=n)})]
 
 
 def test_a_predictions_npz_of_other_things_than_numbers_is_refused(tmp_path):
@@ -135,11 +136,11 @@ def test_a_predictions_npz_of_other_things_than_numbers_is_refused(tmp_path):
     n = record["dataset"]["splits"]["test"]["total"]
     np.savez(tmp_path / "predictions.npz", labels=np.array(["x"] * n))
     run = runs.Run(source=str(tmp_path), folder=tmp_path, record=record)
-    assert runs.load_predictions(run) is None
-    assert run.flags == [("predictions_unreadable", {"why": "predictions.npz: 'labels.npy' holds <U1, not numbers (booleans, integers or floats)"})]
+    assert checks.load_predictions(run) is None
+    assert run.flags == [checks.Flag("predictions_unreadable", {"why": "predictions.npz: 'labels.npy' holds <U1, not numbers (booleans, integers or floats)"})]
     np.savez(tmp_path / "predictions.npz", labels=np.zeros(n, dtype=np.int64), gru=np.full(n, 0.5, dtype=np.float32))
     run.flags = []
-    assert set(runs.load_predictions(run)) == {"labels", "gru"} and run.flags == []
+    assert set(checks.load_predictions(run)) == {"labels", "gru"} and run.flags == []
 
 
 NINES = "9" * 5000

@@ -37,7 +37,7 @@ def test_the_font_ships_inside_the_package_with_its_licence():
 
     assert fonts.LICENSE.is_file() and "SIL OPEN FONT LICENSE" in fonts.LICENSE.read_text(encoding="utf-8")
     assert "Reserved Font Name Nanum" in fonts.LICENSE.read_text(encoding="utf-8")
-    for style, path in fonts.font_files().items():
+    for path in fonts.font_files().values():
         assert path.is_file() and path.parent == PACKAGE / "report" / "fonts"
         assert path.stat().st_size < 1_000_000, f"{path.name} is {path.stat().st_size} bytes: cut it down again"
         names = TTFont(str(path))["name"]

@@ -172,16 +172,17 @@ def _check_range(setting: Setting, value: Any) -> None:
     if setting.kind in ("int", "float") and (spec.low is not None or spec.high is not None):
         # NaN fails every comparison, so the range is written as what must hold; inf and -inf fail by name.
         if not (math.isfinite(value) and spec.admits(value)):
-            _fail(setting.key, value, setting.range_text())
+            _fail(setting.key, value, setting.range_text() or "a finite number")
     elif setting.kind == "str" and spec.choices:
         if value not in spec.choices:
             _fail(setting.key, value, " or ".join(f'"{c}"' for c in spec.choices))
     elif setting.kind == "list":
-        names = ", ".join(spec.choices)
+        choices = spec.choices or ()
+        names = ", ".join(choices)
         if not value:
             _fail(setting.key, list(value), f"one or more of {names}")
         for item in value:
-            if item not in spec.choices:
+            if item not in choices:
                 _fail(setting.key, item, f"one of {names}")
         if len(set(value)) != len(value):
             _fail(setting.key, list(value), "each model at most once")

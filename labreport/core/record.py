@@ -102,9 +102,10 @@ import functools
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from labreport.core import LabreportError
+from labreport.core.shapes import Record
 
 SCHEMA_VERSION = 8
 READABLE_VERSIONS = (2, 3, 4, 5, 6, 7, 8)
@@ -140,13 +141,14 @@ def _path(parts) -> str:
     return ".".join(str(part) for part in parts) or "(the record)"
 
 
-def _check_values(record: Any, origin: str) -> None:
+def check_values(record: Any, origin: str) -> None:
     """Refuses NaN, Infinity, and anything beyond the bounds above, naming the field's path.
 
     Python's json reads NaN and Infinity literals, which JSON Schema's `number` accepts; a report
     must never print them, so they are refused here. Iterative, so no nesting exhausts the stack.
+    The sweep's summary (`labreport.sweep.summary`) is held to the same bounds.
     """
-    stack = [(record, ())]
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(record, ())]
     values = 1
     while stack:
         value, parts = stack.pop()
@@ -213,7 +215,7 @@ def schema_message(error) -> str:
     return f"{where} is not valid ({kind})"
 
 
-def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
+def validate_record(record: Any, origin: str = RECORD_FILE) -> Record:
     """Checks `record` against the record's schema (`record.schema.json`) and the bounds above.
 
     Every reader calls this (render, site, predict, `labreport.load`), and train before it writes.
@@ -232,7 +234,7 @@ def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
             f"{' to '.join(map(str, (READABLE_VERSIONS[0], READABLE_VERSIONS[-1])))}: "
             "run `labreport train` again to write a current record"
         )
-    _check_values(record, origin)
+    check_values(record, origin)
     errors = list(_validator().iter_errors(record))
     if errors:
         # The deepest error names the field most closely (jsonschema's `best_match` prefers shallow ones).
@@ -263,10 +265,10 @@ def validate_record(record: Any, origin: str = RECORD_FILE) -> dict:
             raise LabreportError(f"{origin}: {where}.best_epoch is {entry['best_epoch']}, outside the {epochs} epochs run")
         if len(entry["runs"]) != entry["aggregate"]["runs"]:
             raise LabreportError(f"{origin}: {where}.runs has {len(entry['runs'])} entries, aggregate.runs says {entry['aggregate']['runs']}")
-    return record
+    return cast(Record, record)  # the schema above holds the shapes `Record` names
 
 
-def parse_record(raw: bytes, origin: str) -> dict:
+def parse_record(raw: bytes, origin: str) -> Record:
     """A record from the bytes of a `results.json`, validated; every failure is one LabreportError line."""
     if len(raw) > MAX_RECORD_BYTES:
         raise LabreportError(f"{origin} is {len(raw):,} bytes (a results record is at most {MAX_RECORD_BYTES:,})")
@@ -281,7 +283,7 @@ def parse_record(raw: bytes, origin: str) -> dict:
     return validate_record(record, origin)
 
 
-def load_record(out: str | Path) -> dict:
+def load_record(out: str | Path) -> Record:
     """Reads and validates `OUT/results.json`."""
     path = Path(out) / RECORD_FILE
     if not path.is_file():

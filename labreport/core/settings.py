@@ -231,7 +231,7 @@ def section_settings(section: str) -> list[Setting]:
     hints = typing.get_type_hints(cls)
     found = []
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         found.append(Setting(section, f.name, hints[f.name], default, f.metadata["spec"]))
     return found
 

@@ -47,7 +47,7 @@ import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Literal, overload
 
 from labreport.core import LabreportError, fileio
 
@@ -69,7 +69,8 @@ class _Held:
     begun: dict | None = None
 
 
-_HELD: dict[tuple[int, int], _Held] = {}
+# Keyed by OUT's (device, inode); None where OUT vanished under the lock, which `_held` then never finds.
+_HELD: dict[tuple[int, int] | None, _Held] = {}
 
 
 def _identity(path: Path, follow: bool = False) -> tuple[int, int] | None:
@@ -81,6 +82,14 @@ def _identity(path: Path, follow: bool = False) -> tuple[int, int] | None:
     if not stat.S_ISDIR(info.st_mode):
         return None
     return info.st_dev, info.st_ino
+
+
+def _present_identity(path: Path, follow: bool = False) -> tuple[int, int]:
+    """(device, inode) of a folder this command holds or has just made, which another process may still remove."""
+    identity = _identity(path, follow)
+    if identity is None:
+        raise LabreportError(f"{path} vanished while labreport was writing it; run the command again")
+    return identity
 
 
 @contextmanager
@@ -148,8 +157,19 @@ def reading(out: str | os.PathLike) -> Iterator[Path]:
             os.close(fd)
 
 
+@overload
+def _open_lock(out: Path, write: Literal[True]) -> int: ...
+
+
+@overload
+def _open_lock(out: Path, write: Literal[False]) -> int | None: ...
+
+
 def _open_lock(out: Path, write: bool) -> int | None:
-    """The lock file's descriptor: a plain file of `OUT` with one name, opened without following a link."""
+    """The lock file's descriptor: a plain file of `OUT` with one name, opened without following a link.
+
+    None only for a reader (`write=False`), where no writer ever locked `OUT`.
+    """
     path = out / LOCK
     flags = (os.O_RDWR | os.O_CREAT if write else os.O_RDONLY) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
@@ -192,7 +212,7 @@ def _try_lock(fd: int, shared: bool) -> bool:
         if shared:
             return True
         try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]  # Windows only; mypy checks as Linux
             return True
         except OSError:
             return False
@@ -225,8 +245,8 @@ def begin(out: Path) -> Path:
         if _identity(staging) is not None and not os.listdir(staging):
             os.rmdir(staging)
         raise LabreportError(f"cannot write to {out}: {error.strerror or error}") from error
-    journal = {"out": list(_identity(out, follow=True)), "staging": list(_identity(staging)),
-               "previous": list(_identity(previous)), "token": token}
+    journal = {"out": list(_present_identity(out, follow=True)), "staging": list(_present_identity(staging)),
+               "previous": list(_present_identity(previous)), "token": token}
     held.begun = journal
     fileio.write_json(staging / STARTED, journal)
     return staging

@@ -11,6 +11,8 @@ import statistics
 
 import numpy as np
 
+from labreport.core.shapes import Aggregate, Run, Stat
+
 DECISION_THRESHOLD = 0.5
 """A review is called positive when a model's probability exceeds this; stored in the record."""
 BOOTSTRAP_STREAM = 11
@@ -126,13 +128,13 @@ def median_epoch_seconds(seconds: list[float]) -> float:
     return statistics.median(seconds[1:] if len(seconds) > 1 else seconds)
 
 
-def spread(values: list[float]) -> dict:
+def spread(values: list[float]) -> Stat:
     """{"mean", "sd" (sample standard deviation; None for one value), "values"}."""
     return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None,
             "values": list(values)}
 
 
-def across_seeds(runs: list[dict]) -> dict:
+def across_seeds(runs: list[Run]) -> Aggregate:
     """Mean and standard deviation over a model's training runs (one per seed).
 
     `runs` are the record's `models.<name>.runs` entries; seconds per epoch is each run's

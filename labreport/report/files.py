@@ -132,7 +132,17 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
                user_templates: str | Path | None = None, notes: dict[str, str | Path] | None = None,
                report: dict | None = None, figure_files: Iterable[str] = ("svg",),
                into: Path | None = None) -> list[Path]:
-    """Renders `OUT/results.json` into `OUT/report.<lang>.<format>` and `OUT/figures/`.
+    """Renders `OUT/results.json` into `OUT/report.<lang>.<format>` and `OUT/figures/`; returns the
+    paths written (`render_run`, which also returns the record rendered)."""
+    return render_run(out, languages, formats, user_templates, notes, report, figure_files, into=into)[0]
+
+
+def render_run(out: str | Path, languages: Iterable[str], formats: Iterable[str],
+               user_templates: str | Path | None = None, notes: dict[str, str | Path] | None = None,
+               report: dict | None = None, figure_files: Iterable[str] = ("svg",),
+               into: Path | None = None, record: dict | None = None) -> tuple[list[Path], dict]:
+    """Renders a run's record into `OUT/report.<lang>.<format>` and `OUT/figures/`: the one path of
+    `render_all`, `labreport render` and `labreport build` (`labreport.commands`).
 
     Everything is rendered in memory first and written only when it all succeeded, so a template
     error leaves the previous report as it was. A missing PDF engine skips the PDF with one line on
@@ -146,13 +156,16 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
         figure_files: formats of the figure files written to `OUT/figures/` ("svg", "png").
         into: a staging folder holding the new record, which the caller (`build`) locked `OUT` for
             and commits; None: lock `OUT` and replace the reports together (`labreport.core.staging`).
+        record: the record to render, already read and checked (`build`'s, from training); None:
+            read it from `into`, else from `OUT` inside the lock.
 
     Returns:
-        The paths written.
+        The paths written (as they are in `OUT`), and the record rendered, its `config.report` the
+        cover the reports carry.
     """
     out = Path(out)
     if into is not None:
-        return _render_into(out, into, languages, formats, user_templates, notes, report, figure_files)
+        return _render_into(out, into, languages, formats, user_templates, notes, report, figure_files, record)
     if not (out / record_module.RECORD_FILE).exists():
         record_module.load_record(out)  # its one line (no record: train first), before a lock makes OUT
     from labreport.core import staging
@@ -164,16 +177,19 @@ def render_all(out: str | Path, languages: Iterable[str], formats: Iterable[str]
             for kept in (out / "figures").iterdir():
                 if kept.is_file() and not kept.is_symlink():
                     staging.place(kept, stage / "figures" / kept.name)
-        written = _render_into(out, stage, languages, formats, user_templates, notes, report, figure_files)
+        rendered = _render_into(out, stage, languages, formats, user_templates, notes, report, figure_files, record)
         staging.commit(out)
-    return written
+    return rendered
 
 
-def _render_into(out: Path, into: Path, languages, formats, user_templates, notes, report, figure_files) -> list[Path]:
-    """Renders the record of `into` (a staging folder whose record is `OUT`'s, or `build`'s new one)
-    into `into`; returns the paths the files will have in `OUT`."""
-    record = record_module.load_record(into if (into / record_module.RECORD_FILE).is_file() else out)
-    return render_record_into(out, into, record, languages, formats, user_templates, notes, report, figure_files)
+def _render_into(out: Path, into: Path, languages, formats, user_templates, notes, report, figure_files,
+                 record: dict | None) -> tuple[list[Path], dict]:
+    """Renders `record`, else the record of `into` (a staging folder whose record is `OUT`'s, or
+    `build`'s new one), into `into`; returns the paths the files will have in `OUT`, and the record."""
+    if record is None:
+        record = record_module.load_record(into if (into / record_module.RECORD_FILE).is_file() else out)
+    written = render_record_into(out, into, record, languages, formats, user_templates, notes, report, figure_files)
+    return written, record
 
 
 def report_files(result: LanguageResult) -> dict[str, str | bytes]:

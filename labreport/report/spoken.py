@@ -117,9 +117,8 @@ def _number_ending(text: str) -> str:
     if not digits:
         return "영"
     groups = [int(digits[max(0, end - 4):end]) for end in range(len(digits), 0, -4)]
-    for index, group in enumerate(groups):
-        if group:
-            break
+    index = next(i for i, group in enumerate(groups) if group)  # the highest group is never 0
+    group = groups[index]
     if index:  # 100,000 is 십만: the unit of the lowest non-zero group is read last
         return GROUP_UNITS[min(index, len(GROUP_UNITS) - 1)]
     if group % 10:

@@ -17,19 +17,62 @@ from __future__ import annotations
 
 import collections
 import copy
+import dataclasses
 import hashlib
 import json
 from typing import Any
 
 import numpy as np
 
+from labreport.core import LabreportError, arrays, fileio
+from labreport.core import record as record_module
 from labreport.core.settings import EXPERIMENT_SECTIONS, FULL_TEST_REVIEWS, FULL_TRAIN_REVIEWS, free_settings
 from labreport.core.stats import metrics
-from labreport.site.submissions import Run, load_predictions
+from labreport.site.submissions import Run
 
 TOLERANCE = 1e-5
 """How far a stored metric may be from the one recomputed from the predictions (stored with six decimals)."""
 METRIC_FIELDS = ("accuracy", "loss", "precision", "recall", "f1", "confusion_matrix")
+
+CHECKS = ("quick", "partial", "settings", "edited", "no_predictions", "predictions_unreadable", "identical",
+          "params", "same_id")
+"""Every check a run can fail; each has its reason in the catalogs' `[site.flag]` (`settings` two:
+`settings_assignment` and `settings_class`)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """One check a run fails, and the values its reason names.
+
+    The site's table and `summary.json` show it as `{"check": check, **details}`.
+    """
+    check: str
+    """One of `CHECKS`."""
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The values the catalog's reason formats, e.g. {"train": 2000, "test": 1000} for `quick`."""
+
+    def __post_init__(self) -> None:
+        if self.check not in CHECKS:  # a misspelt check would otherwise reach the page as a missing message
+            raise ValueError(f"unknown site check {self.check!r}; the checks are {', '.join(CHECKS)}")
+
+
+def load_predictions(run: Run) -> dict[str, np.ndarray] | None:
+    """The run's prediction arrays, read only when checked (a class's arrays never sit in memory together)."""
+    try:
+        raw = fileio.read_run_file(run.folder, record_module.PREDICTIONS_FILE, record_module.MAX_PREDICTIONS_BYTES)
+    except LabreportError as error:
+        run.flags.append(Flag("predictions_unreadable", {"why": str(error)}))
+        return None
+    if raw is None:
+        return None
+    try:
+        # One value per test review, as the record says: checked from each array's header before any is loaded.
+        return arrays.load_npz(raw, record_module.PREDICTIONS_FILE, run.record["dataset"]["splits"]["test"]["total"],
+                               record_module.MAX_PREDICTIONS_BYTES)
+    except LabreportError as error:
+        run.flags.append(Flag("predictions_unreadable", {"why": str(error)}))
+        return None
+
 
 
 def settings(record: dict) -> dict[str, Any]:
@@ -62,14 +105,14 @@ def differing_settings(record: dict, expected: dict[str, Any]) -> list[dict]:
             for key, value in expected.items() if ran.get(key) != value]
 
 
-def data_flags(record: dict) -> list[tuple[str, dict]]:
+def data_flags(record: dict) -> list[Flag]:
     ds = record["dataset"]
     train = ds["splits"]["train"]["total"] + ds["splits"]["validation"]["total"]
     test = ds["splits"]["test"]["total"]
     if ds["source"] == "sample":
-        return [("quick", {"train": train, "test": test})]
+        return [Flag("quick", {"train": train, "test": test})]
     if train < FULL_TRAIN_REVIEWS or test < FULL_TEST_REVIEWS:
-        return [("partial", {"train": train, "test": test})]
+        return [Flag("partial", {"train": train, "test": test})]
     return []
 
 
@@ -125,12 +168,12 @@ def check_run(run: Run) -> None:
     run.flags += data_flags(record)
     fields = edited_fields(record, predictions)
     if fields is None:
-        run.flags.append(("no_predictions", {}))
+        run.flags.append(Flag("no_predictions"))
     elif fields:
-        run.flags.append(("edited", {"fields": fields}))
+        run.flags.append(Flag("edited", {"fields": fields}))
     mismatches = params_mismatches(record)
     if mismatches:
-        run.flags.append(("params", {"layers": mismatches}))
+        run.flags.append(Flag("params", {"layers": mismatches}))
     run.predictions_digest = predictions_digest(predictions)
     run.uncovered_digest = uncovered_digest(record)
     run.record = slim(record)  # memory grows with the table, not with the runs' records and arrays
@@ -158,7 +201,7 @@ def check_class(runs: list[Run], assignment: dict[str, Any] | None) -> dict[str,
     for run in readable:
         differing = differing_settings(run.record, expected)
         if differing:
-            run.flags.append(("settings", {"settings": differing, "assignment": assignment is not None}))
+            run.flags.append(Flag("settings", {"settings": differing, "assignment": assignment is not None}))
     for key in ("predictions_digest", "uncovered_digest"):
         groups = collections.defaultdict(list)
         for run in readable:
@@ -168,8 +211,8 @@ def check_class(runs: list[Run], assignment: dict[str, Any] | None) -> dict[str,
             if len(group) > 1:
                 for run in group:
                     others = [other.id for other in group if other is not run]
-                    if not any(flag == "identical" for flag, _ in run.flags):
-                        run.flags.append(("identical", {"with": others}))
+                    if not any(flag.check == "identical" for flag in run.flags):
+                        run.flags.append(Flag("identical", {"with": others}))
     ids = collections.defaultdict(list)
     for run in readable:
         student = run.record["config"].get("report", {}).get("student_id")
@@ -178,5 +221,5 @@ def check_class(runs: list[Run], assignment: dict[str, Any] | None) -> dict[str,
     for student, group in ids.items():
         if len(group) > 1:
             for run in group:
-                run.flags.append(("same_id", {"student_id": student, "with": [o.id for o in group if o is not run]}))
+                run.flags.append(Flag("same_id", {"student_id": student, "with": [o.id for o in group if o is not run]}))
     return {"settings": expected, "from_assignment": assignment is not None}

@@ -75,7 +75,7 @@ def class_experiment(found: list[submissions.Run]) -> dict[str, Any]:
     """
     counted, seen = [], set()
     for run in found:
-        if run.record is None or any(flag == "edited" for flag, _ in run.flags):
+        if run.record is None or any(flag.check == "edited" for flag in run.flags):
             continue
         if run.predictions_digest and run.predictions_digest in seen:
             continue
@@ -133,7 +133,7 @@ def row(run: submissions.Run, models: list[str]) -> dict[str, Any]:
         "test_reviews": ds["splits"]["test"]["total"],
         "wall_seconds": record["environment"].get("wall_seconds"), "machine": record["environment"].get("cpu") or "",
         "gpus": record["environment"].get("gpus") or [],
-        "flags": [{"check": check, **details} for check, details in run.flags],
+        "flags": [{"check": flag.check, **flag.details} for flag in run.flags],
     }
     for name in models:
         entry = record["models"].get(name)

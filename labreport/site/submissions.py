@@ -20,9 +20,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import numpy as np
-
-from labreport.core import LabreportError, arrays, fileio
+from labreport.core import LabreportError, fileio
 from labreport.core import record as record_module
 
 MAX_FOLDER_DEPTH = 64
@@ -71,7 +69,7 @@ class Run:
     digest: str = ""
     """A hash of the record's bytes: an unchanged run is not rendered again."""
     flags: list = field(default_factory=list)
-    """(check, details) for every check the run fails (see `labreport.site.checks`)."""
+    """A `labreport.site.checks.Flag` for every check the run fails."""
     id: str = ""
     """The run's folder name on the site: the student ID when it is unique, else from its source."""
     predictions_digest: str = ""
@@ -180,24 +178,6 @@ def full_record(run: Run) -> dict:
     if again.digest != run.digest:
         raise LabreportError(f"{record_module.RECORD_FILE} changed while the site was being built")
     return again.record
-
-
-def load_predictions(run: Run) -> dict[str, np.ndarray] | None:
-    """The run's prediction arrays, read only when checked (a class's arrays never sit in memory together)."""
-    try:
-        raw = fileio.read_run_file(run.folder, record_module.PREDICTIONS_FILE, record_module.MAX_PREDICTIONS_BYTES)
-    except LabreportError as error:
-        run.flags.append(("predictions_unreadable", {"why": str(error)}))
-        return None
-    if raw is None:
-        return None
-    try:
-        # One value per test review, as the record says: checked from each array's header before any is loaded.
-        return arrays.load_npz(raw, record_module.PREDICTIONS_FILE, run.record["dataset"]["splits"]["test"]["total"],
-                               record_module.MAX_PREDICTIONS_BYTES)
-    except LabreportError as error:
-        run.flags.append(("predictions_unreadable", {"why": str(error)}))
-        return None
 
 
 def find(paths: list[str | Path], scratch: Path) -> list[Run]:

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Iterable
 
 from labreport.core.config import SWEEP_OUT
+from labreport.report.formats import DEFAULT_FORMATS, LANGUAGES
 from labreport.report.numbers import format_percent
-
-LANGUAGES = ("ko", "en")
 
 
 class SweepReport:
@@ -25,10 +24,10 @@ class SweepReport:
     def __init__(self, out: Path, summary: dict, outcomes: list):
         self.out, self.summary, self.outcomes = out, summary, outcomes
 
-    def html(self, lang: str = "ko") -> Path:
+    def html(self, lang: str = LANGUAGES[0]) -> Path:
         return self.out / f"sweep.{lang}.html"
 
-    def pdf(self, lang: str = "ko") -> Path:
+    def pdf(self, lang: str = LANGUAGES[0]) -> Path:
         return self.out / f"sweep.{lang}.pdf"
 
     @property
@@ -59,7 +58,7 @@ class SweepReport:
 def sweep(vary: dict[str, list] | None = None, *, out: str | Path = SWEEP_OUT, quick: bool = False,
           data: str | Path | None = None, data_dir: str | Path | None = None, config: str | Path | None = None,
           address: str | None = None, cpus_per_run: int | None = None, keep_models: bool = False,
-          lang: Iterable[str] = LANGUAGES, formats: Iterable[str] = ("html", "pdf"), progress: bool = True,
+          lang: Iterable[str] = LANGUAGES, formats: Iterable[str] = DEFAULT_FORMATS, progress: bool = True,
           **settings) -> SweepReport:
     """Trains a grid of runs on Ray and writes the sweep report, like `labreport sweep`.
 
@@ -77,23 +76,20 @@ def sweep(vary: dict[str, list] | None = None, *, out: str | Path = SWEEP_OUT, q
     import sys
 
     from labreport.core.config import keyword_settings
-    from labreport.sweep import grid as grid_module
+    from labreport.sweep import command as command_module
     from labreport.sweep import summary as summary_module
-    from labreport.sweep.command import sweep_grid, sweep_options
-    from labreport.sweep.pipeline import run_sweep
 
     flags, words = keyword_settings(settings)
-    table = grid_module.sweep_table(config)
-    grid = sweep_grid(vary, flags, config, table, quick=quick)
     command = ["sweep", "--out", str(out), *(["--quick"] if quick else []), *(["--data", str(data)] if data else []),
                *words, *[f"--vary={key}={','.join(map(str, values))}" for key, values in (vary or {}).items()]]
-    options = sweep_options(table, out, quick=quick, data=data, data_dir=data_dir, address=address,
-                            cpus_per_run=cpus_per_run, keep_models=keep_models,
-                            languages=_listed(lang), formats=_listed(formats), command=command)
+    request = command_module.SweepRequest(out=out, vary=vary, settings=flags, config=config, quick=quick, data=data,
+                                          data_dir=data_dir, address=address, cpus_per_run=cpus_per_run,
+                                          keep_models=keep_models, languages=_listed(lang), formats=_listed(formats),
+                                          command=tuple(command))
     say = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else (lambda line: None)
-    outcomes = run_sweep(grid, options, say)
+    swept = command_module.sweep(request, say)
     summary = summary_module.load_summary(out) if (Path(out) / summary_module.SUMMARY_FILE).is_file() else {}
-    return SweepReport(Path(out), summary, outcomes)
+    return SweepReport(Path(out), summary, swept.outcomes)
 
 
 def _listed(values: Iterable[str] | str) -> list[str]:

@@ -191,7 +191,7 @@ def validate_summary(summary: Any, origin: str = SUMMARY_FILE) -> dict:
 
     if not isinstance(summary, dict):
         raise LabreportError(f"{origin} is not a sweep summary (expected a JSON object)")
-    record._check_values(summary, origin)
+    record.check_values(summary, origin)
     errors = list(jsonschema.Draft202012Validator(schema()).iter_errors(summary))
     if errors:
         raise LabreportError(f"{origin}: {record.schema_message(max(errors, key=lambda e: len(e.absolute_path)))}")

@@ -268,7 +268,8 @@ def test_a_kill_while_an_unfinished_staging_folder_is_deleted_is_cleared_at_the_
     for kill_at in itertools.count():  # until the deletion runs to its end unkilled
         calls = [0]
 
-        def unlink(path, *args, **kwargs):
+        # Bound as defaults: each pass's deletion counts its own calls against its own kill point.
+        def unlink(path, *args, calls=calls, kill_at=kill_at, **kwargs):
             real_unlink(path, *args, **kwargs)
             calls[0] += 1
             if calls[0] > kill_at:

@@ -102,7 +102,7 @@ def test_shading_follows_the_records_values(record):
     assert [html_module.unescape(s[5]) for s in first] == [w for w, _ in review["tokens"]]
     alphas = [float(s[3]) for s in first]
     assert alphas[review["tokens"].index(strongest)] == max(alphas) == 0.85
-    for (r, g, b, alpha, title, word), (_, value) in zip(first, review["tokens"]):
+    for (r, g, b, _alpha, title, _word), (_, value) in zip(first, review["tokens"]):
         assert float(title) == pytest.approx(value, abs=1e-4)
         if value > 0:
             assert (int(r), int(g), int(b)) == tables.POSITIVE_RGB

@@ -307,7 +307,7 @@ def test_build_explains_the_shown_reviews_word_by_word(quick_build):
     out, result = quick_build
     record = load(out)
     assert "explaining BiGRU's decisions word by word" in result.stderr
-    for name, entry in record["models"].items():
+    for entry in record["models"].values():
         a = entry["attributions"]
         shown = [(r["kind"], r["index"]) for r in a["reviews"]]
         assert shown[:len(entry["samples"])] == [("sample", s["index"]) for s in entry["samples"]]

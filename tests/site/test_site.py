@@ -207,7 +207,7 @@ def test_an_assignment_file_names_every_setting_that_differs(class_folder, tmp_p
     for run in found:
         checks.check_run(run)
     checks.check_class(found, expected)
-    differing = {run.id: {s["setting"] for check, details in run.flags if check == "settings" for s in details["settings"]}
+    differing = {run.id: {s["setting"] for flag in run.flags if flag.check == "settings" for s in flag.details["settings"]}
                  for run in found}
     # The assignment keeps the lab's defaults for what it does not set (vocabulary 10,000, length 300, ...).
     common = {"data.vocab_size", "data.max_length", "model.embedding_dim"}

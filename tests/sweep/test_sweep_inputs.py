@@ -110,6 +110,15 @@ def test_without_ray_the_sweep_says_how_to_install_it(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_the_front_doors_and_the_sweeps_typed_call_import_without_ray():
+    """Ray (and TensorFlow) load only when a sweep (a training) runs: `import labreport`, the API,
+    the commands, the command line and the sweep's typed call (`labreport.sweep.command`) leave them out."""
+    code = ("import sys, labreport, labreport.api, labreport.commands, labreport.cli, labreport.sweep.command; "
+            "print(sorted(name for name in ('ray', 'tensorflow') if name in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
 # ---------------------------------------------------------------------------------------------
 # The sweep's own run folders and a worker's files
 
