@@ -85,3 +85,16 @@ def test_every_keras_summary_lies_on_one_page(pdfs, lang):
     starts = [number for number, text in enumerate(texts, start=1) for _ in range(text.count('Model: "'))]
     ends = [number for number, text in enumerate(texts, start=1) for _ in range(text.count("Non-trainable params"))]
     assert len(starts) == 2 and starts == ends, f"report.{lang}.pdf: summaries begin on pages {starts}, end on {ends}"
+
+
+@pytest.mark.parametrize(("lang", "notice"), [("ko", "표본 2,000개로 학습한 예시 보고서"),
+                                              ("en", "Example report trained on a 2,000-review sample")])
+def test_a_sample_runs_notice_is_in_every_pages_footer(pdfs, lang, notice):
+    import pypdf
+
+    top, bottom = page_margins()
+    for number, page in enumerate(pypdf.PdfReader(pdfs[lang]).pages, start=1):
+        footer = []
+        page.extract_text(visitor_text=lambda text, cm, tm, font, size: footer.append(text)
+                          if _times(tm, cm)[5] < bottom else None)
+        assert notice in "".join(footer).replace("\n", " "), f"report.{lang}.pdf page {number}: footer {footer}"
