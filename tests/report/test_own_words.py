@@ -289,8 +289,8 @@ def test_pdf_figures_are_vectors_with_their_text_in_the_embedded_font(rendered_w
 def test_the_flow_diagram_is_page_text_with_this_runs_sizes(record):
     html = render.render_html(record, "en", figures=FIGURES)
     diagram = html[html.index('<ol class="flow"'):html.index("</ol>", html.index('<ol class="flow"'))]
-    assert "2,000 train / 1,000 test" in diagram and "5,000 → 32" in diagram and "2 × 16" in diagram
-    assert "p(positive) &gt; 0.5" in diagram
+    assert "2,000 train / 1,000 test" in diagram and "5,000 → 32" in diagram and "2 ×\u00a016" in diagram
+    assert "p(positive) &gt;\u00a00.5" in diagram
 
 
 # ---------------------------------------------------------------------------------------------
