@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,7 +84,7 @@ def title_lines(title: str) -> list[str]:
                     best[(first, left)] = min(options, key=lambda option: option[0])
         if (0, lines) in best and best[(0, lines)][0] <= TITLE_LINE_POINTS:
             cuts = [0, *best[(0, lines)][1]]
-            return [" ".join(words[start:end]) for start, end in zip(cuts, cuts[1:])]
+            return [" ".join(words[start:end]) for start, end in itertools.pairwise(cuts)]
     return [title]
 
 

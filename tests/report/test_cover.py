@@ -100,6 +100,6 @@ def test_the_page_joins_prose_but_not_code_styles_or_figures():
 @pytest.mark.parametrize("lang", ["ko", "en"])
 def test_the_report_joins_its_numbers_to_their_signs(record, lang):
     page = render.render_html(record, lang, figures=FIGURES, env=make_environment(None))
-    prose = re.sub(r"<(style|svg|pre)\b.*?</\1>", "", page, flags=re.S)
+    prose = re.sub(r"<(style|svg|pre)\b.*?</\1>", "", page, flags=re.DOTALL)
     assert re.search(r">[^<]*(&lt;|&gt;|=|×) [0-9]", prose) is None
     assert f"&lt;{NO_BREAK}0.0001" in prose and f"={NO_BREAK}" in prose

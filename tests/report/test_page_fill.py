@@ -47,7 +47,7 @@ def fills(path: Path) -> list[float]:
         height = float(page.mediabox.height)
         baselines = []
 
-        def visit(text, cm, tm, font, size):
+        def visit(text, cm, tm, font, size, baselines=baselines):
             y = _times(tm, cm)[5]
             if text.strip() and y > bottom:
                 baselines.append(y)
@@ -92,9 +92,9 @@ def test_every_keras_summary_lies_on_one_page(pdfs, lang):
 def test_a_sample_runs_notice_is_in_every_pages_footer(pdfs, lang, notice):
     import pypdf
 
-    top, bottom = page_margins()
+    _, bottom = page_margins()
     for number, page in enumerate(pypdf.PdfReader(pdfs[lang]).pages, start=1):
         footer = []
-        page.extract_text(visitor_text=lambda text, cm, tm, font, size: footer.append(text)
+        page.extract_text(visitor_text=lambda text, cm, tm, font, size, footer=footer: footer.append(text)
                           if _times(tm, cm)[5] < bottom else None)
         assert notice in "".join(footer).replace("\n", " "), f"report.{lang}.pdf page {number}: footer {footer}"
