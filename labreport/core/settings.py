@@ -31,6 +31,9 @@ from labreport.core import cells
 MODEL_NAMES = cells.NAMES
 """Recurrent cells labreport can train (`labreport.core.cells`); each is wrapped in a Bidirectional layer."""
 
+LAB_NUMBER = 5
+"""The lab's number in the course: every catalog's default title says it ("실습 5", "Lab 5")."""
+
 SEED_MAX = 2**32 - 1
 FULL_TRAIN_REVIEWS = 25_000
 FULL_TEST_REVIEWS = 25_000
@@ -148,7 +151,7 @@ class ReportConfig:
     course: str = setting("", "the course on the cover")
     # Empty, or a language missing from the table, uses the language catalog's own title.
     lab_title: str | dict[str, str] = setting("", 'the cover\'s title: one text, or a table {ko = "…", en = "…"}')
-    lab: str = setting("lab05", "a short name of the lab, for the submission file name")
+    lab: str = setting(f"lab{LAB_NUMBER:02d}", "a short name of the lab, for the submission file name")
     # Without {lang}, `.<lang>` is added.
     submission_name: str = setting("{student_id}_{name}_{lab}", "file name (without .pdf) the PDFs are also "
                                    "written under when student_id and name are set")

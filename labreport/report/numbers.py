@@ -7,8 +7,26 @@ same wherever it appears.
 
 from __future__ import annotations
 
+import re
+
 P_VALUE_FLOOR = 0.0001
 """p-values below this are written as "< 0.0001"."""
+
+NO_BREAK = "\N{NO-BREAK SPACE}"
+"""Joins a number to its sign or unit. Labreport Gothic draws it (a space), so it never shows as a
+stand-in; a word joiner (U+2060) next to an ordinary space would still let the line break there."""
+
+_SIGN_THEN_NUMBER = re.compile(r"(&lt;|&gt;|[<>=≤≥≈±×÷]) (?=[−+\-]?[0-9])")
+_NUMBER_THEN_UNIT = re.compile(r"(?<=[0-9]) (?=(?:%p|%|개|초|분|회|배|KB|MB|GB|ms|s)(?![A-Za-z]))")
+
+
+def join_numbers(text: str) -> str:
+    """`text` with no line break left between a number and the sign before it or the unit after it.
+
+    "< 0.0001", "p = 0.03", "32 × 16", "12 %p" and "1,234 개" keep their parts on one line, in the
+    HTML and in the PDF; `text` may be escaped HTML ("&lt; 0.0001").
+    """
+    return _NUMBER_THEN_UNIT.sub(NO_BREAK, _SIGN_THEN_NUMBER.sub(lambda match: match[1] + NO_BREAK, text))
 
 
 def format_number(value, decimals: int = 0) -> str:

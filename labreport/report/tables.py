@@ -153,7 +153,7 @@ def _decision(probability: float, label: int, threshold: float, show_word: bool)
 def samples(record: dict) -> Table:
     models = list(record["models"].values())
     head = [L("review"), L("label")] + [H(entry["display_name"], "num") for entry in models]
-    table = Table("samples", M("table.samples"), head)
+    table = Table("samples", M("table.samples"), head, css="reviews")
     threshold = record["decision_threshold"]
     for row, sample in enumerate(models[0]["samples"]):
         cells = [Cell(sample["text"], "review"), Cell(M("label.positive" if sample["label"] == 1 else "label.negative"))]
@@ -181,7 +181,7 @@ def length_buckets(record: dict) -> Table:
 def disagreements(record: dict) -> Table:
     models = list(record["models"].values())
     head = [L("review"), L("label")] + [H(entry["display_name"], "num") for entry in models]
-    table = Table("disagreements", M("table.disagreements"), head)
+    table = Table("disagreements", M("table.disagreements"), head, css="reviews")
     threshold = record["decision_threshold"]
     for d in record["analysis"]["disagreements"]:
         cells = [Cell(d["text"], "review"), Cell(M("label.positive" if d["label"] == 1 else "label.negative"))]

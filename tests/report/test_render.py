@@ -374,7 +374,7 @@ def test_seed_table_and_spread_sentence_follow_the_runs(record):
     narrow = with_seeds(copy.deepcopy(record), {"gru": [0.79, 0.81, 0.80], "lstm": [0.69, 0.71, 0.70]})
     html = quick_html(wide, "en")
     assert "Across 3 seeds" in html
-    assert f"{format_percent(mean_gru)} ± {format_percent(0.2)}" in html  # mean ± sample sd
+    assert f"{format_percent(mean_gru)} ±\u00a0{format_percent(0.2)}" in html  # mean ± sample sd
     assert "42: 60.00%, 43: 100.00%, 44: 80.00%" in html
     assert "another set of seeds could well reverse the order" in html
     assert "larger than that spread" in quick_html(narrow, "en")
