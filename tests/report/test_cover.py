@@ -102,4 +102,5 @@ def test_the_report_joins_its_numbers_to_their_signs(record, lang):
     page = render.render_html(record, lang, figures=FIGURES, env=make_environment(None))
     prose = re.sub(r"<(style|svg|pre)\b.*?</\1>", "", page, flags=re.DOTALL)
     assert re.search(r">[^<]*(&lt;|&gt;|=|×) [0-9]", prose) is None
-    assert f"&lt;{NO_BREAK}0.0001" in prose and f"={NO_BREAK}" in prose
+    # The p-values are read in words now ("0.0001보다 작으므로"); the products and equalities remain.
+    assert f"×{NO_BREAK}" in prose and f"={NO_BREAK}" in prose

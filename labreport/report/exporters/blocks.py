@@ -188,7 +188,8 @@ class _PageReader(HTMLParser):
                 self._text("\n", raw=True)
             return
         self.stack.append((tag, classes))
-        if self.skip_depth or tag in _SKIPPED or (tag == "div" and "plot" in classes):
+        # The banner repeats the cover's notice for a reader scrolling the HTML; the cover keeps it once.
+        if self.skip_depth or tag in _SKIPPED or (tag == "div" and ("plot" in classes or "run-banner" in classes)):
             if tag == "div" and "plot" in classes and self.figure is not None:
                 self.figure["alt"] = attrs.get("aria-label") or ""
                 self.figure["picture"] = True
