@@ -120,6 +120,17 @@ def _drawable_figure(match: re.Match) -> str:
     return 'src="data:image/svg+xml;base64,' + base64.b64encode(svg.encode("utf-8")).decode("ascii") + '"'
 
 
+# A figure's wrapper carries its description (`aria-label`); the image inside it is what the PDF tags as
+# the figure, so the description moves onto the image's `alt` (the label is already escaped).
+_FIGURE_IMAGE = re.compile(r'(<div class="plot" role="img" aria-label="([^"]*)">\s*<img [^>]*?alt=")(")')
+
+
+def with_figure_alt_text(page: str) -> str:
+    """The page with each figure image's `alt` set to its figure's description, which the PDF's
+    structure tree gives as the figure's alternate text."""
+    return _FIGURE_IMAGE.sub(lambda match: match[1] + match[2] + match[3], page)
+
+
 def drawable_page(page: str) -> str:
     """The report page with every text node, its figures' too, drawable by the shipped faces."""
     page = _SVG_IMAGE.sub(_drawable_figure, page)
@@ -192,7 +203,7 @@ def html_to_pdf(html: str, attachments: Sequence[EmbeddedFile] = ()) -> bytes:
     # @font-face rules in a stylesheet of their own load only through a shared FontConfiguration.
     font_config = weasyprint.text.fonts.FontConfiguration()
     stylesheet = weasyprint.CSS(string=font_css(), url_fetcher=fetcher, font_config=font_config)
-    document = weasyprint.HTML(string=drawable_page(html), url_fetcher=fetcher, base_url=None)
+    document = weasyprint.HTML(string=drawable_page(with_figure_alt_text(html)), url_fetcher=fetcher, base_url=None)
     with _fixed_font_timestamp():
         # The files' dates are the fixed timestamp too: WeasyPrint's default is the time of the render.
         date = datetime.datetime.fromtimestamp(int(os.environ["SOURCE_DATE_EPOCH"]), datetime.timezone.utc).replace(tzinfo=None)

@@ -6,8 +6,6 @@ predictions) are embedded in the PDF as associated files, so the PDF alone can b
 
 from __future__ import annotations
 
-import re
-
 from labreport.report.exporters.html import HtmlExporter
 from labreport.report.formats import Output, Unavailable
 
@@ -18,15 +16,6 @@ EMBEDDED = {
 """The run files a PDF carries, by name: their MIME type and relationship to the report. The record is
 the report's source; the predictions are the data its metrics are recomputed from."""
 
-# A figure's wrapper carries its alt text (`aria-label`); the image inside it is what the PDF tags as
-# the figure, so the text moves onto the image's `alt` (the wrapper's label is already escaped).
-_FIGURE_IMAGE = re.compile(r'(<div class="plot" role="img" aria-label="([^"]*)">\s*<img [^>]*?alt=")(")')
-
-
-def with_figure_alt_text(html: str) -> str:
-    """The page with each figure image's `alt` set to its figure's description."""
-    return _FIGURE_IMAGE.sub(lambda match: match[1] + match[2] + match[3], html)
-
 
 class PdfExporter(HtmlExporter):
     """`report.<lang>.pdf`, the hand-in copy: skipped with one line when no PDF engine is installed."""
@@ -34,7 +23,7 @@ class PdfExporter(HtmlExporter):
     def export(self, page) -> Output:
         from labreport.report import pdf
 
-        html = with_figure_alt_text(self.page_html(page, inline=False))
+        html = self.page_html(page, inline=False)
         attachments = [pdf.EmbeddedFile(name, data, *EMBEDDED[name])
                        for name, data in (page.run_files or {}).items() if name in EMBEDDED]
         try:
