@@ -13,7 +13,9 @@ never a path the record names. Nothing in a run is modified.
 A report PDF alone is a run too: labreport's PDFs carry the run's `results.json` and
 `predictions.npz` as embedded files (`labreport.report.pdf`), which `embedded_run_files` reads,
 bounded (the PDF's size, how many files, each file's size, names that are plain names), into a
-scratch folder that is then read like any run's. A PDF without an embedded record is listed.
+scratch folder that is then read like any run's. A PDF without an embedded record is listed; PDFs
+of one folder that carry the same record under names that differ only in the language (a run's
+Korean and English reports) are one run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import lzma
+import re
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
@@ -95,6 +98,10 @@ class Run:
     """The run's folder name on the site: the student ID when it is unique, else from its source."""
     predictions_digest: str = ""
     uncovered_digest: str = ""
+
+
+_LANGUAGE_SUFFIX = re.compile(r"\.[a-z]{2}(?:-[a-z]{2})?\.pdf$")
+"""The language part of a report PDF's name (`report.ko.pdf`, `2024001_Kim_05.en.pdf`)."""
 
 
 def _is_pdf(path: Path) -> bool:
@@ -362,9 +369,17 @@ def find(paths: list[str | Path], scratch: Path) -> list[Run]:
             return [read(folder, source.rstrip(":") or str(folder))]
         found: list[Run] = []
         empty: list[Run] = []
+        carried: set[tuple[str, str]] = set()  # (name but language, record) of this folder's PDFs
         for child in sorted(folder.iterdir()):
             child_source = f"{source}{child.name}" if source.endswith(":") else f"{source}/{child.name}"
             inside = collect(child, child_source, budget, depth)
+            if _is_pdf(child) and not child.is_symlink() and inside and inside[0].digest:
+                # A run's reports in two languages (report.ko.pdf, report.en.pdf) are one run; the same
+                # PDF under another name (a copy handed in twice) stays two, and is flagged identical.
+                key = (_LANGUAGE_SUFFIX.sub("", child.name.lower()), inside[0].digest)
+                if key in carried:
+                    continue
+                carried.add(key)
             found += inside
             if not inside and child.is_dir() and not child.is_symlink() and not child.name.startswith("."):
                 empty.append(Run(source=child_source, problem="no_record"))

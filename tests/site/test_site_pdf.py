@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -127,6 +128,18 @@ def test_a_pdf_without_a_record_is_listed(tmp_path):
     writer.write(tmp_path / "plain.pdf")
     runs = submissions.find([tmp_path], tmp_path / "scratch-area")
     assert [(run.source.rsplit("/", 1)[-1], run.problem) for run in runs] == [("plain.pdf", "pdf_no_record")]
+
+
+def test_the_reports_of_one_run_in_one_folder_are_one_run(tmp_path):
+    record = (Path(__file__).resolve().parents[1] / "data" / "results.json").read_bytes()
+    (tmp_path / "class" / "alice").mkdir(parents=True)
+    for lang in ("ko", "en"):
+        (tmp_path / "class" / "alice" / f"report.{lang}.pdf").write_bytes(pdf_embedding({"results.json": record}))
+    (tmp_path / "class" / "bob.pdf").write_bytes(pdf_embedding({"results.json": record}))  # another folder: its own run
+    (tmp_path / "class" / "eve.pdf").write_bytes(pdf_embedding({"results.json": record}))  # a copy under another name
+    runs = submissions.find([tmp_path / "class"], tmp_path / "scratch-area")
+    assert [(run.source.split("class/")[-1], run.problem) for run in runs] == [
+        ("alice/report.en.pdf", ""), ("bob.pdf", ""), ("eve.pdf", "")]
 
 
 # --- a class of PDFs, for real --------------------------------------------------------------------------
