@@ -57,8 +57,12 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 def write_json(path: str | os.PathLike, data: Any) -> Path:
     """Writes `data` as indented UTF-8 JSON atomically, keys in insertion order (stable bytes for equal data)."""
-    text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)
-    return write_text(path, text + "\n")
+    return write_text(path, json_text(data))
+
+
+def json_text(data: Any) -> str:
+    """`data` as `write_json` writes it: indented JSON, keys in insertion order, a final newline."""
+    return json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
 
 
 def check_writable(folder: str | os.PathLike) -> Path:

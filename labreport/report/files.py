@@ -219,6 +219,27 @@ def _write_reports(folder: Path, record: dict, results: list[LanguageResult], st
     return written
 
 
+def run_files(out: Path, into: Path, record: dict, stored_cover: dict) -> dict[str, bytes]:
+    """The run's record and predictions as the run folder will hold them once this render is written,
+    for the PDF to carry: the record's own bytes (or, when the cover changed, the record as
+    `_write_reports` writes it back), read from the folder the record came from (`into` when it holds
+    a new record, else `OUT`). A file that is absent, a link or over its limit is not carried.
+    """
+    source = into if (into / record_module.RECORD_FILE).is_file() else out
+    files = {}
+    for name, limit in ((record_module.RECORD_FILE, record_module.MAX_RECORD_BYTES),
+                        (record_module.PREDICTIONS_FILE, record_module.MAX_PREDICTIONS_BYTES)):
+        try:
+            data = fileio.read_run_file(source, name, limit)
+        except LabreportError:
+            data = None
+        if data is not None:
+            files[name] = data
+    if record["config"].get("report", {}) != stored_cover:
+        files[record_module.RECORD_FILE] = fileio.json_text(record).encode("utf-8")
+    return files
+
+
 def render_record_into(out: Path, into: Path, record: dict, languages: Iterable[str], formats: Iterable[str],
                        user_templates: str | Path | None = None, notes: dict[str, str | Path] | None = None,
                        report: dict | None = None, figure_files: Iterable[str] = ("svg",)) -> list[Path]:
@@ -239,5 +260,6 @@ def render_record_into(out: Path, into: Path, record: dict, languages: Iterable[
     check_file_names(out, record["config"]["report"], languages)
     own = {lang: notes_module.sections(path, record, lang)
            for lang, path in notes_files(out, languages, notes, (report or {}).get("notes")).items()}
-    results = render_record(record, languages, formats, user_templates, own, tuple(figure_files))
+    carried = run_files(out, into, record, stored_cover) if "pdf" in formats else None
+    results = render_record(record, languages, formats, user_templates, own, tuple(figure_files), carried)
     return [out / path.relative_to(into) for path in _write_reports(into, record, results, stored_cover)]

@@ -9,18 +9,26 @@ without a glyph makes WeasyPrint write the page's font with an encoding that pyp
 cannot read. The HTML report and the record keep the original text.
 
 The URL fetcher serves `data:` URLs and the shipped font files only: no network, no other file.
+
+The PDF is accessible and archival: tagged (a structure tree, the page's `lang`, its title, alt text
+on figures, header cells) and PDF/A-3u, which lets it carry files: the run's record and predictions
+ride along as associated files (`/AF`), so the PDF a student uploads holds the evidence of its numbers
+(`labreport.site` reads them back).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
+import hashlib
 import html as html_module
 import os
 import re
 import unicodedata
 import warnings
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 from labreport.core import LabreportError
 
@@ -112,6 +120,17 @@ def _drawable_figure(match: re.Match) -> str:
     return 'src="data:image/svg+xml;base64,' + base64.b64encode(svg.encode("utf-8")).decode("ascii") + '"'
 
 
+# A figure's wrapper carries its description (`aria-label`); the image inside it is what the PDF tags as
+# the figure, so the description moves onto the image's `alt` (the label is already escaped).
+_FIGURE_IMAGE = re.compile(r'(<div class="plot" role="img" aria-label="([^"]*)">\s*<img [^>]*?alt=")(")')
+
+
+def with_figure_alt_text(page: str) -> str:
+    """The page with each figure image's `alt` set to its figure's description, which the PDF's
+    structure tree gives as the figure's alternate text."""
+    return _FIGURE_IMAGE.sub(lambda match: match[1] + match[2] + match[3], page)
+
+
 def drawable_page(page: str) -> str:
     """The report page with every text node, its figures' too, drawable by the shipped faces."""
     page = _SVG_IMAGE.sub(_drawable_figure, page)
@@ -146,8 +165,27 @@ def font_css() -> str:
     return "\n".join(rules) + "\n"
 
 
-def html_to_pdf(html: str) -> bytes:
-    """Converts a self-contained report page to PDF bytes (A4, shipped fonts embedded, offline)."""
+PDF_VARIANT = "pdf/a-3u"
+"""WeasyPrint's PDF/A-3 with Unicode text (level U), tagged besides (`pdf_tags`). PDF/A-3 is the part of
+PDF/A that takes attachments of any type; WeasyPrint writes one variant a file, and its `pdf/a-3a`
+(level A, "accessible") claims more than labreport has had validated, so level U is claimed and the
+tags are written all the same."""
+
+
+@dataclass(frozen=True)
+class EmbeddedFile:
+    """A file the PDF carries: its name, bytes, MIME type and relationship to the document (PDF 2.0's
+    `AFRelationship`: "Source" for what the document was made from, "Data" for the data behind it)."""
+
+    name: str
+    data: bytes
+    mime_type: str
+    relationship: str
+
+
+def html_to_pdf(html: str, attachments: Sequence[EmbeddedFile] = ()) -> bytes:
+    """Converts a self-contained report page to PDF bytes (A4, shipped fonts embedded, offline):
+    tagged PDF/A-3u carrying `attachments` as associated files."""
     weasyprint = _weasyprint()
     from labreport.report.fonts import faces
 
@@ -165,9 +203,36 @@ def html_to_pdf(html: str) -> bytes:
     # @font-face rules in a stylesheet of their own load only through a shared FontConfiguration.
     font_config = weasyprint.text.fonts.FontConfiguration()
     stylesheet = weasyprint.CSS(string=font_css(), url_fetcher=fetcher, font_config=font_config)
-    document = weasyprint.HTML(string=drawable_page(html), url_fetcher=fetcher, base_url=None)
+    document = weasyprint.HTML(string=drawable_page(with_figure_alt_text(html)), url_fetcher=fetcher, base_url=None)
     with _fixed_font_timestamp():
-        return document.write_pdf(stylesheets=[stylesheet], font_config=font_config)
+        # The files' dates are the fixed timestamp too: WeasyPrint's default is the time of the render.
+        date = datetime.datetime.fromtimestamp(int(os.environ["SOURCE_DATE_EPOCH"]), datetime.timezone.utc).replace(tzinfo=None)
+        embedded = [weasyprint.Attachment(string=item.data, name=item.name, relationship=item.relationship,
+                                          url_fetcher=fetcher, created=date, modified=date) for item in attachments]
+        return document.write_pdf(stylesheets=[stylesheet], font_config=font_config, pdf_variant=PDF_VARIANT,
+                                  pdf_tags=True, attachments=embedded, finisher=_associated_files(attachments))
+
+
+def _associated_files(attachments: Sequence[EmbeddedFile]):
+    """A WeasyPrint finisher that gives each embedded file its own MIME type and lists it once in `/AF`.
+
+    WeasyPrint guesses a file's type from its name through the machine's MIME database where its own
+    table lacks the suffix (`.npz`), which would make the PDF differ from machine to machine; and it
+    lists each file twice in the catalog's `/AF` (once from the name tree, once from the file spec).
+    """
+    types = {hashlib.md5(item.data, usedforsecurity=False).hexdigest(): item.mime_type for item in attachments}
+
+    def finish(document, pdf) -> None:
+        for pdf_object in pdf.objects:
+            if isinstance(pdf_object, dict) and pdf_object.get("Type") == "/Filespec":
+                stream = pdf.objects[int(pdf_object["EF"]["F"].split()[0])]
+                mime_type = types.get(stream.extra["Params"]["CheckSum"].strip("<>"))
+                if mime_type:
+                    stream.extra["Subtype"] = "/" + mime_type.replace("/", "#2f")
+        if "AF" in pdf.catalog:
+            pdf.catalog["AF"][:] = list(dict.fromkeys(pdf.catalog["AF"]))
+
+    return finish
 
 
 FONT_TIMESTAMP = "0"

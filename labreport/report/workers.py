@@ -151,7 +151,8 @@ class Worker:
 
 
 def render_record(record: dict, languages: list[str], formats: tuple[str, ...], user_templates,
-                  notes: dict[str, list], figure_files: tuple[str, ...] = ()) -> list[LanguageResult]:
+                  notes: dict[str, list], figure_files: tuple[str, ...] = (),
+                  run_files: dict[str, bytes] | None = None) -> list[LanguageResult]:
     """Every language of a validated record, in memory: a `LanguageResult` (outputs by format, figure files, formats skipped) each.
 
     Languages render in parallel processes when there are cores for them (`render_records`).
@@ -159,7 +160,7 @@ def render_record(record: dict, languages: list[str], formats: tuple[str, ...], 
     Raises:
         The first failed language's error.
     """
-    [results] = render_records([(record, languages, formats, user_templates, notes, figure_files)])
+    [results] = render_records([(record, languages, formats, user_templates, notes, figure_files, run_files)])
     if isinstance(results, BaseException):
         raise results
     return results
@@ -174,7 +175,7 @@ def render_records(jobs: list[tuple], done: Callable[[int], None] | None = None)
 
     Args:
         jobs: (record, languages, formats, user templates, {lang: notes sections}, figure file
-            formats) each.
+            formats, the run's files the PDF carries or None) each.
         done: called with a job's index when all its languages are rendered (or one failed).
 
     Returns:
@@ -186,8 +187,8 @@ def render_records(jobs: list[tuple], done: Callable[[int], None] | None = None)
     fresh worker, so only a page that crashes its renderer twice fails (`RendererStopped`); most
     deaths are not a page's own (the OOM killer, a kill).
     """
-    tasks = [(job, (record, lang, formats, user_templates, notes.get(lang), figure_files))
-             for job, (record, languages, formats, user_templates, notes, figure_files) in enumerate(jobs)
+    tasks = [(job, (record, lang, formats, user_templates, notes.get(lang), figure_files, run_files))
+             for job, (record, languages, formats, user_templates, notes, figure_files, run_files) in enumerate(jobs)
              for lang in languages]
     results: dict[int, LanguageResult | BaseException] = {}
     left = {job: len(jobs[job][1]) for job in range(len(jobs))}

@@ -279,7 +279,7 @@ def _render_job(run: submissions.Run, texts: dict[str, str], languages: list[str
     record = submissions.full_record(run)
     own = {lang: notes_module.sections_from_text(text, notes_module.NOTES_FILE.format(lang=lang), record, lang)
            for lang, text in texts.items()}
-    return record, languages, DEFAULT_FORMATS, user_templates, own, ()
+    return record, languages, DEFAULT_FORMATS, user_templates, own, (), None
 
 
 def _write_reports(target: Path, results: list[LanguageResult], stamp: str) -> list[str]:

@@ -9,12 +9,21 @@ bounded in total (bytes and members, archives inside archives included, counted 
 written rather than as their headers claim) and archives nest at most `MAX_ARCHIVE_DEPTH` deep.
 A run's files are read only from the run folder itself (`labreport.core.fileio.read_run_file`): never through a link,
 never a path the record names. Nothing in a run is modified.
+
+A report PDF alone is a run too: labreport's PDFs carry the run's `results.json` and
+`predictions.npz` as embedded files (`labreport.report.pdf`), which `embedded_run_files` reads,
+bounded (the PDF's size, how many files, each file's size, names that are plain names), into a
+scratch folder that is then read like any run's. A PDF without an embedded record is listed; PDFs
+of one folder that carry the same record under names that differ only in the language (a run's
+Korean and English reports) are one run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import lzma
+import re
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
@@ -34,6 +43,19 @@ MAX_ARCHIVE_DEPTH = 3
 """How deep archives may sit inside archives (a submission system's zip of a student's tar.gz is depth 2)."""
 MAX_RECORD_BYTES = record_module.MAX_RECORD_BYTES
 """A `results.json` larger than this is not read (a real record is well under a megabyte)."""
+PDF_SUFFIX = ".pdf"
+MAX_PDF_BYTES = 128 * 1024 * 1024
+"""A submitted PDF larger than this is not opened: a report is about a megabyte, and what it may carry
+(the record and predictions limits, 80 MiB together) fits well inside."""
+MAX_PDF_ATTACHMENTS = 8
+"""How many embedded files a submitted PDF may hold (labreport's carry two)."""
+MAX_PDF_NAME_TREE_NODES = 64
+"""How many nodes of the PDF's embedded-files name tree are visited (labreport's has one)."""
+EMBEDDED_LIMITS = {
+    record_module.RECORD_FILE: MAX_RECORD_BYTES,
+    record_module.PREDICTIONS_FILE: record_module.MAX_PREDICTIONS_BYTES,
+}
+"""The run files read from a PDF, and the most bytes each may decode to (a run folder's own limits)."""
 
 
 @dataclass
@@ -74,6 +96,106 @@ class Run:
     """The run's folder name on the site: the student ID when it is unique, else from its source."""
     predictions_digest: str = ""
     uncovered_digest: str = ""
+
+
+_LANGUAGE_SUFFIX = re.compile(r"\.[a-z]{2}(?:-[a-z]{2})?\.pdf$")
+"""The language part of a report PDF's name (`report.ko.pdf`, `2024001_Kim_05.en.pdf`)."""
+
+
+def _is_pdf(path: Path) -> bool:
+    return path.is_file() and path.name.lower().endswith(PDF_SUFFIX)
+
+
+def _embedded_file_specs(root) -> list:
+    """The file specifications of the PDF's embedded-files name tree, visited within bounds."""
+    names = root.get("/Names")
+    tree = names.get_object().get("/EmbeddedFiles") if names is not None else None
+    if tree is None:
+        return []
+    specs, stack, visited = [], [(tree, 0)], 0
+    while stack:
+        node, depth = stack.pop()
+        node = node.get_object()
+        visited += 1
+        if visited > MAX_PDF_NAME_TREE_NODES or depth > 8:
+            raise LabreportError(f"its embedded-files tree has more than {MAX_PDF_NAME_TREE_NODES} nodes or 8 levels")
+        pairs = node.get("/Names")
+        if pairs is not None:
+            pairs = pairs.get_object()
+            specs += [pairs[index].get_object() for index in range(1, len(pairs), 2)]
+        if len(specs) > MAX_PDF_ATTACHMENTS:
+            raise LabreportError(f"it embeds more than {MAX_PDF_ATTACHMENTS} files")
+        kids = node.get("/Kids")
+        if kids is not None:
+            stack += [(kid, depth + 1) for kid in kids.get_object()]
+    return specs
+
+
+def embedded_run_files(path: Path) -> dict[str, bytes]:
+    """The run files (`EMBEDDED_LIMITS`) a submitted PDF carries, read without trusting it.
+
+    The PDF is read whole into memory only when under `MAX_PDF_BYTES`; it may embed at most
+    `MAX_PDF_ATTACHMENTS` files, each named by a plain file name (no folder, no `..`) and each run
+    file within its limit as decoded (counted, not as declared; a declared size over it is refused
+    before decoding). Files of other names are left unread. No path the PDF names is followed.
+
+    Raises:
+        LabreportError: one line, for any PDF that breaks a bound or cannot be parsed.
+    """
+    size = path.stat().st_size
+    if size > MAX_PDF_BYTES:
+        raise LabreportError(f"the PDF is {size:,} bytes, more than the {MAX_PDF_BYTES:,} a report may be")
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_PDF_BYTES + 1)
+    if len(data) > MAX_PDF_BYTES:
+        raise LabreportError(f"the PDF is more than the {MAX_PDF_BYTES:,} bytes a report may be")
+    try:
+        import pypdf
+    except ImportError:
+        raise LabreportError("reading a PDF submission needs pypdf: pip install 'pypdf>=7.0'") from None
+    files: dict[str, bytes] = {}
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+        for spec in _embedded_file_specs(reader.trailer["/Root"].get_object()):
+            name = spec.get("/UF", spec.get("/F"))
+            name = str(name.get_object()) if name is not None else ""
+            if not name or "/" in name or "\\" in name or ".." in name or any(ord(ch) < 32 for ch in name):
+                raise LabreportError(f"an embedded file is named {name[:60]!r}, like a path: only plain file names are read")
+            if name not in EMBEDDED_LIMITS:
+                continue
+            if name in files:
+                raise LabreportError(f"it embeds {name} twice")
+            limit = EMBEDDED_LIMITS[name]
+            stream = spec["/EF"]["/F"].get_object()
+            declared = (stream.get("/Params") or {}).get("/Size")
+            if isinstance(declared, int) and declared > limit:
+                raise LabreportError(f"its embedded {name} says it is {int(declared):,} bytes, more than the {limit:,} allowed")
+            try:
+                payload = stream.get_data()  # pypdf stops inflating at its own bound (75 MB), then this one is checked
+            except pypdf.errors.LimitReachedError:
+                raise LabreportError(f"its embedded {name} decodes to more than the {limit:,} bytes allowed") from None
+            if len(payload) > limit:
+                raise LabreportError(f"its embedded {name} is {len(payload):,} bytes, more than the {limit:,} allowed")
+            files[name] = payload
+    except LabreportError:
+        raise
+    except Exception as error:  # pypdf's errors, and what a damaged object throws (KeyError, TypeError, RecursionError)
+        raise LabreportError(f"unreadable PDF ({type(error).__name__}: {str(error)[:200]})") from None
+    return files
+
+
+def read_pdf(path: Path, into: Path, source: str) -> Run:
+    """A run from a submitted report PDF: its embedded files written into the empty scratch folder
+    `into` and read like a run folder's (`read`), or the reason it cannot be."""
+    try:
+        files = embedded_run_files(path)
+    except LabreportError as error:
+        return Run(source=source, problem="pdf", detail=str(error)[:MAX_DETAIL_CHARACTERS])
+    if record_module.RECORD_FILE not in files:
+        return Run(source=source, problem="pdf_no_record")
+    for name, data in files.items():
+        (into / name).write_bytes(data)
+    return read(into, source)
 
 
 def _is_archive(path: Path) -> bool:
@@ -213,6 +335,10 @@ def find(paths: list[str | Path], scratch: Path) -> list[Run]:
             except LabreportError as error:  # cut: a member's name can be megabytes long
                 return [Run(source=source, problem="archive", detail=str(error)[:MAX_DETAIL_CHARACTERS])]
             return collect_folder(into, source + ":", budget, depth + 1) or [Run(source=source, problem="archive_empty")]
+        if _is_pdf(path):  # a report PDF handed in alone: the run it carries
+            into = scratch / f"pdf-{next(counter)}"
+            into.mkdir(parents=True)
+            return [read_pdf(path, into, source)]
         return collect_folder(path, source, budget, depth) if path.is_dir() else []
 
     def collect_folder(folder: Path, source: str, budget: Budget | None, depth: int) -> list[Run]:
@@ -223,9 +349,17 @@ def find(paths: list[str | Path], scratch: Path) -> list[Run]:
             return [read(folder, source.rstrip(":") or str(folder))]
         found: list[Run] = []
         empty: list[Run] = []
+        carried: set[tuple[str, str]] = set()  # (name but language, record) of this folder's PDFs
         for child in sorted(folder.iterdir()):
             child_source = f"{source}{child.name}" if source.endswith(":") else f"{source}/{child.name}"
             inside = collect(child, child_source, budget, depth)
+            if _is_pdf(child) and not child.is_symlink() and inside and inside[0].digest:
+                # A run's reports in two languages (report.ko.pdf, report.en.pdf) are one run; the same
+                # PDF under another name (a copy handed in twice) stays two, and is flagged identical.
+                key = (_LANGUAGE_SUFFIX.sub("", child.name.lower()), inside[0].digest)
+                if key in carried:
+                    continue
+                carried.add(key)
             found += inside
             if not inside and child.is_dir() and not child.is_symlink() and not child.name.startswith("."):
                 empty.append(Run(source=child_source, problem="no_record"))

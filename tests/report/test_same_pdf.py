@@ -34,6 +34,7 @@ def hostile(record: dict) -> dict:
 def render_in_process(out: Path, record: dict, fontconfig: Path | None) -> dict[str, bytes]:
     out.mkdir()
     (out / "results.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    (out / "predictions.npz").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: carried, never read
     env = dict(os.environ)
     if fontconfig is not None:
         env["FONTCONFIG_FILE"] = str(fontconfig)
@@ -59,6 +60,17 @@ def test_no_fonts_and_the_machines_fonts_give_the_same_pdf_bytes(two_machines):
     bare, machine, _ = two_machines
     for lang in ("ko", "en"):
         assert bare[lang] == machine[lang], f"report.{lang}.pdf depends on the machine's fonts"
+
+
+def test_both_carry_the_run_files(two_machines):
+    """The bytes compared above include the embedded record and predictions (their dates are fixed too)."""
+    import pypdf
+
+    _, _, folder = two_machines
+    for where in ("bare", "machine"):
+        attachments = pypdf.PdfReader(folder / where / "report.ko.pdf").attachments
+        assert sorted(attachments) == ["predictions.npz", "results.json"]
+        assert attachments["results.json"] == [(folder / where / "results.json").read_bytes()]
 
 
 def fonts_of(path: Path) -> set[tuple[str, str]]:

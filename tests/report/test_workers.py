@@ -82,8 +82,8 @@ def test_a_class_renders_on_every_core_and_a_dead_worker_costs_no_page(checked_i
 
     broken = copy.deepcopy(checked_in_record)
     del broken["models"]  # no page can be made of it
-    jobs = [(copy.deepcopy(checked_in_record), ["en"], ("html",), None, {}, ()) for _ in range(4)]
-    jobs.insert(1, (broken, ["en"], ("html",), None, {}, ()))
+    jobs = [(copy.deepcopy(checked_in_record), ["en"], ("html",), None, {}, (), None) for _ in range(4)]
+    jobs.insert(1, (broken, ["en"], ("html",), None, {}, (), None))
     before, killed = children(os.getpid()), []
 
     def kill_a_worker() -> None:

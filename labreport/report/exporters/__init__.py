@@ -20,7 +20,8 @@ from labreport.report.templates import load_catalog, make_environment
 @dataclass
 class Page:
     """One language's report to export: the record, the student's notes, the figures drawn (by name
-    and format) and the template environment."""
+    and format), the template environment, and the run's files as written in its folder
+    (`run_files`: "results.json", "predictions.npz"; the PDF carries them), None when there are none."""
 
     record: dict
     lang: str
@@ -28,10 +29,12 @@ class Page:
     figures: dict[str, dict[str, bytes]]
     notes: list | None
     user_templates: str | Path | None
+    run_files: dict[str, bytes] | None = None
 
 
 def render_language(record: dict, lang: str, formats: tuple[str, ...], user_templates: str | Path | None,
-                    notes: list | None, figure_files: tuple[str, ...] = ("svg",)) -> formats_module.LanguageResult:
+                    notes: list | None, figure_files: tuple[str, ...] = ("svg",),
+                    run_files: dict[str, bytes] | None = None) -> formats_module.LanguageResult:
     """Everything of one language, in memory: each asked-for format's output, the figure files, the formats skipped."""
     from labreport.report import figures as figures_module
     catalog = load_catalog(lang, user_templates)
@@ -41,7 +44,7 @@ def render_language(record: dict, lang: str, formats: tuple[str, ...], user_temp
     wanted = [fmt for name in formats if name in formats_module.FORMATS
               for fmt in formats_module.exporter(name).figure_formats]
     drawn = figures_module.all_figures(record, figure_label(catalog), tuple(dict.fromkeys(("svg", *figure_files, *wanted))))
-    page = Page(record, lang, env, drawn, notes, user_templates)
+    page = Page(record, lang, env, drawn, notes, user_templates, run_files)
     result = formats_module.LanguageResult(lang)
     for name in formats_module.FORMATS:
         if name not in formats:

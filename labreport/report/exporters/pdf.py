@@ -1,9 +1,20 @@
-"""The PDF exporter: the HTML exporter's page, figures as images, converted by WeasyPrint (`labreport.report.pdf`)."""
+"""The PDF exporter: the HTML exporter's page, figures as images, converted by WeasyPrint (`labreport.report.pdf`).
+
+The page's run files (`Page.run_files`: the record's bytes as written in the run folder, the
+predictions) are embedded in the PDF as associated files, so the PDF alone can be checked.
+"""
 
 from __future__ import annotations
 
 from labreport.report.exporters.html import HtmlExporter
 from labreport.report.formats import Output, Unavailable
+
+EMBEDDED = {
+    "results.json": ("application/json", "Source"),
+    "predictions.npz": ("application/octet-stream", "Data"),
+}
+"""The run files a PDF carries, by name: their MIME type and relationship to the report. The record is
+the report's source; the predictions are the data its metrics are recomputed from."""
 
 
 class PdfExporter(HtmlExporter):
@@ -11,8 +22,11 @@ class PdfExporter(HtmlExporter):
 
     def export(self, page) -> Output:
         from labreport.report import pdf
+
         html = self.page_html(page, inline=False)
+        attachments = [pdf.EmbeddedFile(name, data, *EMBEDDED[name])
+                       for name, data in (page.run_files or {}).items() if name in EMBEDDED]
         try:
-            return Output(pdf.html_to_pdf(html))
+            return Output(pdf.html_to_pdf(html, attachments))
         except pdf.PdfUnavailable as error:
             raise Unavailable(str(error)) from error

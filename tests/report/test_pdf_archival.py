@@ -1,0 +1,117 @@
+"""The PDF is accessible and archival: tagged, in the page's language, titled, its figures described,
+its tables with header cells, identified as PDF/A-3, and carrying the run's record and predictions
+byte for byte as associated files (read here with pikepdf, as a checker would).
+
+veraPDF, the reference PDF/A and PDF/UA validator, is a Java program and no Python dependency; these
+tests check what pikepdf can see of the same requirements.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pikepdf = pytest.importorskip("pikepdf")
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def predictions_bytes() -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, labels=np.array([0, 1, 1], dtype=np.int8), bigru=np.array([0.1, 0.9, 0.7], dtype=np.float32))
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Path:
+    """A run folder (the checked-in record as its own bytes, a predictions file) rendered to PDF in both languages."""
+    from labreport.report import files as report_files
+
+    out = tmp_path_factory.mktemp("archival")
+    shutil.copyfile(DATA / "results.json", out / "results.json")
+    (out / "predictions.npz").write_bytes(predictions_bytes())
+    report_files.render_all(out, ["ko", "en"], ["pdf"])
+    return out
+
+
+def structure_elements(pdf) -> list:
+    """Every structure element under the structure tree root, depth first."""
+    found, stack, seen = [], [pdf.Root.StructTreeRoot.K], set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, pikepdf.Array):
+            stack.extend(reversed(list(item)))
+        elif isinstance(item, pikepdf.Dictionary) and "/S" in item:
+            if item.objgen != (0, 0) and item.objgen in seen:
+                continue
+            seen.add(item.objgen)
+            found.append(item)
+            if "/K" in item:
+                stack.append(item.K)
+    return found
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_pdf_is_tagged_in_its_language_with_a_title(rendered, lang):
+    with pikepdf.open(rendered / f"report.{lang}.pdf") as pdf:
+        assert "/StructTreeRoot" in pdf.Root
+        assert str(pdf.Root.Lang) == lang
+        assert bool(pdf.Root.MarkInfo.Marked) is True
+        assert bool(pdf.Root.ViewerPreferences.DisplayDocTitle) is True
+        title = str(pdf.docinfo["/Title"])
+        assert ("실습 5" if lang == "ko" else "Lab 05") in title
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
+            assert xmp.get("dc:title") == title
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_every_figure_has_alt_text_and_the_tables_header_cells(rendered, lang):
+    with pikepdf.open(rendered / f"report.{lang}.pdf") as pdf:
+        elements = structure_elements(pdf)
+        kinds = [str(element.S) for element in elements]
+        figures = [element for element in elements if str(element.S) == "/Figure"]
+        assert len(figures) >= 5, kinds.count("/Figure")
+        for figure in figures:
+            assert "/Alt" in figure and len(str(figure.Alt)) > 10, figure.get("/Alt")
+        assert kinds.count("/Table") >= 5 and kinds.count("/TH") >= kinds.count("/Table")
+        assert {"/H1", "/H2", "/P", "/Caption"} <= set(kinds)
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_pdf_says_it_is_pdf_a_3(rendered, lang):
+    with pikepdf.open(rendered / f"report.{lang}.pdf") as pdf:
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
+            assert xmp.get("pdfaid:part") == "3"
+            assert xmp.get("pdfaid:conformance") == "U"
+        assert str(pdf.Root.OutputIntents[0].S) == "/GTS_PDFA1"  # the sRGB profile PDF/A asks for
+        assert pdf.pdf_version == "1.7"
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_run_files_are_embedded_byte_for_byte_as_associated_files(rendered, lang):
+    with pikepdf.open(rendered / f"report.{lang}.pdf") as pdf:
+        attached = {name: spec.get_file().read_bytes() for name, spec in pdf.attachments.items()}
+        assert attached == {"results.json": (rendered / "results.json").read_bytes(),
+                            "predictions.npz": (rendered / "predictions.npz").read_bytes()}
+        associated = {str(spec.UF): str(spec.AFRelationship) for spec in pdf.Root.AF}
+        assert associated == {"results.json": "/Source", "predictions.npz": "/Data"}
+        assert len(pdf.Root.AF) == 2  # each once
+        subtypes = {name: str(spec.get_file().obj.Subtype) for name, spec in pdf.attachments.items()}
+        assert subtypes == {"results.json": "/application/json", "predictions.npz": "/application/octet-stream"}
+
+
+def test_a_cover_given_at_render_is_in_the_embedded_record_as_written_back(tmp_path):
+    """`render` writes the cover it used back into results.json: the PDF carries that record, not the old one."""
+    from labreport.report import files as report_files
+
+    shutil.copyfile(DATA / "results.json", tmp_path / "results.json")
+    report_files.render_all(tmp_path, ["en"], ["pdf"], report={"name": "Kim Minji", "student_id": "2024001"})
+    written = (tmp_path / "results.json").read_bytes()
+    assert written != (DATA / "results.json").read_bytes() and b"Kim Minji" in written
+    with pikepdf.open(tmp_path / "report.en.pdf") as pdf:
+        attached = {name: spec.get_file().read_bytes() for name, spec in pdf.attachments.items()}
+    assert attached == {"results.json": written}  # no predictions in this run: none carried
