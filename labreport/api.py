@@ -22,7 +22,7 @@ from typing import Iterable
 from labreport.core import LabreportError
 from labreport.core.config import DEFAULT_OUT, keyword_settings
 from labreport.report.numbers import format_number, format_percent
-from labreport.report.formats import DEFAULT_FORMATS, FORMATS, LANGUAGES  # noqa: F401  (FORMATS: the formats a caller may name)
+from labreport.report.formats import DEFAULT_FORMATS, FORMATS, LANGUAGES
 
 
 class Record(dict):
@@ -48,9 +48,12 @@ class Report:
     def __init__(self, out: Path, files: list[Path], record: Record):
         self.out, self.files, self.record = out, files, record
 
-    def _file(self, lang: str, fmt: str) -> Path:
+    def file(self, fmt: str, lang: str = LANGUAGES[0]) -> Path:
+        """Path of the report in format `fmt` (any of `labreport.report.formats.FORMATS`: "docx", "hwpx", …) and `lang`."""
         from labreport.report.files import report_file
 
+        if fmt not in FORMATS:
+            raise LabreportError(f"no report format {fmt!r}: choose among {', '.join(FORMATS)}")
         path = self.out / report_file(lang, fmt)
         if path not in self.files:
             made = ", ".join(p.name for p in self.files) or "nothing"
@@ -59,11 +62,11 @@ class Report:
 
     def html(self, lang: str = LANGUAGES[0]) -> Path:
         """Path of the HTML report in `lang`."""
-        return self._file(lang, "html")
+        return self.file("html", lang)
 
     def pdf(self, lang: str = LANGUAGES[0]) -> Path:
         """Path of the PDF report in `lang` (the file to hand in)."""
-        return self._file(lang, "pdf")
+        return self.file("pdf", lang)
 
     def __repr__(self) -> str:
         return f"Report(out={str(self.out)!r}, files={[p.name for p in self.files]!r})"
@@ -92,7 +95,7 @@ def render(out: str | Path = DEFAULT_OUT, lang: Iterable[str] = LANGUAGES, forma
     """Renders `OUT/results.json` (and `OUT/notes.<lang>.md`) into the reports, like `labreport render`.
 
     Args:
-        lang: report languages; formats: among `labreport.report.formats.FORMATS` ("html", "pdf", "docx").
+        lang: report languages; formats: among `labreport.report.formats.FORMATS` ("html", "pdf", "docx", "hwpx").
         config: a labreport.toml whose `[report]` section sets the cover (default ./labreport.toml).
         notes: your own sections by language, e.g. {"ko": "my_notes.md"}.
         templates: a folder searched before the built-in templates and catalogs.

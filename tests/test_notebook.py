@@ -154,9 +154,15 @@ def test_load_render_and_their_errors(record_dir):
     assert report.html("en") == Path(record_dir) / "report.en.html"
     with pytest.raises(LabreportError, match="no report.en.pdf was written"):
         report.pdf("en")
+    with pytest.raises(LabreportError, match="no report.en.docx was written"):
+        report.file("docx", "en")
+    with pytest.raises(LabreportError, match="no report format 'rtf': choose among html, pdf, docx, hwpx"):
+        report.file("rtf", "en")
+    word = labreport.render(record_dir, lang=["en"], formats=["docx"])
+    assert word.file("docx", "en").read_bytes().startswith(b"PK")
     with pytest.raises(LabreportError, match="unknown language 'fr'"):
         labreport.render(record_dir, lang=["fr"])
-    with pytest.raises(LabreportError, match=r"unknown format 'rtf': choose among html, pdf, docx"):
+    with pytest.raises(LabreportError, match=r"unknown format 'rtf': choose among html, pdf, docx, hwpx"):
         labreport.render(record_dir, formats="rtf")
     with pytest.raises(LabreportError, match=r"unknown setting 'epoch' \(did you mean epochs\?\)"):
         labreport.build(record_dir, quick=True, epoch=2)
