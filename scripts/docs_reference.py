@@ -18,8 +18,10 @@ import inspect
 import json
 import os
 import re
+from pathlib import Path
 from typing import Any, Callable
 
+ROOT = Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"^<!-- reference: ([a-z_]+) -->$", re.M)
 
 
@@ -48,7 +50,10 @@ def settings_table() -> str:
     cli_keys = {s.key for s in settings.cli_settings()}
     lines = ["| setting | flag | type | default | values | what it sets |", "|---|---|---|---|---|---|"]
     for s in settings.all_settings():
-        values = s.range_text() or (", ".join(f"`{c}`" for c in s.spec.choices) if s.spec.choices else "any")
+        values = s.range_text() or (", ".join(f"`{c}`" for c in s.spec.choices) if s.spec.choices else None)
+        if values is None:
+            values = {"bool": "`true`, `false`", "table": "a table", "text or table": "a text, or a table of texts"}.get(
+                s.kind, "a text")
         if s.kind == "list":
             values = "one or more of " + values + ", each once"
         flag = f"`{s.flag}`" if s.key in cli_keys else "(labreport.toml only)"
@@ -118,11 +123,14 @@ def record_fields() -> str:
 
 
 def placeholders_table() -> str:
-    """The twenty placeholders students use most (`labreport.report.notes.common_placeholders`)."""
-    from labreport.report.notes import common_placeholders
+    """The twenty placeholders students use most (`labreport.report.notes.common_placeholders`), each with
+    what it writes for the repository's sample record (tests/data/results.json)."""
+    from labreport.report.notes import common_placeholders, fill_live_numbers
 
-    lines = ["| placeholder | value in the record |", "|---|---|"]
-    lines += [f"| `{placeholder}` | {kind} |" for placeholder, kind in common_placeholders()]
+    record = json.loads((ROOT / "tests" / "data" / "results.json").read_text(encoding="utf-8"))
+    lines = ["| placeholder | value in the record | writes, for a sample record |", "|---|---|---|"]
+    for placeholder, kind in common_placeholders():
+        lines.append(f"| `{placeholder}` | {kind} | {_cell(fill_live_numbers(placeholder, record))} |")
     return "\n".join(lines)
 
 
