@@ -122,13 +122,19 @@ def record_fields() -> str:
     return "\n".join(lines)
 
 
-def placeholders_table() -> str:
+PLACEHOLDER_HEADINGS = {
+    "en": ("placeholder", "value in the record", "writes, for a sample record"),
+    "ko": ("자리표시자", "기록의 값", "표본 기록에서 쓰이는 모습"),
+}
+
+
+def placeholders_table(lang: str = "en") -> str:
     """The twenty placeholders students use most (`labreport.report.notes.common_placeholders`), each with
     what it writes for the repository's sample record (tests/data/results.json)."""
     from labreport.report.notes import common_placeholders, fill_live_numbers
 
     record = json.loads((ROOT / "tests" / "data" / "results.json").read_text(encoding="utf-8"))
-    lines = ["| placeholder | value in the record | writes, for a sample record |", "|---|---|---|"]
+    lines = ["| " + " | ".join(PLACEHOLDER_HEADINGS[lang]) + " |", "|---|---|---|"]
     for placeholder, kind in common_placeholders():
         lines.append(f"| `{placeholder}` | {kind} | {_cell(fill_live_numbers(placeholder, record))} |")
     return "\n".join(lines)
@@ -222,7 +228,8 @@ def commands_help() -> str:
 
 GENERATORS: dict[str, Callable[[], str]] = {
     "settings": settings_table, "ranges": ranges_table, "record": record_fields,
-    "placeholders": placeholders_table, "filters": filters_table, "limits": limits_table,
+    "placeholders": placeholders_table,
+    "placeholders_ko": lambda: placeholders_table("ko"), "filters": filters_table, "limits": limits_table,
     "commands": commands_help,
 }
 
