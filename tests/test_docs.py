@@ -109,6 +109,43 @@ def test_every_documented_command_parses_and_its_settings_pass(where, arguments,
         assert set(comma_list(args.lang)) <= set(LANGUAGES), f"{where}: unknown language in --lang {args.lang}"
 
 
+def documented_config_files() -> list[tuple[str, str]]:
+    """(where, text) for every TOML block of the documentation: labreport.toml files, the assignment file."""
+    files = []
+    for page in sorted(DOCS.rglob("*.md")) + [ROOT / "README.md"]:
+        for language, block in FENCE.findall(page.read_text(encoding="utf-8")):
+            if language == "toml":
+                files.append((page.relative_to(ROOT).as_posix(), block))
+    return files
+
+
+CONFIG_FILES = documented_config_files()
+
+
+@pytest.mark.parametrize("where, text", CONFIG_FILES, ids=[f"{w} #{i}" for i, (w, _) in enumerate(CONFIG_FILES)])
+def test_every_documented_config_file_loads(where, text, tmp_path):
+    """A renamed setting, a value out of range or a misspelt section in a shown labreport.toml fails here."""
+    path = tmp_path / "labreport.toml"
+    path.write_text(text, encoding="utf-8")
+    load_config(path)
+
+
+def test_the_instructors_page_shows_a_complete_assignment_file(tmp_path):
+    """The assignment file on the instructors' page names every setting the site compares (the free
+    ones, which each student may choose, excepted) and the site reads it."""
+    from labreport.core.settings import cli_settings
+    from labreport.site.publish import assignment_settings
+
+    text = next(text for where, text in CONFIG_FILES if where == "docs/instructors.md" and "[train]" in text)
+    path = tmp_path / "assignment.toml"
+    path.write_text(text, encoding="utf-8")
+    written = {line.split("=")[0].strip() for line in text.splitlines() if "=" in line and not line.startswith("#")}
+    for setting in cli_settings():
+        if not setting.spec.free:
+            assert setting.name in written, f"the assignment file on docs/instructors.md leaves out {setting.key}"
+    assert assignment_settings(path)["model.hidden_units"] == 64
+
+
 def test_every_reference_marker_has_a_generator_and_is_filled():
     hook = load_reference_hook()
     markers = 0
