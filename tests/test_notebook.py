@@ -1,4 +1,4 @@
-"""The Python API as a notebook uses it: the README's Colab cells, run as plain Python on the shipped
+"""The Python API as a notebook uses it: the Colab cells of docs/notebook.md, run as plain Python on the shipped
 sample, as a plain script (no `if __name__ == "__main__":`) under every start method, and as a real
 notebook in a Jupyter kernel."""
 
@@ -21,10 +21,10 @@ from labreport import LabreportError
 from labreport.core import record as record_module
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+NOTEBOOK_PAGE = ROOT / "docs" / "notebook.md"
 
 # Read by `labreport.build(quick=True)` from the working folder (./labreport.toml, over --quick's
-# settings), so the README's cells run word for word on models small enough to train in seconds.
+# settings), so the documentation's cells run word for word on models small enough to train in seconds.
 TINY_LAB = """\
 [data]
 vocab_size = 500
@@ -41,12 +41,10 @@ compiled = false
 """
 
 
-def readme_cells() -> list[str]:
-    """The code cells of the README's notebook section, in order (shell cells start with `!`)."""
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("## In Jupyter or Colab"):]
-    section = section[:section.index("\n## ", 3)]
-    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+def notebook_page_cells() -> list[str]:
+    """The code cells of the notebook page (docs/notebook.md), in order (shell cells start with `!`)."""
+    text = NOTEBOOK_PAGE.read_text(encoding="utf-8")
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
 def run_cell(source: str, namespace: dict):
@@ -60,8 +58,8 @@ def run_cell(source: str, namespace: dict):
 
 
 @pytest.mark.training
-def test_the_readme_colab_cells_build_show_and_download_the_report(tmp_path, monkeypatch, capfd):
-    cells = readme_cells()
+def test_the_documented_colab_cells_build_show_and_download_the_report(tmp_path, monkeypatch, capfd):
+    cells = notebook_page_cells()
     assert len(cells) == 3 and cells[0].lstrip().startswith("!pip install")
     downloaded = []
     colab = types.ModuleType("google.colab")
@@ -102,14 +100,14 @@ def with_labreport_on_path() -> dict:
 
 @pytest.mark.training
 @pytest.mark.parametrize("start_method", [None, "spawn", "forkserver"])
-def test_the_readme_cells_run_as_a_plain_script_under_every_start_method(tmp_path, start_method):
+def test_the_notebook_page_cells_run_as_a_plain_script_under_every_start_method(tmp_path, start_method):
     """Pasted into report.py without a main guard. The report's render workers must not import the
     script again (multiprocessing's spawn and forkserver do, which trained again and stopped at the
     output folder's lock: `RendererStopped`)."""
     if start_method is not None and start_method not in __import__("multiprocessing").get_all_start_methods():
         pytest.skip(f"no {start_method} start method on this platform")
     chosen = f"import multiprocessing\nmultiprocessing.set_start_method({start_method!r})\n" if start_method else ""
-    cells = readme_cells()
+    cells = notebook_page_cells()
     script = chosen + cells[1] + '\nprint("PDF", report.pdf("ko"), report.pdf("ko").stat().st_size)\n'
     (tmp_path / "report.py").write_text(script, encoding="utf-8")
     (tmp_path / "labreport.toml").write_text(TINY_LAB, encoding="utf-8")
@@ -123,13 +121,13 @@ def test_the_readme_cells_run_as_a_plain_script_under_every_start_method(tmp_pat
 
 
 @pytest.mark.training
-def test_the_readme_cells_run_in_a_jupyter_kernel(tmp_path, monkeypatch):
-    """The README's cells executed end to end by nbclient in an IPython kernel, as Jupyter runs them
+def test_the_notebook_page_cells_run_in_a_jupyter_kernel(tmp_path, monkeypatch):
+    """The notebook page's cells executed end to end by nbclient in an IPython kernel, as Jupyter runs them
     (Colab's download cell replaced by a check that the PDF to download exists)."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
-    cells = readme_cells()
+    cells = notebook_page_cells()
     download = 'from pathlib import Path\nassert Path(report.pdf("ko")).read_bytes().startswith(b"%PDF")\nreport.pdf("ko")'
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cells[1]), nbformat.v4.new_code_cell(download)])
     (tmp_path / "labreport.toml").write_text(TINY_LAB, encoding="utf-8")

@@ -151,15 +151,20 @@ def test_a_model_too_large_for_memory_is_refused_with_the_estimate(tmp_path):
     load_config(cwd=tmp_path)  # the lab's own sizes fit
 
 
-def test_the_readme_states_the_declared_ranges():
-    """The README's table of ranges is the declaration's own (labreport.core.settings.ranges_table)."""
+def test_the_documentation_states_the_declared_ranges():
+    """The table of ranges on the "Bad input" page is the declaration's own (labreport.core.settings.ranges_table):
+    the page holds its marker, and the site's hook (scripts/docs_reference.py) fills it from the declaration."""
+    import importlib.util
     from pathlib import Path
 
     from labreport.core.settings import ranges_table
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    table = "\n".join("  " + line for line in ranges_table().splitlines())
-    assert table in readme, "README.md's settings table differs from labreport/core/settings.py"
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("docs_reference", root / "scripts" / "docs_reference.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = hook.generate((root / "docs" / "bad-input.md").read_text(encoding="utf-8"))
+    assert ranges_table() in page, "docs/bad-input.md's settings table differs from labreport/core/settings.py"
 
 
 def test_a_config_nested_past_any_configuration_is_one_line(tmp_path):
