@@ -72,7 +72,7 @@ HOSTILE = {
     "unknown source": (setter(("dataset", "source"), "web"),
                        "dataset.source is \"web\", not one of \"tfds\", \"archive\", \"folder\", \"sample\""),
     "unknown model name": (lambda r: r["models"].__setitem__("../../evil", r["models"]["gru"]),
-                           "models has the key \"../../evil\", not one of \"rnn\", \"gru\", \"lstm\""),
+                           "models has the key \"../../evil\", not one of " + ", ".join(json.dumps(n) for n in cells.NAMES)),
     "name differs from its key": (setter(("models", "gru", "name"), "lstm"), "models.gru.name is \"lstm\", not \"gru\""),
     "long display name": (setter(("models", "gru", "display_name"), "B" * 41),
                           "models.gru.display_name should have at most 40 characters, found 41"),

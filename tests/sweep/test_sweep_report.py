@@ -13,6 +13,7 @@ import re
 import pytest
 
 from labreport import LabreportError
+from labreport.core import cells
 from labreport.report import templates as templates_module
 from labreport.sweep import grid as grid_module
 from labreport.sweep import outline
@@ -195,7 +196,8 @@ def test_sweep_json_refuses_a_cell_the_registry_lacks(record, lab_grid):
     assert summary["sweep_version"] == summary_module.SUMMARY_VERSION == 2
     broken = copy.deepcopy(summary)
     broken["models"][0] = "mgu"
-    with pytest.raises(LabreportError, match=r'^sweep.json: models.0 is "mgu", not one of "rnn", "gru", "lstm"$'):
+    listed = ", ".join(json.dumps(name) for name in cells.NAMES)
+    with pytest.raises(LabreportError, match=rf'^sweep.json: models.0 is "mgu", not one of {listed}$'):
         summary_module.summary_json(broken)
     broken = copy.deepcopy(summary)
     broken["runs"][0]["models"]["mgu"] = broken["runs"][0]["models"]["gru"]
