@@ -8,15 +8,15 @@ TensorFlow, so the report and the site read it as freely as the experiment does.
 
 The settings' choices (`labreport.core.settings.MODEL_NAMES`), the model builder's layer and
 display name (`labreport.experiment.models`), the parameter derivation, the report's theory sections,
-contrast table, citations and figure colours, and the sweep's gated models all come from `CELLS`; the
-record's and the sweep's JSON schemas list the same names, which a test holds them to
-(`tests/core/test_cells.py`). An unknown name or Keras layer is an error (`cell`, `by_layer`), never
-treated as another cell.
+contrast table, citations and figure colours, and the sweep's gated models all come from `CELLS`. The
+record's and the sweep's JSON schemas name the cells through `$defs/cell_name` (and the record's Keras
+layers through `$defs/cell_layer`), which hold no list: `with_cells` fills them in from here when
+labreport loads a schema, so an unknown cell in a record or a sweep summary is refused by the schema's
+check. An unknown name or Keras layer is an error (`cell`, `by_layer`), never treated as another cell.
 
 A new cell is one entry here plus its words in both catalogs (`templates/lang/*.toml`: `section.<name>`,
 its explanation's message, `params.<kind>`, and `contrast.<row>.<name>` for a gated cell) and its
-paper in `labreport/report/references.json`; the schemas' enumerations then need its name too (the
-test says where).
+paper in `labreport/report/references.json` (`tests/core/test_cells.py` says what is missing).
 """
 
 from __future__ import annotations
@@ -235,3 +235,21 @@ def most_bias_vectors() -> int:
 def colors() -> dict[str, str]:
     """Each cell's name → its figure colour."""
     return {c.name: c.color for c in CELLS}
+
+
+SCHEMA_DEFINITIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({"cell_name": NAMES, "cell_layer": KERAS_LAYERS})
+"""The `$defs` entries of labreport's JSON schemas that name the cells → the registry's list they take."""
+
+
+def with_cells(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` (a JSON Schema document) with its cell definitions' enumerations filled from `CELLS`.
+
+    The schema files hold `$defs/cell_name` (and the record's `$defs/cell_layer`) with a description and
+    no list, so that the registry stays the one list of cells; this adds `enum` to each one present (in a
+    copy: `schema` itself is left as it is).
+    """
+    definitions = dict(schema.get("$defs", {}))
+    for key, listed in SCHEMA_DEFINITIONS.items():
+        if key in definitions:
+            definitions[key] = {**definitions[key], "enum": list(listed)}
+    return {**schema, "$defs": definitions}

@@ -6,7 +6,7 @@ declared once, by its JSON Schema (Draft 2020-12), `labreport/core/record.schema
 train checks its own before writing. What a schema cannot say is checked here: no NaN or Infinity
 anywhere, bounds on nesting, strings and lists (`MAX_*` below), and that the lengths of a model's
 history, its best epoch and its runs agree. Fields the schema does not list are ignored. This
-docstring describes the fields (schema version 8; all numbers are plain finite JSON numbers,
+docstring describes the fields (schema version 9; all numbers are plain finite JSON numbers,
 fractions in [0, 1], times in seconds):
 
 - `schema_version` (int), `labreport_version` (str)
@@ -25,9 +25,9 @@ fractions in [0, 1], times in seconds):
   - `vocabulary`: {`size`, `distinct_words_in_training`, `coverage_train`, `coverage_test`, `oov_token`}
   - `lengths`: `train` and `test` → {`mean`, `median`, `min`, `max`, `percentiles` {"25".."99"},
     `truncated_share`, `mean_after_truncation`, `histogram` {`edges`, `counts`}}
-- `models`: {name ("gru", "lstm", "rnn") → model entry}, in training order (readers restore
-  `config.model.models` order should a tool re-sort the keys), each with
-  - `name`, `display_name` ("BiGRU"), `cell` ("GRU"), `seed` (the seed of this, the first, run)
+- `models`: {name (a cell of `labreport.core.cells`: "gru", "lstm", "rnn") → model entry}, in training
+  order (readers restore `config.model.models` order should a tool re-sort the keys), each with
+  - `name`, `display_name` ("BiGRU"), `cell` (its Keras layer, "GRU"), `seed` (the seed of this, the first, run)
   - `device` (new in version 5): where it trained, "CPU" or "GPU:0 (the GPU's name)"
   - `recurrent_loop` (new in version 6): "compiled" (new in version 7: Keras' layer with
     labreport's compiled CPU loop, `labreport.experiment.kernels`), "fused" (Keras' layer with labreport's CPU
@@ -105,12 +105,15 @@ from pathlib import Path
 from typing import Any, cast
 
 from labreport.core import LabreportError
+from labreport.core.cells import with_cells
 from labreport.core.shapes import Record
 
-SCHEMA_VERSION = 8
-READABLE_VERSIONS = (2, 3, 4, 5, 6, 7, 8)
-"""Versions `load_record` reads (the schema says what each lacks, in its `allOf`): 7 lacks `models.<name>.loop_build`, 6 differs only in never saying "compiled", 5 lacks `models.<name>.recurrent_loop`, 4 also `device`, 3 also
-`attributions`, 2 also `decision_threshold`."""
+SCHEMA_VERSION = 9
+READABLE_VERSIONS = (2, 3, 4, 5, 6, 7, 8, 9)
+"""Versions `load_record` reads (the schema says what each lacks, in its `allOf`): 8 has the fields of 9 (from 9
+on, the cells a record may name are those of `labreport.core.cells`, no longer a list in the schema file), 7 lacks
+`models.<name>.loop_build`, 6 differs only in never saying "compiled", 5 lacks `models.<name>.recurrent_loop`, 4
+also `device`, 3 also `attributions`, 2 also `decision_threshold`."""
 SCHEMA_FILE = Path(__file__).resolve().parent / "record.schema.json"
 RECORD_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.npz"
@@ -296,8 +299,13 @@ def load_record(out: str | Path) -> Record:
 
 
 def schema() -> dict:
-    """The record's JSON Schema (Draft 2020-12) for the current schema version."""
-    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    """The record's JSON Schema (Draft 2020-12) for the current schema version, with the cells filled in.
+
+    The file names the recurrent cells through `$defs/cell_name` and `$defs/cell_layer` and lists none:
+    their enumerations come from the cell registry (`labreport.core.cells.with_cells`), so a record naming
+    a cell this labreport does not know is refused by the schema's check, and a new cell is one entry there.
+    """
+    return with_cells(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
 
 
 def history_csv(history: dict[str, list[float]]) -> str:

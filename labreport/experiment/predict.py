@@ -50,7 +50,7 @@ def load_run(out: str | Path):
         raise LabreportError(f"{out} holds no finished run (no {record_module.RECORD_FILE}): run `labreport train` first")
     rec = record_module.load_record(out)
     vocabulary_file = run_file(out, "models/vocabulary.json")
-    # The record's names are checked against the allowed model names (rnn, gru, lstm) by its schema.
+    # The record's names are checked against the cell registry's (labreport.core.cells) by its schema.
     model_files = {name: run_file(out, f"models/{name}.keras") for name in rec["models"]}
     missing = [str(p) for p in [vocabulary_file, *model_files.values()] if not p.is_file()]
     if missing:

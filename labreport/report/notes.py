@@ -469,7 +469,7 @@ def _schema_kind(schema: dict, path: str) -> str | None:
             node = node.get("items")
         else:
             properties = node.get("properties", {})
-            names = node.get("propertyNames", {}).get("enum")
+            names = _schema_resolve(schema, node.get("propertyNames", {})).get("enum")
             node = properties.get(key) or (node.get("additionalProperties") if names is None or key in names else None)
         if not isinstance(node, dict):
             return None

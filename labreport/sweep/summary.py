@@ -27,12 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from labreport.core import LabreportError, __version__
+from labreport.core.cells import with_cells
 from labreport.core.stats import median_epoch_seconds, spread
 from labreport.report.formats import LANGUAGES
 
 SUMMARY_FILE = "sweep.json"
 CSV_FILE = "sweep.csv"
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
+"""Version 1 is read too: it has the fields of 2 (from 2 on, the cells a summary names are the registry's,
+`labreport.core.cells`, not a list in the schema file)."""
 SCHEMA_FILE = Path(__file__).resolve().parent / "sweep.schema.json"
 MAX_SUMMARY_BYTES = 64 * 1024 * 1024
 
@@ -175,8 +178,8 @@ def build(grid, outcomes, languages: tuple[str, ...] = LANGUAGES) -> dict[str, A
 
 @functools.lru_cache(maxsize=1)
 def schema() -> dict:
-    """The JSON Schema of `sweep.json`."""
-    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    """The JSON Schema of `sweep.json`, its `$defs/cell_name` filled from the cell registry."""
+    return with_cells(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
 
 
 def validate_summary(summary: Any, origin: str = SUMMARY_FILE) -> dict:

@@ -1,5 +1,5 @@
-"""The cell registry is the one list of recurrent cells: the schemas, settings, catalogs and
-references agree with it, and an unknown cell is an error, never another cell."""
+"""The cell registry is the one list of recurrent cells: the schemas take their cells from it, the
+settings, catalogs and references agree with it, and an unknown cell is an error, never another cell."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from labreport.core import cells
+from labreport.core import LabreportError, cells
+from labreport.core import record as record_module
 from labreport.core.settings import MODEL_NAMES, ModelConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,11 +17,11 @@ SCHEMAS = [ROOT / "labreport" / "core" / "record.schema.json", ROOT / "labreport
 
 
 def enumerations(node, path="#"):
-    """Every `enum` in a JSON schema, with where it is."""
+    """Every `enum` and `const` in a JSON schema, with where it is."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key == "enum" and isinstance(value, list):
-                yield path, value
+            if key in ("enum", "const"):
+                yield path, value if isinstance(value, list) else [value]
             else:
                 yield from enumerations(value, f"{path}/{key}")
     elif isinstance(node, list):
@@ -29,22 +30,54 @@ def enumerations(node, path="#"):
 
 
 @pytest.mark.parametrize("schema", SCHEMAS, ids=lambda p: p.name)
-def test_every_cell_enumeration_in_the_schemas_lists_exactly_the_registrys_cells(schema):
-    # Found, not listed by hand: any enumeration that names a cell (or a cell's Keras layer) must name
-    # them all, so a cell added to the registry fails here at each place the schema must list it.
-    found = {"names": 0, "layers": 0}
-    for path, values in enumerations(json.loads(schema.read_text(encoding="utf-8"))):
-        if set(values) & set(cells.NAMES):
-            assert sorted(values) == sorted(cells.NAMES), (
-                f"{schema.name} {path} lists {values}, the registry {list(cells.NAMES)}: list every cell there")
-            found["names"] += 1
-        if set(values) & set(cells.KERAS_LAYERS):
-            assert sorted(values) == sorted(cells.KERAS_LAYERS), (
-                f"{schema.name} {path} lists {values}, the registry's Keras layers {list(cells.KERAS_LAYERS)}: list every one there")
-            found["layers"] += 1
-    assert found["names"] >= 1, f"{schema.name} has no enumeration of the cells' names"
-    if schema.name == "record.schema.json":
-        assert found["layers"] >= 1, "the record's schema has no enumeration of the cells' Keras layers"
+def test_no_schema_file_lists_the_cells_and_each_says_where_the_list_is(schema):
+    # The registry is the one list: a schema names the cells through `$defs/cell_name` (and the record's
+    # Keras layers through `$defs/cell_layer`), which labreport fills in when it loads the file.
+    shipped = json.loads(schema.read_text(encoding="utf-8"))
+    for path, values in enumerations(shipped):
+        named = {str(v) for v in values} & {*cells.NAMES, *cells.KERAS_LAYERS}
+        assert not named, f"{schema.name} {path} lists {sorted(named)}: refer to #/$defs/cell_name or cell_layer instead"
+    wanted = ["cell_name", "cell_layer"] if schema.name == "record.schema.json" else ["cell_name"]
+    for key in wanted:
+        assert "enum" not in shipped["$defs"][key], key
+        assert "labreport/core/cells.py" in shipped["$defs"][key]["description"], key
+    assert "labreport/core/cells.py" in shipped["description"]  # an outside validator's reader learns where
+
+
+def test_labreport_fills_the_schemas_cells_from_the_registry():
+    from labreport.sweep import summary
+
+    loaded = record_module.schema()
+    assert loaded["$defs"]["cell_name"]["enum"] == list(cells.NAMES)
+    assert loaded["$defs"]["cell_layer"]["enum"] == list(cells.KERAS_LAYERS)
+    assert summary.schema()["$defs"]["cell_name"]["enum"] == list(cells.NAMES)
+
+
+def _set(path, value):
+    def change(record):
+        target = record
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return change
+
+
+UNKNOWN_CELLS = {
+    "setting": (_set(("config", "model", "models", 0), "mgu"), 'config.model.models.0 is "mgu"'),
+    "key": (lambda r: r["models"].__setitem__("mgu", r["models"]["gru"]), 'models has the key "mgu"'),
+    "name": (_set(("models", "gru", "name"), "mgu"), 'models.gru.name is "mgu"'),
+    "layer": (_set(("models", "gru", "cell"), "ConvLSTM1D"), 'models.gru.cell is "ConvLSTM1D"'),
+}
+
+
+@pytest.mark.parametrize("case", list(UNKNOWN_CELLS))
+def test_a_record_naming_a_cell_the_registry_lacks_is_refused_with_one_line(record, case):
+    change, expected = UNKNOWN_CELLS[case]
+    change(record)
+    listed = cells.KERAS_LAYERS if case == "layer" else cells.NAMES
+    with pytest.raises(LabreportError) as caught:
+        record_module.validate_record(record, "results.json")
+    assert str(caught.value) == f"results.json: {expected}, not one of {', '.join(json.dumps(n) for n in listed)}"
 
 
 def test_the_settings_choices_are_the_registrys_names():

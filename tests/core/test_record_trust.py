@@ -17,6 +17,7 @@ import pytest
 
 import labreport
 from labreport import LabreportError
+from labreport.core import cells
 from labreport.core import record as record_module
 from labreport.experiment import predict
 from labreport.site import submissions as runs
@@ -71,7 +72,7 @@ HOSTILE = {
     "unknown source": (setter(("dataset", "source"), "web"),
                        "dataset.source is \"web\", not one of \"tfds\", \"archive\", \"folder\", \"sample\""),
     "unknown model name": (lambda r: r["models"].__setitem__("../../evil", r["models"]["gru"]),
-                           "models has the key \"../../evil\", not one of \"rnn\", \"gru\", \"lstm\""),
+                           "models has the key \"../../evil\", not one of " + ", ".join(json.dumps(n) for n in cells.NAMES)),
     "name differs from its key": (setter(("models", "gru", "name"), "lstm"), "models.gru.name is \"lstm\", not \"gru\""),
     "long display name": (setter(("models", "gru", "display_name"), "B" * 41),
                           "models.gru.display_name should have at most 40 characters, found 41"),
@@ -117,7 +118,7 @@ def test_a_hostile_record_is_refused_with_one_line_naming_the_field(tmp_path, re
     message = str(caught.value)
     assert "\n" not in message
     if expected is None:
-        assert message.startswith(f"{tmp_path / 'results.json'} has schema_version 99; this labreport reads versions 2 to 8")
+        assert message.startswith(f"{tmp_path / 'results.json'} has schema_version 99; this labreport reads versions 2 to 9")
     else:
         assert message == f"{tmp_path / 'results.json'}: {expected}"
 
@@ -148,6 +149,8 @@ def older(record, version):
     """The checked-in record as the given older version wrote it (the fields each version lacked removed)."""
     record["schema_version"] = version
     for entry in record["models"].values():
+        if version >= 8:  # the checked-in record is version 7: version 8 added this
+            entry["loop_build"] = None
         if version <= 6:
             entry["recurrent_loop"] = "fused"
         if version <= 5:
@@ -161,7 +164,7 @@ def older(record, version):
     return record
 
 
-@pytest.mark.parametrize("version", [2, 3, 4, 5, 6, 7])
+@pytest.mark.parametrize("version", [2, 3, 4, 5, 6, 7, 8])
 def test_older_versions_still_load(tmp_path, record, version):
     write(tmp_path, older(record, version))
     loaded = record_module.load_record(tmp_path)
@@ -173,9 +176,10 @@ def test_the_schema_is_the_one_the_validator_uses_and_a_valid_draft_2020_12_sche
 
     shipped = json.loads(record_module.SCHEMA_FILE.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(shipped)
-    assert record_module._validator().schema == shipped == record_module.schema()
-    assert shipped["properties"]["models"]["propertyNames"]["enum"] == \
-        shipped["properties"]["config"]["properties"]["model"]["properties"]["models"]["items"]["enum"]
+    # The validator's schema is the shipped file with the cell registry's names filled in, and nothing else.
+    assert record_module._validator().schema == cells.with_cells(shipped) == record_module.schema()
+    assert shipped["properties"]["models"]["propertyNames"] == {"$ref": "#/$defs/cell_name"} == \
+        shipped["properties"]["config"]["properties"]["model"]["properties"]["models"]["items"]
 
 
 # ---------------------------------------------------------------------------------------------

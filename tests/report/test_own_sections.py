@@ -68,3 +68,6 @@ def test_a_placeholder_the_schema_lacks_is_refused():
     del schema["$defs"]["metrics"]["properties"]["f1"]
     with pytest.raises(ValueError, match=r"no number at `models.gru.test.f1`"):
         notes.common_placeholders(schema)
+    # The models' names come from the cell registry (the schema's `$defs/cell_name`): only those resolve.
+    assert notes._schema_kind(record_module.schema(), "models.gru.test.f1") == "number"
+    assert notes._schema_kind(record_module.schema(), "models.mgu.test.f1") is None

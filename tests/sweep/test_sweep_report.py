@@ -13,6 +13,7 @@ import re
 import pytest
 
 from labreport import LabreportError
+from labreport.core import cells
 from labreport.report import templates as templates_module
 from labreport.sweep import grid as grid_module
 from labreport.sweep import outline
@@ -187,6 +188,23 @@ def test_sweep_json_is_checked_when_written_and_read(record, lab_grid, tmp_path)
     (tmp_path / "sweep.json").write_text(text.replace('"mean": 0.', '"mean": NaN, "x": 0.', 1), encoding="utf-8")
     with pytest.raises(LabreportError, match="is NaN"):
         summary_module.load_summary(tmp_path)
+
+
+def test_sweep_json_refuses_a_cell_the_registry_lacks(record, lab_grid):
+    # sweep.schema.json lists no cells: labreport fills `$defs/cell_name` from labreport.core.cells.
+    summary = summary_module.build(lab_grid, outcomes(record, lab_grid, gated_lead(0.86, 0.82, 0.7, 0.6)))
+    assert summary["sweep_version"] == summary_module.SUMMARY_VERSION == 2
+    broken = copy.deepcopy(summary)
+    broken["models"][0] = "mgu"
+    listed = ", ".join(json.dumps(name) for name in cells.NAMES)
+    with pytest.raises(LabreportError, match=rf'^sweep.json: models.0 is "mgu", not one of {listed}$'):
+        summary_module.summary_json(broken)
+    broken = copy.deepcopy(summary)
+    broken["runs"][0]["models"]["mgu"] = broken["runs"][0]["models"]["gru"]
+    with pytest.raises(LabreportError, match=r'^sweep.json: runs.0.models has the key "mgu", not one of'):
+        summary_module.summary_json(broken)
+    older = {**summary, "sweep_version": 1}  # version 1 has the fields of 2, and is still read
+    assert summary_module.validate_summary(older) is older
 
 
 def test_a_linked_sweep_json_is_not_read(tmp_path):
