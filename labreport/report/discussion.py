@@ -233,7 +233,9 @@ def _seeds(message_id: str, runs: int) -> str:
     return message_id + "_seeds" if runs > 1 else message_id
 
 
-def _pair_paragraphs(record: dict, pair: dict) -> list:
+def _pair_paragraphs(record: dict, pair: dict, first_runs: str | None = None) -> list:
+    """One pair's two paragraphs; `first_runs` names the message that says which runs the tests
+    compare, given only to the first tested pair so that the fact is said once for all pairs."""
     models, runs = record["models"], pair["runs"]
     name = {key: models[key]["display_name"] for key in (pair["a"], pair["b"])}
     a, b = pair["a"], pair["b"]
@@ -259,8 +261,8 @@ def _pair_paragraphs(record: dict, pair: dict) -> list:
                        points=pts(pair["spread_points"])))
     if "significance" in pair:
         s = pair["significance"]
-        if runs > 1:
-            first.append(M("discussion.first_runs", seed=record["config"]["train"]["seed"]))
+        if runs > 1 and first_runs:
+            first.append(M(first_runs, seed=record["config"]["train"]["seed"]))
         first.append(M("discussion.mcnemar", discordant=num(s["discordant"]), a=name[a], b=name[b],
                        a_only=num(s["a_only"]), b_only=num(s["b_only"]), cite=Cite("mcnemar1947")))
         verdict = "significant" if s["significant"] else "not_significant"
@@ -309,9 +311,13 @@ def _speed_message(a: dict, b: dict, smaller_is_faster: bool) -> str:
 def paragraphs(record: dict, found: dict) -> list[tuple]:
     """The discussion as (title message, paragraphs) subsections, chosen by the facts `found`."""
     sections = []
+    tested = [pair for pair in found["pairs"] if "significance" in pair]
     for pair in found["pairs"]:
         a, b = (record["models"][key]["display_name"] for key in (pair["a"], pair["b"]))
-        sections.append((M("discussion.pair_title", a=a, b=b), _pair_paragraphs(record, pair)))
+        # Which runs the tests compare is one fact of every pair: said in the first tested pair only.
+        first_runs = None if not tested or pair is not tested[0] else (
+            "discussion.first_runs_all" if len(tested) > 1 else "discussion.first_runs")
+        sections.append((M("discussion.pair_title", a=a, b=b), _pair_paragraphs(record, pair, first_runs)))
 
     checkpoint = []
     same = [entry["display_name"] for name, entry in record["models"].items() if found["checkpoint"][name]["same_weights"]]

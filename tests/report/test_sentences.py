@@ -103,3 +103,24 @@ def test_two_names_are_joined_by_the_particle_they_take(record):
     assert "게이트 구조 [1, 2]인 BiGRU와 BiLSTM을 같은 조건에서 비교" in text(record, "ko")
     record["models"] = dict(reversed(list(record["models"].items())))
     assert "BiLSTM과 BiGRU" in text(record, "ko")
+
+
+def first_runs_messages(record, found):
+    from labreport.report import discussion
+    return [(i, msg.id) for i, (_, paras) in enumerate(discussion.paragraphs(record, found))
+            for para in paras for msg in para.msgs if msg.id.startswith("discussion.first_runs")]
+
+
+def test_which_runs_the_tests_compare_is_said_once_for_all_pairs(record):
+    import copy
+
+    from labreport.report import discussion
+    from tests.report.test_render import with_seeds
+    seeded = with_seeds(record, {"gru": [0.68, 0.70], "lstm": [0.78, 0.80]})
+    found = discussion.facts(seeded)
+    assert first_runs_messages(seeded, found) == [(0, "discussion.first_runs")]
+    # Three tested pairs (as with BiRNN, BiGRU and BiLSTM): the first says it of every pair, the others not again.
+    found["pairs"] = [found["pairs"][0], copy.deepcopy(found["pairs"][0]), copy.deepcopy(found["pairs"][0])]
+    assert first_runs_messages(seeded, found) == [(0, "discussion.first_runs_all")]
+    ko = text(seeded, "ko")
+    assert ko.count("각 모델의 첫 번째 실행(시드 42)끼리 비교한다") == 1
