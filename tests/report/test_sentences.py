@@ -124,3 +124,16 @@ def test_which_runs_the_tests_compare_is_said_once_for_all_pairs(record):
     assert first_runs_messages(seeded, found) == [(0, "discussion.first_runs_all")]
     ko = text(seeded, "ko")
     assert ko.count("각 모델의 첫 번째 실행(시드 42)끼리 비교한다") == 1
+
+
+def test_a_negative_number_takes_the_minus_sign(record):
+    # The checked-in bootstrap interval of BiGRU − BiLSTM is −15.4 to −8.7 points.
+    ko, en = text(record, "ko"), text(record, "en")
+    assert "95% 구간은 −15.40%p부터 −8.70%p까지" in ko
+    assert "−15.40" in en and "-15.40" not in en and "-15.40" not in ko
+
+
+@pytest.mark.parametrize("value, written", [(-15.4, "−15.40"), (15.4, "15.40"), (-0.001, "0.00"), (0.0, "0.00")])
+def test_points_are_signed_with_a_minus_and_never_minus_zero(value, written):
+    from labreport.report.numbers import format_points
+    assert format_points(value) == written
