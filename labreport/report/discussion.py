@@ -10,7 +10,7 @@ arguments; each language's catalog holds the words. Pure Python over the record;
 from __future__ import annotations
 
 from labreport.core.stats import median_epoch_seconds
-from labreport.report.document import Cite, M, Msg, Para
+from labreport.report.document import Cite, M, Msg, Para, Series
 from labreport.report.numbers import P_VALUE_FLOOR
 from labreport.report.numbers import format_number as num
 from labreport.report.numbers import format_p_value as pval
@@ -326,16 +326,23 @@ def paragraphs(record: dict, found: dict) -> list[tuple]:
                             "discussion.checkpoint.same_several", models=tuple(same)))
     elif same:
         checkpoint.append(M("discussion.checkpoint.same", model=same[0]))
+    # The others by how their best checkpoint did against the last epoch: one sentence per way, each model with its numbers.
+    ways: dict[str, list[dict]] = {}
     for name, entry in record["models"].items():
         c = found["checkpoint"][name]
-        args = dict(model=entry["display_name"], best=entry["best_epoch"], last=entry["epochs_run"],
-                    points=pts(abs(c["diff_points"])))
         if c["same_weights"]:
             continue
-        elif c["diff_points"] == 0:
-            checkpoint.append(M("discussion.checkpoint.matched", **args))
+        way = "matched" if c["diff_points"] == 0 else "beat" if c["best_better"] else "trailed"
+        ways.setdefault(way, []).append(dict(model=entry["display_name"], best=entry["best_epoch"], last=entry["epochs_run"],
+                                             points=pts(abs(c["diff_points"]))))
+    for way, each in ways.items():
+        if len(each) == 1:
+            checkpoint.append(M(f"discussion.checkpoint.{way}", **each[0]))
+        elif way == "matched":
+            checkpoint.append(M("discussion.checkpoint.matched_models", models=tuple(args["model"] for args in each)))
         else:
-            checkpoint.append(M("discussion.checkpoint.beat" if c["best_better"] else "discussion.checkpoint.trailed", **args))
+            checkpoint.append(M(f"discussion.checkpoint.{way}_models",
+                                values=Series(tuple(M("discussion.checkpoint.each", **args) for args in each))))
     checkpoint.append(M("discussion.checkpoint.why"))
     sections.append((M("discussion.checkpoint_title"), [Para(checkpoint)]))
 

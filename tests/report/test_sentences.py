@@ -137,3 +137,25 @@ def test_a_negative_number_takes_the_minus_sign(record):
 def test_points_are_signed_with_a_minus_and_never_minus_zero(value, written):
     from labreport.report.numbers import format_points
     assert format_points(value) == written
+
+
+def checkpoints(record, gru_last, lstm_last):
+    """Both models' best checkpoint an earlier epoch than their last, with these last-epoch accuracies."""
+    for name, last in (("gru", gru_last), ("lstm", lstm_last)):
+        entry = record["models"][name]
+        entry["best_epoch"] = entry["epochs_run"] - 1
+        entry["test_last_epoch"]["accuracy"] = last
+    return record
+
+
+def test_checkpoints_that_did_alike_are_one_sentence(record):
+    gru, lstm = (record["models"][n]["test"]["accuracy"] for n in ("gru", "lstm"))
+    beat = checkpoints(record, gru - 0.01, lstm - 0.02)
+    ko, en = text(beat, "ko"), text(beat, "en")
+    assert "최적 체크포인트는 테스트 데이터에서 마지막 에포크의 가중치보다 BiGRU가 1.00%p(3 에포크 대 4 에포크), BiLSTM이 2.00%p" in ko
+    assert "BiGRU의 최적 체크포인트" not in ko and "BiLSTM의 최적 체크포인트" not in ko
+    assert "beat the last epoch's weights on the test split by 1.00 points for BiGRU (epoch 3 against 4), 2.00 points for BiLSTM" in en
+    # The BiLSTM's last epoch does better: two sentences, one per way.
+    ko = text(checkpoints(record, gru - 0.01, lstm + 0.02), "ko")
+    assert "BiGRU의 최적 체크포인트(3 에포크)는 테스트 데이터에서 마지막 에포크(4)의 가중치보다 1.00%p 높았다." in ko
+    assert "BiLSTM의 최적 체크포인트(3 에포크)는 테스트 데이터에서 마지막 에포크(4)의 가중치보다 2.00%p 낮았다." in ko
