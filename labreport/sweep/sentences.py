@@ -172,9 +172,14 @@ def mechanism(summary: dict, cut: dict, catalog: Catalog) -> Paragraph:
     sentences = [say("sweep.gradient.intro")]
     shares = cut["gradient"]
     measured = [m for m in summary["models"] if shares[m]["low"] is not None and shares[m]["high"] is not None]
-    for model in measured:
+    if len(measured) == 1:
+        model = measured[0]
         sentences.append(say("sweep.gradient.model", model=names[model], low=cut["low"], high=cut["high"],
                              low_share=pct(shares[model]["low"], 1), high_share=pct(shares[model]["high"], 1)))
+    elif measured:  # one measure of every model: one sentence, each model with its two shares
+        sentences.append(say("sweep.gradient.models", low=cut["low"], high=cut["high"], values=_series(catalog, (
+            say("sweep.gradient.each", model=names[m], low_share=pct(shares[m]["low"], 1),
+                high_share=pct(shares[m]["high"], 1)) for m in measured))))
     gated = [m for m in measured if m != "rnn"]
     if "rnn" in measured and gated:
         lowest = all(shares["rnn"]["high"] < shares[m]["high"] for m in gated)
@@ -225,9 +230,12 @@ def cost(summary: dict, f: dict, catalog: Catalog) -> list[Paragraph]:
     size = []
     for axis in f["axes"]:
         changed = [(m, p) for m, p in axis["slices"][0]["params"].items() if None not in p and p[0] != p[1]]
-        if changed:
-            size += [say("sweep.cost.params_change", axis=axis["name"], model=names[m], low=num(p[0]), high=num(p[1]))
-                     for m, p in changed]
+        if len(changed) == 1:
+            m, p = changed[0]
+            size.append(say("sweep.cost.params_change", axis=axis["name"], model=names[m], low=num(p[0]), high=num(p[1])))
+        elif changed:  # one sentence, each model with its two counts
+            size.append(say("sweep.cost.params_change_models", axis=axis["name"], values=_series(catalog, (
+                say("sweep.cost.params_each", model=names[m], low=num(p[0]), high=num(p[1])) for m, p in changed))))
         else:
             size.append(say("sweep.cost.params_same", axis=axis["name"]))
     return [time, size + _params_accuracy(say, f["params_accuracy"])]

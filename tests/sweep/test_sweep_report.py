@@ -152,7 +152,11 @@ def test_gated_leads_that_went_the_same_way_share_one_sentence(record, lab_grid)
 def test_the_gradient_sentence_follows_the_measure(record, lab_grid):
     accuracy = gated_lead(0.85, 0.85, 0.80, 0.60)
     vanishing = said(build(record, lab_grid, accuracy, lambda model, length: 0.01 if model == "rnn" else 0.5))
-    assert "BiRNN: 1.0% at 100 tokens, 1.0% at 800." in vanishing
+    assert ("From 100 to 800 tokens, that share went from 1.0% to 1.0% for BiRNN, from 50.0% to 50.0% for BiGRU, "
+            "from 50.0% to 50.0% for BiLSTM.") in vanishing
+    ko = said(build(record, lab_grid, accuracy, lambda model, length: {"rnn": 0.01, "gru": 0.5}.get(model, 0.3 if length == 100 else 0.4)), "ko")
+    assert "토큰 100개에서 800개로 가면서 이 비율은 BiRNN이 1.0%에서 1.0%로, BiGRU가 50.0%에서 50.0%로, BiLSTM이 30.0%에서 40.0%로 바뀌었다." in ko
+    assert "BiRNN:" not in ko
     assert "the plain RNN's gradient reached the middle least" in vanishing
     not_vanishing = said(build(record, lab_grid, accuracy, lambda model, length: 0.9 if model == "rnn" else 0.5))
     assert "did not reach the middle less than the gated models' did" in not_vanishing
@@ -280,3 +284,17 @@ def test_korean_lists_and_shared_measurements_read_as_one_sentence(record, lab_g
     assert "BiGRU의 에포크당 시간은" not in text
     english = said(build(record, lab_grid, gated_lead(0.86, 0.82, 0.70, 0.60)))
     assert re.search(r"Averaged over the grid, an epoch took [\d.]+ s for BiRNN, [\d.]+ s for BiGRU, [\d.]+ s for BiLSTM\.", english)
+
+
+def test_parameter_counts_that_change_along_an_axis_are_one_sentence():
+    from labreport.sweep import sentences
+    summary = {"display_names": {"gru": "BiGRU", "lstm": "BiLSTM"}, "points": []}
+    facts = {"models": ["gru", "lstm"], "threads": [], "params_accuracy": {"kind": "none"},
+             "axes": [{"name": "hidden_units", "slices": [{"params": {"gru": [52_000, 86_000], "lstm": [58_000, 99_000]}}]}]}
+    said_ko = " ".join(sentences.cost(summary, facts, templates_module.load_catalog("ko"))[1])
+    assert "hidden_units에 따라 파라미터는 BiGRU가 52,000개에서 86,000개로, BiLSTM이 58,000개에서 99,000개로 달라진다." in said_ko
+    said_en = " ".join(sentences.cost(summary, facts, templates_module.load_catalog("en"))[1])
+    assert "Along hidden_units, the parameters go from 52,000 to 86,000 for BiGRU, from 58,000 to 99,000 for BiLSTM." in said_en
+    facts["axes"][0]["slices"][0]["params"]["lstm"] = [58_000, 58_000]  # the BiLSTM's count stays: only the BiGRU's changes
+    said_ko = " ".join(sentences.cost(summary, facts, templates_module.load_catalog("ko"))[1])
+    assert "hidden_units에 따라 BiGRU의 파라미터는 52,000개에서 86,000개로 달라진다." in said_ko
