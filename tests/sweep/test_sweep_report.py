@@ -138,14 +138,14 @@ def test_the_gated_lead_over_the_rnn_grows_or_shrinks_with_the_numbers(record, l
 
 def test_gated_leads_that_went_the_same_way_share_one_sentence(record, lab_grid):
     both = said(build(record, lab_grid, gated_lead(0.85, 0.83, 0.80, 0.60)), "ko")
-    assert ("토큰 100개에서 800개로 가면서 일반 BiRNN에 대한 우위는 BiGRU가 5.00%p에서 25.00%p로, "
+    assert ("토큰 100개에서 800개로 가면서 기본 BiRNN에 대한 우위는 BiGRU가 5.00%p에서 25.00%p로, "
             "BiLSTM이 3.00%p에서 23.00%p로 벌어졌다. 모두 시드에 따른 변동보다 크게 벌어졌으므로") in both
-    assert "일반 BiRNN에 대한 BiGRU의 우위는" not in both
+    assert "기본 BiRNN에 대한 BiGRU의 우위는" not in both
     # The BiLSTM's lead shrinks where the BiGRU's grows: two sentences, each of one model.
     accuracy = lambda model, length: {"gru": (0.85, 0.85), "lstm": (0.90, 0.55), "rnn": (0.80, 0.60)}[model][length != 100]  # noqa: E731
     split = said(build(record, lab_grid, accuracy), "ko")
-    assert "일반 BiRNN에 대한 BiGRU의 우위는 토큰 100개에서 5.00%p, 800개에서 25.00%p였다. 시드에 따른 변동보다 크게 벌어졌으므로" in split
-    assert "일반 BiRNN에 대한 BiLSTM의 우위는 토큰 100개에서 10.00%p, 800개에서 −5.00%p였다." in split
+    assert "기본 BiRNN에 대한 BiGRU의 우위는 토큰 100개에서 5.00%p, 800개에서 25.00%p였다. 시드에 따른 변동보다 크게 벌어졌으므로" in split
+    assert "기본 BiRNN에 대한 BiLSTM의 우위는 토큰 100개에서 10.00%p, 800개에서 −5.00%p였다." in split
     assert "모두 시드에 따른" not in split.split("실습의 주장은")[1].split("주장이 가리키는")[0]
 
 
