@@ -124,6 +124,11 @@ def accuracy(summary: dict, f: dict, axis: dict, catalog: Catalog) -> list[Parag
 def pairs(summary: dict, f: dict, catalog: Catalog) -> list[Paragraph]:
     say, names = catalog.say, summary["display_names"]
     paragraphs = [[say("sweep.pairs.rule")]]
+    # Where every pair had one seed at the same points, that is said once for all pairs, not once per pair.
+    one_seed = {tuple(pair["tally"]["one_seed"]) for pair in f["pairs"]}
+    shared_one_seed = len(f["pairs"]) > 1 and len(one_seed) == 1 and next(iter(one_seed))
+    if shared_one_seed:
+        paragraphs[0].append(say("sweep.pairs.one_seed_all", count=len(shared_one_seed)))
     for pair in f["pairs"]:
         a, b, tally = names[pair["a"]], names[pair["b"]], pair["tally"]
         sentences = []
@@ -136,9 +141,10 @@ def pairs(summary: dict, f: dict, catalog: Catalog) -> list[Paragraph]:
         if tally["unclear"]:
             sentences.append(say("sweep.pairs.unclear", a=a, b=b, count=len(tally["unclear"]), points=f["points"],
                                  where=_where(tally["unclear"])))
-        if tally["one_seed"]:
+        if tally["one_seed"] and not shared_one_seed:
             sentences.append(say("sweep.pairs.one_seed", count=len(tally["one_seed"])))
-        paragraphs.append(sentences)
+        if sentences:
+            paragraphs.append(sentences)
     return paragraphs
 
 
