@@ -28,6 +28,7 @@ from typing import Any, Iterable, Mapping
 from markupsafe import Markup, escape
 
 from labreport.core import LabreportError
+from labreport.report.numbers import signed
 from labreport.report.spoken import last_spoken_syllable
 
 if sys.version_info >= (3, 11):
@@ -134,8 +135,8 @@ class _MessageFormatter(string.Formatter):
             plain = str(value.striptags() if isinstance(value, Markup) else value)
             particle = korean_particle(plain, after_consonant, after_vowel)[len(plain.rstrip()):]
             return str(escape(value)) + particle
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(escape(format(value, format_spec)))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):  # a negative one with a minus sign
+            return str(escape(signed(format(value, format_spec))))
         if format_spec:
             raise ValueError(f"the spec {format_spec!r} applies to numbers; text takes a particle pair such as 이/가")
         return str(escape(value))

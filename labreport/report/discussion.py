@@ -10,7 +10,7 @@ arguments; each language's catalog holds the words. Pure Python over the record;
 from __future__ import annotations
 
 from labreport.core.stats import median_epoch_seconds
-from labreport.report.document import Cite, M, Msg, Para
+from labreport.report.document import Cite, M, Msg, Para, Series
 from labreport.report.numbers import P_VALUE_FLOOR
 from labreport.report.numbers import format_number as num
 from labreport.report.numbers import format_p_value as pval
@@ -233,7 +233,9 @@ def _seeds(message_id: str, runs: int) -> str:
     return message_id + "_seeds" if runs > 1 else message_id
 
 
-def _pair_paragraphs(record: dict, pair: dict) -> list:
+def _pair_paragraphs(record: dict, pair: dict, first_runs: str | None = None) -> list:
+    """One pair's two paragraphs; `first_runs` names the message that says which runs the tests
+    compare, given only to the first tested pair so that the fact is said once for all pairs."""
     models, runs = record["models"], pair["runs"]
     name = {key: models[key]["display_name"] for key in (pair["a"], pair["b"])}
     a, b = pair["a"], pair["b"]
@@ -259,8 +261,8 @@ def _pair_paragraphs(record: dict, pair: dict) -> list:
                        points=pts(pair["spread_points"])))
     if "significance" in pair:
         s = pair["significance"]
-        if runs > 1:
-            first.append(M("discussion.first_runs", seed=record["config"]["train"]["seed"]))
+        if runs > 1 and first_runs:
+            first.append(M(first_runs, seed=record["config"]["train"]["seed"]))
         first.append(M("discussion.mcnemar", discordant=num(s["discordant"]), a=name[a], b=name[b],
                        a_only=num(s["a_only"]), b_only=num(s["b_only"]), cite=Cite("mcnemar1947")))
         verdict = "significant" if s["significant"] else "not_significant"
@@ -309,9 +311,13 @@ def _speed_message(a: dict, b: dict, smaller_is_faster: bool) -> str:
 def paragraphs(record: dict, found: dict) -> list[tuple]:
     """The discussion as (title message, paragraphs) subsections, chosen by the facts `found`."""
     sections = []
+    tested = [pair for pair in found["pairs"] if "significance" in pair]
     for pair in found["pairs"]:
         a, b = (record["models"][key]["display_name"] for key in (pair["a"], pair["b"]))
-        sections.append((M("discussion.pair_title", a=a, b=b), _pair_paragraphs(record, pair)))
+        # Which runs the tests compare is one fact of every pair: said in the first tested pair only.
+        first_runs = None if not tested or pair is not tested[0] else (
+            "discussion.first_runs_all" if len(tested) > 1 else "discussion.first_runs")
+        sections.append((M("discussion.pair_title", a=a, b=b), _pair_paragraphs(record, pair, first_runs)))
 
     checkpoint = []
     same = [entry["display_name"] for name, entry in record["models"].items() if found["checkpoint"][name]["same_weights"]]
@@ -320,16 +326,23 @@ def paragraphs(record: dict, found: dict) -> list[tuple]:
                             "discussion.checkpoint.same_several", models=tuple(same)))
     elif same:
         checkpoint.append(M("discussion.checkpoint.same", model=same[0]))
+    # The others by how their best checkpoint did against the last epoch: one sentence per way, each model with its numbers.
+    ways: dict[str, list[dict]] = {}
     for name, entry in record["models"].items():
         c = found["checkpoint"][name]
-        args = dict(model=entry["display_name"], best=entry["best_epoch"], last=entry["epochs_run"],
-                    points=pts(abs(c["diff_points"])))
         if c["same_weights"]:
             continue
-        elif c["diff_points"] == 0:
-            checkpoint.append(M("discussion.checkpoint.matched", **args))
+        way = "matched" if c["diff_points"] == 0 else "beat" if c["best_better"] else "trailed"
+        ways.setdefault(way, []).append(dict(model=entry["display_name"], best=entry["best_epoch"], last=entry["epochs_run"],
+                                             points=pts(abs(c["diff_points"]))))
+    for way, each in ways.items():
+        if len(each) == 1:
+            checkpoint.append(M(f"discussion.checkpoint.{way}", **each[0]))
+        elif way == "matched":
+            checkpoint.append(M("discussion.checkpoint.matched_models", models=tuple(args["model"] for args in each)))
         else:
-            checkpoint.append(M("discussion.checkpoint.beat" if c["best_better"] else "discussion.checkpoint.trailed", **args))
+            checkpoint.append(M(f"discussion.checkpoint.{way}_models",
+                                values=Series(tuple(M("discussion.checkpoint.each", **args) for args in each))))
     checkpoint.append(M("discussion.checkpoint.why"))
     sections.append((M("discussion.checkpoint_title"), [Para(checkpoint)]))
 

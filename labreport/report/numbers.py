@@ -20,6 +20,22 @@ _SIGN_THEN_NUMBER = re.compile(r"(&lt;|&gt;|[<>=≤≥≈±×÷]) (?=[−+\-]?[0
 _NUMBER_THEN_UNIT = re.compile(r"(?<=[0-9]) (?=(?:%p|%|개|초|분|회|배|KB|MB|GB|ms|s)(?![A-Za-z]))")
 
 
+MINUS = "\N{MINUS SIGN}"
+"""A negative number's sign on a page ("−15.40%p"): the hyphen is shorter than a plus and reads as a
+dash. Only the page's numbers take it; CSV, JSON, code and the Keras summary keep the hyphen, which
+is what a program reading them back expects."""
+
+
+def signed(text: str) -> str:
+    """`text`, a formatted number, with a leading hyphen made a minus sign and a minus on a zero
+    dropped (-0.001 with two decimals is "0.00", not "−0.00")."""
+    if not text.startswith("-"):
+        return text
+    if not any(c in "123456789" for c in text):
+        return text[1:]
+    return MINUS + text[1:]
+
+
 def join_numbers(text: str) -> str:
     """`text` with no line break left between a number and the sign before it or the unit after it.
 
@@ -30,22 +46,22 @@ def join_numbers(text: str) -> str:
 
 
 def format_number(value, decimals: int = 0) -> str:
-    """Thousands separators and fixed decimals: 1354625 → "1,354,625"; (0.12345, 3) → "0.123"."""
+    """Thousands separators and fixed decimals: 1354625 → "1,354,625"; (0.12345, 3) → "0.123"; −2 with a minus sign."""
     if value is None:
         return "–"
-    return f"{value:,.{decimals}f}"
+    return signed(f"{value:,.{decimals}f}")
 
 
 def format_percent(value, decimals: int = 2) -> str:
     """A share as a percentage: 0.86312 → "86.31%"."""
     if value is None:
         return "–"
-    return f"{value * 100:.{decimals}f}%"
+    return signed(f"{value * 100:.{decimals}f}%")
 
 
 def format_points(value, decimals: int = 2) -> str:
-    """Percentage points, already scaled: 0.51 → "0.51"."""
-    return f"{value:.{decimals}f}"
+    """Percentage points, already scaled: 0.51 → "0.51"; −15.4 → "−15.40" (a minus sign, not a hyphen)."""
+    return signed(f"{value:.{decimals}f}")
 
 
 def format_p_value(value, relation: bool = False) -> str:
@@ -57,7 +73,7 @@ def format_p_value(value, relation: bool = False) -> str:
 
 def format_seconds(value, decimals: int = 1) -> str:
     """Seconds with one decimal and thousands separators: 1917.04 → "1,917.0"."""
-    return f"{value:,.{decimals}f}"
+    return signed(f"{value:,.{decimals}f}")
 
 
 FILTERS = {"num": format_number, "pct": format_percent, "pts": format_points, "sec": format_seconds,

@@ -15,6 +15,7 @@ from labreport.core.settings import EXPERIMENT_SECTIONS
 from labreport.report.numbers import format_number as num
 from labreport.report.numbers import format_percent as pct
 from labreport.report.numbers import format_seconds as sec
+from labreport.report.numbers import signed
 from labreport.report.document import Cell, M, Msg, Table  # noqa: F401  (the parts a table is made of)
 
 
@@ -266,7 +267,7 @@ def shaded(tokens: list, strongest: float) -> Markup:
         alpha = round(0.85 * share, 3)
         ink = "#ffffff" if alpha > 0.55 else "inherit"
         spans.append(Markup('<span class="w" style="background: rgba({},{},{},{}); color: {}" title="{}">{}</span>')
-                     .format(r, g, b, alpha, ink, f"{value:+.4f}", word))
+                     .format(r, g, b, alpha, ink, signed(f"{value:+.4f}"), word))
     return Markup(" ").join(spans)
 
 

@@ -17,6 +17,7 @@ from labreport.report.numbers import format_number as num
 from labreport.report.numbers import format_percent as pct
 from labreport.report.numbers import format_points as pts
 from labreport.report.numbers import format_seconds as sec
+from labreport.report.numbers import signed
 from labreport.sweep import facts as facts_module
 from labreport.sweep import sentences
 from labreport.sweep.facts import point_label
@@ -29,7 +30,7 @@ def _cell(html: Any, css: str = "") -> Cell:
 def _spread_text(spread: dict, scale: float = 100, decimals: int = 2, unit: str = "%") -> str:
     if spread["mean"] is None:
         return "–"
-    mean = f"{spread['mean'] * scale:,.{decimals}f}{unit}"
+    mean = signed(f"{spread['mean'] * scale:,.{decimals}f}{unit}")
     return mean if spread["sd"] is None else f"{mean} ± {spread['sd'] * scale:,.{decimals}f}{unit}"
 
 

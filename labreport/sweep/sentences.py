@@ -58,22 +58,65 @@ def grid(summary: dict, f: dict, catalog: Catalog) -> list[Paragraph]:
     return [first, second]
 
 
+def _series(catalog: Catalog, clauses) -> Markup:
+    """Clauses said one after another with the list separator only ("BiGRU가 …, BiLSTM이 …"): each
+    clause carries its own particle, so no "and" joins the last two."""
+    return Markup(catalog.raw("list.separator")).join(clauses)
+
+
+def groups(items: list[tuple[str, dict]], key) -> list[list[tuple[str, dict]]]:
+    """`(model, fact)` pairs grouped by `key(fact)`, groups and members in the models' order: the
+    models that share a fact are said in one sentence."""
+    found: dict = {}
+    for model, fact in items:
+        found.setdefault(key(fact), []).append((model, fact))
+    return list(found.values())
+
+
+def _change(t: dict) -> float:
+    # "a rise of 2.9 points", "a fall of 2.9 points": the sign is in the word; within the spread it stays.
+    return abs(t["change"]) if t["direction"] in ("rose", "fell") else t["change"]
+
+
 def _trend_sentence(say, model: str, axis: str, t: dict | None) -> Markup:
     if t is None:
         return say("sweep.trend.none", model=model, axis=axis)
-    # "a rise of 2.9 points", "a fall of 2.9 points": the sign is in the word; within the spread it stays.
-    change = abs(t["change"]) if t["direction"] in ("rose", "fell") else t["change"]
     return say(f"sweep.trend.{t['direction']}", model=model, axis=axis, low=t["low"], high=t["high"],
-               low_mean=pct(t["low_mean"]), high_mean=pct(t["high_mean"]), change=pts(change * 100), best=t["best"])
+               low_mean=pct(t["low_mean"]), high_mean=pct(t["high_mean"]), change=pts(_change(t) * 100), best=t["best"])
+
+
+def _trend_sentences(catalog: Catalog, names: dict, axis: str, trends: dict) -> list[Markup]:
+    """One sentence per way the models' accuracy went (rose, fell, stayed within the spread), naming
+    each model of that way with its numbers; a model alone in its way keeps its own sentence."""
+    say, sentences = catalog.say, []
+    none = [names[m] for m, t in trends.items() if t is None]
+    if len(none) == 1:
+        sentences.append(say("sweep.trend.none", model=none[0], axis=axis))
+    elif none:
+        sentences.append(say("sweep.trend.none_models", models=catalog.join(none), axis=axis))
+    measured = [(m, t) for m, t in trends.items() if t is not None]
+    for group in groups(measured, lambda t: (t["direction"], t["low"], t["high"])):
+        if len(group) == 1:
+            sentences.append(_trend_sentence(say, names[group[0][0]], axis, group[0][1]))
+            continue
+        t = group[0][1]
+        values = _series(catalog, (say("sweep.trend.each", model=names[m], low_mean=pct(f["low_mean"]),
+                                       high_mean=pct(f["high_mean"]), change=pts(_change(f) * 100)) for m, f in group))
+        sentences.append(say(f"sweep.trend.{t['direction']}_models", axis=axis, low=t["low"], high=t["high"], values=values))
+        if t["direction"] in ("rose", "fell"):  # where each peaked: once if the same for all
+            best = [f["best"] for _, f in group]
+            sentences.append(say("sweep.trend.best_same", best=best[0]) if len(set(map(str, best))) == 1
+                             else say("sweep.trend.best_each", best=catalog.join(map(str, best))))
+    return sentences
 
 
 def accuracy(summary: dict, f: dict, axis: dict, catalog: Catalog) -> list[Paragraph]:
-    """Along one axis: each model's trend, per slice of the other axes."""
+    """Along one axis: the models' trends, per slice of the other axes."""
     say, names = catalog.say, summary["display_names"]
     paragraphs = []
     for cut in axis["slices"]:
         sentences = _slice(say, cut["others"])
-        sentences += [_trend_sentence(say, names[m], axis["name"], cut["trends"][m]) for m in f["models"]]
+        sentences += _trend_sentences(catalog, names, axis["name"], {m: cut["trends"][m] for m in f["models"]})
         paragraphs.append(sentences)
     return paragraphs
 
@@ -81,6 +124,11 @@ def accuracy(summary: dict, f: dict, axis: dict, catalog: Catalog) -> list[Parag
 def pairs(summary: dict, f: dict, catalog: Catalog) -> list[Paragraph]:
     say, names = catalog.say, summary["display_names"]
     paragraphs = [[say("sweep.pairs.rule")]]
+    # Where every pair had one seed at the same points, that is said once for all pairs, not once per pair.
+    one_seed = {tuple(pair["tally"]["one_seed"]) for pair in f["pairs"]}
+    shared_one_seed = len(f["pairs"]) > 1 and len(one_seed) == 1 and next(iter(one_seed))
+    if shared_one_seed:
+        paragraphs[0].append(say("sweep.pairs.one_seed_all", count=len(shared_one_seed)))
     for pair in f["pairs"]:
         a, b, tally = names[pair["a"]], names[pair["b"]], pair["tally"]
         sentences = []
@@ -93,9 +141,10 @@ def pairs(summary: dict, f: dict, catalog: Catalog) -> list[Paragraph]:
         if tally["unclear"]:
             sentences.append(say("sweep.pairs.unclear", a=a, b=b, count=len(tally["unclear"]), points=f["points"],
                                  where=_where(tally["unclear"])))
-        if tally["one_seed"]:
+        if tally["one_seed"] and not shared_one_seed:
             sentences.append(say("sweep.pairs.one_seed", count=len(tally["one_seed"])))
-        paragraphs.append(sentences)
+        if sentences:
+            paragraphs.append(sentences)
     return paragraphs
 
 
@@ -108,9 +157,17 @@ def gating(summary: dict, f: dict, catalog: Catalog) -> list[Paragraph]:
     paragraphs = []
     for cut in f["gating"]:
         sentences = _slice(say, cut["others"])
-        for model, lead in cut["leads"].items():
-            sentences.append(say(f"sweep.gating.{lead['direction']}", model=names[model], low=cut["low"],
-                                 high=cut["high"], low_gap=pts(lead["low"] * 100), high_gap=pts(lead["high"] * 100)))
+        # One sentence per way the leads went, naming each gated model of that way with its numbers.
+        for group in groups(list(cut["leads"].items()), lambda lead: lead["direction"]):
+            direction = group[0][1]["direction"]
+            if len(group) == 1:
+                model, lead = group[0]
+                sentences.append(say(f"sweep.gating.{direction}", model=names[model], low=cut["low"], high=cut["high"],
+                                     low_gap=pts(lead["low"] * 100), high_gap=pts(lead["high"] * 100)))
+                continue
+            values = _series(catalog, (say("sweep.gating.each", model=names[m], low_gap=pts(lead["low"] * 100),
+                                           high_gap=pts(lead["high"] * 100)) for m, lead in group))
+            sentences.append(say(f"sweep.gating.{direction}_models", low=cut["low"], high=cut["high"], values=values))
         paragraphs.append(sentences)
     paragraphs.append(mechanism(summary, f["gating"][0], catalog))
     return paragraphs
@@ -121,9 +178,14 @@ def mechanism(summary: dict, cut: dict, catalog: Catalog) -> Paragraph:
     sentences = [say("sweep.gradient.intro")]
     shares = cut["gradient"]
     measured = [m for m in summary["models"] if shares[m]["low"] is not None and shares[m]["high"] is not None]
-    for model in measured:
+    if len(measured) == 1:
+        model = measured[0]
         sentences.append(say("sweep.gradient.model", model=names[model], low=cut["low"], high=cut["high"],
                              low_share=pct(shares[model]["low"], 1), high_share=pct(shares[model]["high"], 1)))
+    elif measured:  # one measure of every model: one sentence, each model with its two shares
+        sentences.append(say("sweep.gradient.models", low=cut["low"], high=cut["high"], values=_series(catalog, (
+            say("sweep.gradient.each", model=names[m], low_share=pct(shares[m]["low"], 1),
+                high_share=pct(shares[m]["high"], 1)) for m in measured))))
     gated = [m for m in measured if m != "rnn"]
     if "rnn" in measured and gated:
         lowest = all(shares["rnn"]["high"] < shares[m]["high"] for m in gated)
@@ -174,9 +236,12 @@ def cost(summary: dict, f: dict, catalog: Catalog) -> list[Paragraph]:
     size = []
     for axis in f["axes"]:
         changed = [(m, p) for m, p in axis["slices"][0]["params"].items() if None not in p and p[0] != p[1]]
-        if changed:
-            size += [say("sweep.cost.params_change", axis=axis["name"], model=names[m], low=num(p[0]), high=num(p[1]))
-                     for m, p in changed]
+        if len(changed) == 1:
+            m, p = changed[0]
+            size.append(say("sweep.cost.params_change", axis=axis["name"], model=names[m], low=num(p[0]), high=num(p[1])))
+        elif changed:  # one sentence, each model with its two counts
+            size.append(say("sweep.cost.params_change_models", axis=axis["name"], values=_series(catalog, (
+                say("sweep.cost.params_each", model=names[m], low=num(p[0]), high=num(p[1])) for m, p in changed))))
         else:
             size.append(say("sweep.cost.params_same", axis=axis["name"]))
     return [time, size + _params_accuracy(say, f["params_accuracy"])]

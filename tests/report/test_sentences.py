@@ -103,3 +103,59 @@ def test_two_names_are_joined_by_the_particle_they_take(record):
     assert "게이트 구조 [1, 2]인 BiGRU와 BiLSTM을 같은 조건에서 비교" in text(record, "ko")
     record["models"] = dict(reversed(list(record["models"].items())))
     assert "BiLSTM과 BiGRU" in text(record, "ko")
+
+
+def first_runs_messages(record, found):
+    from labreport.report import discussion
+    return [(i, msg.id) for i, (_, paras) in enumerate(discussion.paragraphs(record, found))
+            for para in paras for msg in para.msgs if msg.id.startswith("discussion.first_runs")]
+
+
+def test_which_runs_the_tests_compare_is_said_once_for_all_pairs(record):
+    import copy
+
+    from labreport.report import discussion
+    from tests.report.test_render import with_seeds
+    seeded = with_seeds(record, {"gru": [0.68, 0.70], "lstm": [0.78, 0.80]})
+    found = discussion.facts(seeded)
+    assert first_runs_messages(seeded, found) == [(0, "discussion.first_runs")]
+    # Three tested pairs (as with BiRNN, BiGRU and BiLSTM): the first says it of every pair, the others not again.
+    found["pairs"] = [found["pairs"][0], copy.deepcopy(found["pairs"][0]), copy.deepcopy(found["pairs"][0])]
+    assert first_runs_messages(seeded, found) == [(0, "discussion.first_runs_all")]
+    ko = text(seeded, "ko")
+    assert ko.count("각 모델의 첫 번째 실행(시드 42)끼리 비교한다") == 1
+
+
+def test_a_negative_number_takes_the_minus_sign(record):
+    # The checked-in bootstrap interval of BiGRU − BiLSTM is −15.4 to −8.7 points.
+    ko, en = text(record, "ko"), text(record, "en")
+    assert "95% 구간은 −15.40%p부터 −8.70%p까지" in ko
+    assert "−15.40" in en and "-15.40" not in en and "-15.40" not in ko
+
+
+@pytest.mark.parametrize("value, written", [(-15.4, "−15.40"), (15.4, "15.40"), (-0.001, "0.00"), (0.0, "0.00")])
+def test_points_are_signed_with_a_minus_and_never_minus_zero(value, written):
+    from labreport.report.numbers import format_points
+    assert format_points(value) == written
+
+
+def checkpoints(record, gru_last, lstm_last):
+    """Both models' best checkpoint an earlier epoch than their last, with these last-epoch accuracies."""
+    for name, last in (("gru", gru_last), ("lstm", lstm_last)):
+        entry = record["models"][name]
+        entry["best_epoch"] = entry["epochs_run"] - 1
+        entry["test_last_epoch"]["accuracy"] = last
+    return record
+
+
+def test_checkpoints_that_did_alike_are_one_sentence(record):
+    gru, lstm = (record["models"][n]["test"]["accuracy"] for n in ("gru", "lstm"))
+    beat = checkpoints(record, gru - 0.01, lstm - 0.02)
+    ko, en = text(beat, "ko"), text(beat, "en")
+    assert "최적 체크포인트는 테스트 데이터에서 마지막 에포크의 가중치보다 BiGRU가 1.00%p(3 에포크 대 4 에포크), BiLSTM이 2.00%p" in ko
+    assert "BiGRU의 최적 체크포인트" not in ko and "BiLSTM의 최적 체크포인트" not in ko
+    assert "beat the last epoch's weights on the test split by 1.00 points for BiGRU (epoch 3 against 4), 2.00 points for BiLSTM" in en
+    # The BiLSTM's last epoch does better: two sentences, one per way.
+    ko = text(checkpoints(record, gru - 0.01, lstm + 0.02), "ko")
+    assert "BiGRU의 최적 체크포인트(3 에포크)는 테스트 데이터에서 마지막 에포크(4)의 가중치보다 1.00%p 높았다." in ko
+    assert "BiLSTM의 최적 체크포인트(3 에포크)는 테스트 데이터에서 마지막 에포크(4)의 가중치보다 2.00%p 낮았다." in ko

@@ -101,25 +101,63 @@ def test_a_difference_within_the_seeds_spread_cannot_tell(record, lab_grid):
 
 
 def test_the_trend_sentence_flips_with_the_numbers(record, lab_grid):
-    rising = said(build(record, lab_grid, lambda model, length: 0.80 if length == 100 else 0.86))
-    assert "BiGRU went from 80.00% at max_length = 100 to 86.00% at 800, a rise of 6.00 points" in rising
+    rising = said(build(record, lab_grid, lambda model, length: (0.80 if length == 100 else 0.86) - (model == "rnn") * 0.1))
+    assert "From max_length = 100 to 800, accuracy rose by more than the seeds' spread: BiRNN from 70.00% to 76.00% (6.00 points)" in rising
     falling = said(build(record, lab_grid, lambda model, length: 0.86 if length == 100 else 0.80))
-    assert "a fall of 6.00 points" in falling and "a rise" not in falling
+    assert "accuracy fell by more than the seeds' spread" in falling and "rose" not in falling
     flat = said(build(record, lab_grid, lambda model, length: 0.80 if length == 100 else 0.801))
-    assert "a change within the seeds' spread" in flat
+    assert "accuracy changed within the seeds' spread" in flat
+
+
+def test_models_whose_accuracy_went_the_same_way_share_one_sentence(record, lab_grid):
+    """Each model with its own numbers in one sentence; a model that went another way has its own."""
+    accuracy = lambda model, length: {"rnn": (0.80, 0.60), "gru": (0.80, 0.86), "lstm": (0.78, 0.88)}[model][length != 100]  # noqa: E731
+    summary = build(record, lab_grid, accuracy)
+    en, ko = said(summary), said(summary, "ko")
+    assert ("From max_length = 100 to 800, accuracy rose by more than the seeds' spread: "
+            "BiGRU from 80.00% to 86.00% (6.00 points), BiLSTM from 78.00% to 88.00% (10.00 points). Each scored highest at 800.") in en
+    assert "BiRNN went from 80.00% at max_length = 100 to 60.00% at 800, a fall of 20.00 points" in en
+    assert ("max_length = 100에서 800으로 가면서 정확도는 BiGRU가 80.00%에서 86.00%로 6.00%p, "
+            "BiLSTM이 78.00%에서 88.00%로 10.00%p 올랐고, 모두 시드에 따른 변동보다 크다. 가장 높았던 곳은 모두 800이다.") in ko
+    assert "BiRNN의 정확도는 max_length = 100에서 80.00%, 800에서 60.00%로 20.00%p 떨어졌고" in ko
+    assert "BiGRU의 정확도는" not in ko and "BiLSTM의 정확도는" not in ko
+    # The BiLSTM's accuracy falls too: it leaves the BiGRU's sentence and joins the BiRNN's.
+    flipped = lambda model, length: {"rnn": (0.80, 0.60), "gru": (0.80, 0.86), "lstm": (0.88, 0.78)}[model][length != 100]  # noqa: E731
+    ko = said(build(record, lab_grid, flipped), "ko")
+    assert ("정확도는 BiRNN이 80.00%에서 60.00%로 20.00%p, BiLSTM이 88.00%에서 78.00%로 10.00%p 떨어졌고, "
+            "모두 시드에 따른 변동보다 크다. 가장 높았던 곳은 모두 100이다.") in ko
+    assert "BiGRU의 정확도는 max_length = 100에서 80.00%, 800에서 86.00%로 6.00%p 올랐고" in ko
 
 
 def test_the_gated_lead_over_the_rnn_grows_or_shrinks_with_the_numbers(record, lab_grid):
     grows = said(build(record, lab_grid, gated_lead(0.85, 0.85, 0.80, 0.60)))
-    assert "BiGRU's lead over the plain BiRNN went from 5.00 points at 100 tokens to 25.00 at 800: it grew" in grows
+    assert ("From 100 to 800 tokens, the lead over the plain BiRNN grew by more than the seeds' spread, as the claim "
+            "predicts: BiGRU's from 5.00 to 25.00 points, BiLSTM's from 5.00 to 25.00 points.") in grows
     shrinks = said(build(record, lab_grid, gated_lead(0.85, 0.85, 0.60, 0.80)))
-    assert "it shrank by more than the seeds' spread, against what the claim predicts" in shrinks
+    assert "shrank by more than the seeds' spread, against what the claim predicts" in shrinks
+
+
+def test_gated_leads_that_went_the_same_way_share_one_sentence(record, lab_grid):
+    both = said(build(record, lab_grid, gated_lead(0.85, 0.83, 0.80, 0.60)), "ko")
+    assert ("토큰 100개에서 800개로 가면서 기본 BiRNN에 대한 우위는 BiGRU가 5.00%p에서 25.00%p로, "
+            "BiLSTM이 3.00%p에서 23.00%p로 벌어졌다. 모두 시드에 따른 변동보다 크게 벌어졌으므로") in both
+    assert "기본 BiRNN에 대한 BiGRU의 우위는" not in both
+    # The BiLSTM's lead shrinks where the BiGRU's grows: two sentences, each of one model.
+    accuracy = lambda model, length: {"gru": (0.85, 0.85), "lstm": (0.90, 0.55), "rnn": (0.80, 0.60)}[model][length != 100]  # noqa: E731
+    split = said(build(record, lab_grid, accuracy), "ko")
+    assert "기본 BiRNN에 대한 BiGRU의 우위는 토큰 100개에서 5.00%p, 800개에서 25.00%p였다. 시드에 따른 변동보다 크게 벌어졌으므로" in split
+    assert "기본 BiRNN에 대한 BiLSTM의 우위는 토큰 100개에서 10.00%p, 800개에서 −5.00%p였다." in split
+    assert "모두 시드에 따른" not in split.split("실습의 주장은")[1].split("주장이 가리키는")[0]
 
 
 def test_the_gradient_sentence_follows_the_measure(record, lab_grid):
     accuracy = gated_lead(0.85, 0.85, 0.80, 0.60)
     vanishing = said(build(record, lab_grid, accuracy, lambda model, length: 0.01 if model == "rnn" else 0.5))
-    assert "BiRNN: 1.0% at 100 tokens, 1.0% at 800." in vanishing
+    assert ("From 100 to 800 tokens, that share went from 1.0% to 1.0% for BiRNN, from 50.0% to 50.0% for BiGRU, "
+            "from 50.0% to 50.0% for BiLSTM.") in vanishing
+    ko = said(build(record, lab_grid, accuracy, lambda model, length: {"rnn": 0.01, "gru": 0.5}.get(model, 0.3 if length == 100 else 0.4)), "ko")
+    assert "토큰 100개에서 800개로 가면서 이 비율은 BiRNN이 1.0%에서 1.0%로, BiGRU가 50.0%에서 50.0%로, BiLSTM이 30.0%에서 40.0%로 바뀌었다." in ko
+    assert "BiRNN:" not in ko
     assert "the plain RNN's gradient reached the middle least" in vanishing
     not_vanishing = said(build(record, lab_grid, accuracy, lambda model, length: 0.9 if model == "rnn" else 0.5))
     assert "did not reach the middle less than the gated models' did" in not_vanishing
@@ -132,7 +170,10 @@ def test_one_seed_says_it_cannot_tell(record, tmp_path, monkeypatch):
     assert "with one seed per point there is no spread" in text
     assert "cannot compare the BiGRU and the BiLSTM" in text
     assert "Each grid point was trained with a single seed" in text
-    assert "At 2 grid points there was a single seed, so no comparison was made there." in text
+    # Said once for the three pairs, not once per pair.
+    assert text.count("At 2 grid points there was a single seed, so no two models were compared there.") == 1
+    assert "no comparison was made there" not in text
+    assert said(build(record, grid, gated_lead(0.86, 0.82, 0.80, 0.60)), "ko").count("시드가 하나뿐이어서") == 1
     assert not re.search(r"Bi(RNN|GRU|LSTM) led", text)
 
 
@@ -264,3 +305,17 @@ def test_korean_lists_and_shared_measurements_read_as_one_sentence(record, lab_g
     assert "BiGRU의 에포크당 시간은" not in text
     english = said(build(record, lab_grid, gated_lead(0.86, 0.82, 0.70, 0.60)))
     assert re.search(r"Averaged over the grid, an epoch took [\d.]+ s for BiRNN, [\d.]+ s for BiGRU, [\d.]+ s for BiLSTM\.", english)
+
+
+def test_parameter_counts_that_change_along_an_axis_are_one_sentence():
+    from labreport.sweep import sentences
+    summary = {"display_names": {"gru": "BiGRU", "lstm": "BiLSTM"}, "points": []}
+    facts = {"models": ["gru", "lstm"], "threads": [], "params_accuracy": {"kind": "none"},
+             "axes": [{"name": "hidden_units", "slices": [{"params": {"gru": [52_000, 86_000], "lstm": [58_000, 99_000]}}]}]}
+    said_ko = " ".join(sentences.cost(summary, facts, templates_module.load_catalog("ko"))[1])
+    assert "hidden_units에 따라 파라미터는 BiGRU가 52,000개에서 86,000개로, BiLSTM이 58,000개에서 99,000개로 달라진다." in said_ko
+    said_en = " ".join(sentences.cost(summary, facts, templates_module.load_catalog("en"))[1])
+    assert "Along hidden_units, the parameters go from 52,000 to 86,000 for BiGRU, from 58,000 to 99,000 for BiLSTM." in said_en
+    facts["axes"][0]["slices"][0]["params"]["lstm"] = [58_000, 58_000]  # the BiLSTM's count stays: only the BiGRU's changes
+    said_ko = " ".join(sentences.cost(summary, facts, templates_module.load_catalog("ko"))[1])
+    assert "hidden_units에 따라 BiGRU의 파라미터는 52,000개에서 86,000개로 달라진다." in said_ko
