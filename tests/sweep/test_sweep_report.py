@@ -345,3 +345,13 @@ def test_the_sweep_command_takes_every_format(tmp_path, monkeypatch):
     usage = subprocess.run([sys.executable, "-m", "labreport", "sweep", "--help"], capture_output=True, text=True)
     words = " ".join(usage.stdout.split())
     assert "report formats among html,pdf,docx,hwpx (html,pdf)" in words and "word-processor" not in words
+
+
+def test_the_notebooks_result_names_each_formats_file(tmp_path):
+    from labreport.sweep.api import SweepReport
+
+    result = SweepReport(tmp_path, {}, [])
+    assert result.file("docx", "en") == tmp_path / "sweep.en.docx"
+    assert result.file("hwpx") == tmp_path / "sweep.ko.hwpx" and result.pdf("en") == tmp_path / "sweep.en.pdf"
+    with pytest.raises(LabreportError, match="no report format 'odt': choose among html, pdf, docx, hwpx"):
+        result.file("odt")
