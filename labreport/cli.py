@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--dashboard", action="store_true", help="start Ray's dashboard, on 127.0.0.1 (needs ray[default])")
     group.add_argument("--lang", default=LANGUAGE_LIST, metavar="LIST", help=f"report languages ({LANGUAGE_LIST})")
     group.add_argument("--format", default=FORMAT_LIST, metavar="LIST",
-                       help=f"report formats among {FORMAT_LIST} ({FORMAT_LIST}); the sweep report has no word-processor formats yet")
+                       help=f"report formats among {','.join(FORMATS)} ({FORMAT_LIST})")
     group.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates and catalogs")
     _add_data_flags(sweep)
     _add_config_flags(sweep)

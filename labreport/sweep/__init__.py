@@ -4,7 +4,7 @@ The stages, one module each: `grid` (the varied settings, every run and its id),
 local instance or a cluster, one task per run), `task` (one run on a worker), `driver` (the data
 prepared once per data setting, the runs still to do, their folders), `pipeline` (a whole sweep),
 `summary` (the runs' records → `sweep.json`, `sweep.csv`), `facts` and `sentences` (what the
-numbers say), `plots`, `report` (the pages, HTML and PDF), `command` (the sweep as one typed call,
+numbers say), `plots`, `report` (the pages, in each format through the report's exporters), `command` (the sweep as one typed call,
 `sweep(SweepRequest(...))`, which the command line and the notebook both make).
 
 It may import `labreport.experiment`, `labreport.report` and `labreport.core`; never the site beside

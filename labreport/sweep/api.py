@@ -5,6 +5,7 @@
                              quick=True)
     result                  # the sweep's accuracy table, and its report in the cell
     result.pdf("ko")        # the Korean PDF, to download
+    result.file("docx", "en")  # any format asked for with formats=[...], e.g. "docx", "hwpx"
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import html
 from pathlib import Path
 from typing import Iterable
 
+from labreport.core import LabreportError
 from labreport.core.config import SWEEP_OUT
-from labreport.report.formats import DEFAULT_FORMATS, LANGUAGES
+from labreport.report.formats import DEFAULT_FORMATS, FORMATS, LANGUAGES
 from labreport.report.numbers import format_percent
 
 
@@ -24,11 +26,21 @@ class SweepReport:
     def __init__(self, out: Path, summary: dict, outcomes: list):
         self.out, self.summary, self.outcomes = out, summary, outcomes
 
+    def file(self, fmt: str, lang: str = LANGUAGES[0]) -> Path:
+        """Path of the sweep report in format `fmt` (any of `labreport.report.formats.FORMATS`) and `lang`.
+
+        Raises:
+            LabreportError: a format that is not one (one line).
+        """
+        if fmt not in FORMATS:
+            raise LabreportError(f"no report format {fmt!r}: choose among {', '.join(FORMATS)}")
+        return self.out / f"sweep.{lang}.{fmt}"
+
     def html(self, lang: str = LANGUAGES[0]) -> Path:
-        return self.out / f"sweep.{lang}.html"
+        return self.file("html", lang)
 
     def pdf(self, lang: str = LANGUAGES[0]) -> Path:
-        return self.out / f"sweep.{lang}.pdf"
+        return self.file("pdf", lang)
 
     @property
     def failed(self) -> list[str]:
@@ -70,6 +82,7 @@ def sweep(vary: dict[str, list] | None = None, *, out: str | Path = SWEEP_OUT, q
         address: a running Ray cluster (default: $RAY_ADDRESS, else a local instance).
         cpus_per_run: Ray CPUs and TensorFlow threads of each run (default 1).
         keep_models: keep each run's trained models.
+        lang, formats: the report's languages and formats (html, pdf by default; docx and hwpx on request).
         progress: one line per finished run on stderr.
         **settings: any setting by its name in labreport.toml, e.g. `seeds=2`, `models=["gru", "lstm"]`.
     """

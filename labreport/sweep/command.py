@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from labreport.core import LabreportError
 from labreport.core.config import SWEEP_OUT, checked_choices
-from labreport.report.formats import DEFAULT_FORMATS, LANGUAGES
+from labreport.report.formats import DEFAULT_FORMATS, FORMATS, LANGUAGES
 from labreport.sweep.driver import Outcome
 from labreport.sweep.engine import checked_address
 from labreport.sweep.grid import Grid
@@ -130,7 +130,7 @@ def sweep_options(table: dict, out: str | Path, *, quick: bool = False, data: st
                              f"{MAX_CPUS_PER_RUN:,}, received: cpus_per_run={cpus}")
     templates = str(templates) if templates is not None else None
     languages = checked_choices(languages, tuple(templates_module.languages(templates)), "language")
-    formats = checked_choices(formats, DEFAULT_FORMATS, "format")  # the sweep report writes HTML and PDF only
+    formats = checked_choices(formats, FORMATS, "format")
     for lang in languages:
         templates_module.load_catalog(lang, templates)
     return Options(out=Path(out), quick=quick, data=str(data) if data else None,

@@ -144,8 +144,9 @@ def accuracy_params(summary: dict, label: Label):
     return fig
 
 
-def all_figures(summary: dict, label: Label) -> dict[str, dict[str, bytes]]:
-    """Every figure of the sweep report by name, each as {"svg": bytes}."""
+def all_figures(summary: dict, label: Label, formats: tuple[str, ...] = ("svg",)) -> dict[str, dict[str, bytes]]:
+    """Every figure of the sweep report by name, each as {format: bytes} in `formats` (`figures.save`'s names:
+    "svg" for the pages, "png" and "png@300" for the word-processor files)."""
     drawings = {}
     for axis in summary["axes"]:
         drawings[f"accuracy_{axis['name']}"] = lambda axis=axis: accuracy_along(summary, axis, label)
@@ -154,4 +155,4 @@ def all_figures(summary: dict, label: Label) -> dict[str, dict[str, bytes]]:
     for axis in summary["axes"]:
         drawings[f"cost_{axis['name']}"] = lambda axis=axis: cost_along(summary, axis, label)
     drawings["accuracy_params"] = lambda: accuracy_params(summary, label)
-    return {name: save(draw(), ("svg",), salt=f"sweep_{name}") for name, draw in drawings.items()}
+    return {name: save(draw(), formats, salt=f"sweep_{name}") for name, draw in drawings.items()}

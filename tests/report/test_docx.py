@@ -69,9 +69,11 @@ def document_text(document) -> str:
 
 
 def visible_html(page: str) -> str:
-    """What the HTML page shows as text: no head, contents, figures' drawings or scripts."""
+    """What the HTML page shows as text: no head, contents, figures' drawings or scripts, nor the banner
+    that repeats the cover's notice for a reader scrolling the page (the DOCX has it on the cover once)."""
     body = page[page.index("<body"):]
     body = re.sub(r"<(nav|svg|script|style)\b.*?</\1>", " ", body, flags=re.DOTALL)
+    body = re.sub(r'<div class="run-banner"[^>]*>.*?</div>', " ", body, flags=re.DOTALL)
     return html_module.unescape(re.sub(r"<[^>]+>", " ", body))
 
 
@@ -164,6 +166,43 @@ def test_a_hostile_review_and_note_arrive_as_text(reports, lang):
             for element in ("instrText", "fldSimple", "fldChar", "<w:hyperlink", "<script"):
                 assert element not in xml, (name, element)
     assert "macroEnabled" not in package_parts(data)["[Content_Types].xml"].decode("utf-8")
+
+
+def footer_texts(document) -> list[str]:
+    """The text of every footer of every section: the default one, the first page's and the even pages'."""
+    return [footer.paragraphs[0].text if footer.paragraphs else "" for section in document.sections
+            for footer in (section.footer, section.first_page_footer, section.even_page_footer)
+            if not footer.is_linked_to_previous]
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_a_quick_run_says_so_on_the_cover_and_in_every_page_footer(reports, lang):
+    from labreport.report import render
+    from labreport.report.templates import load_catalog
+
+    record, _, results = reports
+    notice = render.run_notice(record, load_catalog(lang))
+    assert notice  # the checked-in record is a quick run, on the shipped sample
+    document = opened(results[lang].outputs["docx"].data)
+    cover = [p.text for p in document.paragraphs[:6]]
+    assert notice in cover
+    sections = document.sections
+    assert len(sections) == 1 and not sections[0].different_first_page_header_footer
+    assert footer_texts(document) == [notice]  # the default footer, on every page (the cover's too)
+
+
+def test_a_full_run_has_no_footer_and_the_notice_stays_text():
+    from labreport.report.exporters import blocks
+    from labreport.report.exporters.docx import write_docx
+
+    date = __import__("datetime").datetime(2026, 1, 1)
+    page = '<header class="cover"><h1>Lab</h1>{notice}</header><main><p>Text</p></main>'
+    full = blocks.read_page(page.format(notice=""), "en")
+    assert full.notice == "" and footer_texts(opened(write_docx(full, {}, date))) == []
+    hostile = '<p class="run-notice">Sample &lt;b&gt;run&lt;/b&gt; =HYPERLINK("x")</p>'
+    quick = blocks.read_page(page.format(notice=hostile), "en")
+    assert quick.notice == 'Sample <b>run</b> =HYPERLINK("x")'
+    assert footer_texts(opened(write_docx(quick, {}, date))) == [quick.notice]
 
 
 def test_same_record_same_bytes_and_figure_files_unchanged(reports):

@@ -183,6 +183,36 @@ def test_the_same_record_gives_the_same_bytes(rendered):
     assert again == (out / "report.ko.hwpx").read_bytes()
 
 
+def footer_texts(document) -> list[tuple[str, str]]:
+    """Every footer (꼬리말) of every section: the pages it applies to and its text."""
+    return [(footer.element.get("applyPageType", "BOTH"), footer.text) for section in document.sections
+            for footer in section.properties.footers]
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_a_quick_run_says_so_on_the_cover_and_in_every_page_footer(rendered, lang):
+    from labreport.report import render
+    from labreport.report.templates import load_catalog
+
+    out, record = rendered
+    notice = render.run_notice(record, load_catalog(lang))
+    assert notice  # the checked-in record is a quick run, on the shipped sample
+    _, document, _ = read_back(out, lang)
+    assert notice in [paragraph.text for paragraph in document.paragraphs[:6]]
+    assert footer_texts(document) == [("BOTH", notice)]  # odd and even pages, the cover's too
+
+
+def test_a_full_run_has_no_footer_and_the_notice_stays_text():
+    plain = Document("en-US", "Lab", [Paragraph([Run("Lab")], "title"), PageBreak(), Paragraph([Run("Text")])])
+    assert footer_texts(HwpxDocument.open(write_hwpx(plain, {}))) == []
+    notice = 'Sample <b>run</b> & =HYPERLINK("x") \x07'
+    data = write_hwpx(Document(plain.lang, plain.title, plain.blocks, notice), {})
+    assert data == write_hwpx(Document(plain.lang, plain.title, plain.blocks, notice), {})  # the footer's ids too
+    quick = HwpxDocument.open(data)
+    assert quick.validate().issues == ()
+    assert footer_texts(quick) == [("BOTH", 'Sample <b>run</b> & =HYPERLINK("x") ')]
+
+
 def tiny_png(width=320, height=160) -> bytes:
     import struct
     import zlib

@@ -50,9 +50,9 @@ def record_of(out: Path, run_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def trained_sweep(tmp_path_factory):
-    """The issue's grid, trained once: (OUT, the finished command)."""
+    """The issue's grid, trained once, its report in every format: (OUT, the finished command)."""
     folder = tmp_path_factory.mktemp("sweep")
-    result = sweep_cli([*QUICK_GRID, "--out", str(folder / "out")], cwd=folder)
+    result = sweep_cli([*QUICK_GRID, "--format", "html,pdf,docx,hwpx", "--out", str(folder / "out")], cwd=folder)
     assert result.returncode == 0, result.stderr[-4000:]
     return folder / "out", result
 
@@ -66,8 +66,14 @@ def test_the_grid_writes_four_runs_and_both_reports(trained_sweep):
                      "report.en.html"):
             assert (out / "runs" / run_id / name).is_file(), (run_id, name)
         assert not (out / "runs" / run_id / "models").exists()  # models only with --keep-models
-    for name in ("sweep.json", "sweep.csv", "sweep.ko.html", "sweep.en.html", "sweep.ko.pdf", "sweep.en.pdf"):
+    for name in ("sweep.json", "sweep.csv", "sweep.ko.html", "sweep.en.html", "sweep.ko.pdf", "sweep.en.pdf",
+                 "sweep.ko.docx", "sweep.en.docx", "sweep.ko.hwpx", "sweep.en.hwpx"):
         assert (out / name).stat().st_size > 0, name
+    import docx
+    from hwpx import HwpxDocument
+
+    assert len(docx.Document(str(out / "sweep.en.docx")).inline_shapes) == 4  # the sweep's figures, as PNG
+    assert HwpxDocument.open((out / "sweep.ko.hwpx").read_bytes()).validate().issues == ()
     assert "4 runs, 0 complete already, 4 to train" in result.stderr
     assert "token authentication on" in result.stderr
     assert result.stderr.count(" done in ") == 4

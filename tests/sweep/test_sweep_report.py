@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 
 import pytest
@@ -319,3 +320,111 @@ def test_parameter_counts_that_change_along_an_axis_are_one_sentence():
     facts["axes"][0]["slices"][0]["params"]["lstm"] = [58_000, 58_000]  # the BiLSTM's count stays: only the BiGRU's changes
     said_ko = " ".join(sentences.cost(summary, facts, templates_module.load_catalog("ko"))[1])
     assert "hidden_units에 따라 BiGRU의 파라미터는 52,000개에서 86,000개로 달라진다." in said_ko
+
+
+# ---------------------------------------------------------------------------------------------
+# Every format through the report's exporters
+
+
+@pytest.fixture(scope="module")
+def office_files(checked_in_record, tmp_path_factory):
+    """The sweep report of the two-length grid in both languages as HTML, DOCX and HWPX, rendered once."""
+    from labreport.sweep import report
+
+    previous = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("sweep-office"))  # no labreport.toml of the repository's
+    try:
+        grid = grid_module.build_grid({"max_length": [100, 800]}, {"model": {"models": MODELS}, "train": {"seeds": 2}},
+                                      quick=True)
+    finally:
+        os.chdir(previous)
+    summary = build(copy.deepcopy(checked_in_record), grid, gated_lead(0.86, 0.82, 0.70, 0.60), lambda m, n: 0.2)
+    said_lines = []
+    return summary, report.rendered(summary, ("ko", "en"), ("html", "docx", "hwpx"), None, said_lines.append), said_lines
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_sweep_report_is_written_as_docx_with_its_tables_and_figures(office_files, lang):
+    import html as html_module
+    import io
+
+    docx = pytest.importorskip("docx", reason="python-docx (the office extra) is not installed")
+    summary, files, said_lines = office_files
+    assert said_lines == []  # nothing skipped
+    assert {name for name in files if name.startswith("sweep.")} >= {
+        f"sweep.{lang}.{fmt}" for fmt in ("html", "docx", "hwpx")} and f"sweep.{lang}.pdf" not in files
+    page = files[f"sweep.{lang}.html"].decode("utf-8")
+    document = docx.Document(io.BytesIO(files[f"sweep.{lang}.docx"]))
+    text = "\n".join(paragraph.text for paragraph in document.paragraphs)
+    text += "\n".join(cell.text for table in document.tables for row in table.rows for cell in row.cells)
+    body = page[page.index("</nav>"):]
+    assert len(document.tables) == body.count("<table") >= 3
+    alts = [html_module.unescape(alt) for alt in re.findall(r'<div class="plot" role="img" aria-label="([^"]*)"', page)]
+    shapes = document.inline_shapes
+    assert len(shapes) == len(alts) == 4  # accuracy, mechanism, cost, accuracy against parameters
+    assert [shape._inline.docPr.get("descr") for shape in shapes] == alts
+    for shape in shapes:  # the sweep's figures reach the DOCX as print-resolution PNG
+        image = document.part.related_parts[shape._inline.graphic.graphicData.pic.blipFill.blip.embed].image
+        assert image.content_type == "image/png" and image.horz_dpi >= 200
+    headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading ")]
+    assert len(headings) == len(re.findall(r"<h[2-6][ >]", body)) >= 5
+    assert "60.00% ± 0.28% (n=2)" in text.replace("\xa0", " ")
+    assert document.core_properties.created.date().isoformat() == summary["written_at"][:10]
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_sweep_report_is_written_as_a_valid_hwpx_with_its_figures(office_files, lang):
+    import io
+    import zipfile
+
+    hwpx = pytest.importorskip("hwpx", reason="python-hwpx (the office extra) is not installed")
+    _, files, _ = office_files
+    data = files[f"sweep.{lang}.hwpx"]
+    document = hwpx.HwpxDocument.open(data)
+    assert document.validate().issues == ()
+    pictures = [name for name in zipfile.ZipFile(io.BytesIO(data)).namelist() if name.startswith("BinData/")]
+    assert pictures == [f"BinData/BIN{n:04d}.png" for n in range(1, 5)]
+    assert "60.00% ± 0.28% (n=2)" in document.text.plain().replace("\xa0", " ")
+    title = {"ko": "스윕", "en": "Sweep report"}[lang]
+    assert title in document.text.plain()
+
+
+def test_the_sweep_html_and_pdf_are_the_pages_exporters_output(office_files):
+    """The HTML is the page as it was before the exporters (figures inline, the CSP); the sweep's
+    figures are drawn as SVG for the pages and as PNG only for the formats that need it."""
+    from labreport.sweep import report
+
+    summary, files, _ = office_files
+    page = files["sweep.en.html"].decode("utf-8")
+    assert "Content-Security-Policy" in page and "<svg" in page and "data:image/png" not in page
+    assert files["sweep.en.html"].decode("utf-8") == report.render_page(summary, "en", None, inline=True)
+    assert set(report.sweep_page(summary, "en", None, ("html",)).figures["accuracy_params"]) == {"svg"}
+    assert set(report.sweep_page(summary, "en", None, ("docx", "hwpx")).figures["accuracy_params"]) == {
+        "svg", "png@300", "png"}
+
+
+def test_the_sweep_command_takes_every_format(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from labreport.report.formats import FORMATS
+    from labreport.sweep import command
+
+    monkeypatch.chdir(tmp_path)
+    options = command.sweep_options({}, tmp_path / "out", quick=True, formats=["html", "pdf", "docx", "hwpx"])
+    assert options.formats == ("html", "pdf", "docx", "hwpx") == FORMATS
+    with pytest.raises(LabreportError, match="unknown format 'odt': choose among html, pdf, docx, hwpx"):
+        command.sweep_options({}, tmp_path / "out", quick=True, formats=["odt"])
+    usage = subprocess.run([sys.executable, "-m", "labreport", "sweep", "--help"], capture_output=True, text=True)
+    words = " ".join(usage.stdout.split())
+    assert "report formats among html,pdf,docx,hwpx (html,pdf)" in words and "word-processor" not in words
+
+
+def test_the_notebooks_result_names_each_formats_file(tmp_path):
+    from labreport.sweep.api import SweepReport
+
+    result = SweepReport(tmp_path, {}, [])
+    assert result.file("docx", "en") == tmp_path / "sweep.en.docx"
+    assert result.file("hwpx") == tmp_path / "sweep.ko.hwpx" and result.pdf("en") == tmp_path / "sweep.en.pdf"
+    with pytest.raises(LabreportError, match="no report format 'odt': choose among html, pdf, docx, hwpx"):
+        result.file("odt")

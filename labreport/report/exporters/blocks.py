@@ -106,11 +106,14 @@ Block = Heading | Paragraph | ListItems | Table | Figure | Equation | Preformatt
 
 @dataclass
 class Document:
-    """One language's report: its language tag ("ko-KR", "en-US"), title and blocks in reading order."""
+    """One language's report: its language tag ("ko-KR", "en-US"), title and blocks in reading order, and
+    the cover's notice of a quick or partial run ("" for a full run), which the exporters also set in
+    every page's footer, as the PDF does."""
 
     lang: str
     title: str
     blocks: list[Block] = field(default_factory=list)
+    notice: str = ""
 
 
 LANGUAGE_TAGS = {"ko": "ko-KR", "en": "en-US"}
@@ -121,7 +124,7 @@ def read_page(html: str, lang: str) -> Document:
     """The blocks of a report page, as `HtmlExporter().page_html(page, inline=False)` writes it.
 
     What each part of the page becomes: the cover's title a "title" paragraph, its course and
-    fields "cover" paragraphs, then a page break; the contents (`nav`) are left out (a word processor
+    fields "cover" paragraphs (its run notice, `p.run-notice`, one too, and the document's `notice`), then a page break; the contents (`nav`) are left out (a word processor
     builds its own); `h2`..`h6` headings of levels 1..5; a figure with a picture (`div.plot`) a
     `Figure` named by its id (`fig-<name>`), its caption and its `aria-label` as alt text; a diagram
     drawn in markup (`ol.flow`) a numbered list of its steps and a "caption" paragraph; a table with
@@ -140,7 +143,7 @@ def read_page(html: str, lang: str) -> Document:
     reader.feed(html)
     reader.close()
     reader.finish()
-    return Document(LANGUAGE_TAGS.get(lang, lang), reader.title, reader.blocks)
+    return Document(LANGUAGE_TAGS.get(lang, lang), reader.title, reader.blocks, reader.notice)
 
 
 _SPACE = re.compile(r"[ \t\r\n\f]+")
@@ -175,6 +178,7 @@ class _PageReader(HTMLParser):
         self.reference_number = 0
         self.in_cover = False
         self.cover_label = ""
+        self.notice = ""
 
     # The element stack ------------------------------------------------------------------------
     def _inside(self, tag: str, css: str | None = None) -> bool:
@@ -244,6 +248,8 @@ class _PageReader(HTMLParser):
             self._end_paragraph()
             if self._inside("div", "equations"):
                 self._start("equation")
+            elif self.in_cover and "run-notice" in classes:
+                self._start("notice")
             else:
                 self._start("note" if self._inside("div", "note") or self._inside("blockquote") else "")
         elif tag == "dt":
@@ -397,6 +403,9 @@ class _PageReader(HTMLParser):
             self.cover_label = text.strip() + ": "
         elif target == "cover":
             self.cover_label = ""
+            self.blocks.append(Paragraph(runs, role="cover"))
+        elif target == "notice":
+            self.notice = text.strip()
             self.blocks.append(Paragraph(runs, role="cover"))
         elif target in ("reference", "note"):
             self.blocks.append(Paragraph(runs, role=target))

@@ -4,7 +4,8 @@ What a student opening `report.<lang>.docx` in Word or LibreOffice gets: the out
 navigation pane (the built-in Heading 1..3 styles), the cover, numbered captions in the Caption
 style, real tables whose header rows repeat on every page, the figures as 300-dpi PNG with their
 alt text, each equation as Office Math (editable) with its number, the Keras summaries in a
-fixed-width font, the reference list and the student's own sections.
+fixed-width font, the reference list and the student's own sections; a quick or partial run's notice
+on the cover and in every page's footer.
 
 Korean text is set through the East Asian font slot: python-docx names only the Latin fonts
 (its issue #154), so the styles' `w:rFonts` and `w:lang` are written here directly, with 맑은 고딕
@@ -67,8 +68,7 @@ class DocxExporter(HtmlExporter):
             raise Unavailable("DOCX needs python-docx: pip install 'labreport[office]'") from error
         document = blocks_module.read_page(self.page_html(page, inline=False), page.lang)
         pictures = {name: files[PRINT_FIGURES] for name, files in page.figures.items() if PRINT_FIGURES in files}
-        run_date = _dt.datetime.fromisoformat(page.record["environment"]["started_at"][:10]).replace(
-            tzinfo=_dt.timezone.utc)
+        run_date = _dt.datetime.combine(page.date(), _dt.time(), tzinfo=_dt.timezone.utc)
         return Output(write_docx(document, pictures, run_date))
 
 
@@ -96,6 +96,8 @@ def write_docx(document: blocks_module.Document, pictures: dict[str, bytes], dat
     writer = _Writer(word, pictures)
     for block in document.blocks:
         writer.write(block)
+    if document.notice:
+        _set_footer(section, document.notice)
     _set_properties(word, document, date)
     buffer = io.BytesIO()
     word.save(buffer)
@@ -174,6 +176,20 @@ def _add_styles(word) -> None:
     caption = word.styles["Caption"]
     caption.font.color.rgb = None
     word.styles["Normal"].font.size = Pt(10.5)
+
+
+def _set_footer(section, notice: str) -> None:
+    """Sets `notice` (a quick or partial run's) in the footer of every page, as the PDF's page footer has it:
+    whoever prints one page of the file still reads that its numbers are not the lab's results."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt, RGBColor
+
+    paragraph = section.footer.paragraphs[0]
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    run = paragraph.add_run(plain(notice))
+    run.bold = True
+    run.font.size = Pt(8)
+    run.font.color.rgb = RGBColor(0x6B, 0x4E, 0x00)  # the PDF footer's colour
 
 
 def _set_properties(word, document: blocks_module.Document, date: _dt.datetime) -> None:

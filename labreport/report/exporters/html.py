@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from labreport.report.embedding import figure_markup
 from labreport.report.formats import Output
 from labreport.report.page import finish_page
-from labreport.report.render import render_html
-from labreport.report.templates import REPORT_TEMPLATE
 
 
 class HtmlExporter:
-    """`report.<lang>.html`: one file that reads offline, figures inline."""
+    """`report.<lang>.html` (and `sweep.<lang>.html`): one file that reads offline, figures inline."""
 
     figure_formats: tuple[str, ...] = ()
     """The figure files this exporter needs drawn besides SVG (which every page takes), as `figures.save` names them."""
 
     def page_html(self, page, inline: bool) -> str:
         """The page as the template renders it, figures inline (`inline`) or as images for a converter."""
-        return render_html(page.record, page.lang, page.env, figure_markup(page.figures, inline=inline), page.notes,
-                           page.user_templates)
+        return page.html(inline)
 
     def export(self, page) -> Output:
-        return Output(finish_page(page.env, self.page_html(page, inline=True), REPORT_TEMPLATE))
+        return Output(finish_page(page.env, self.page_html(page, inline=True), page.template))

@@ -6,7 +6,8 @@ ships: 함초롬바탕 for the body and 함초롬돋움 for headings, in the Han
 Headings are 한글's outline styles (개요 1-10), so its 개요 view and table of contents list them;
 their numbers are the report's own, so the outline's automatic numbers are switched off. Figures
 are PNG pictures with their alt text as the picture's description (한글's 개체 설명문), tables are
-real tables with header cells, equations are text with their number.
+real tables with header cells, equations are text with their number. A quick or partial run's
+notice is on the cover and in every page's footer (꼬리말).
 
 Every string reaches the XML as text: lxml escapes markup, and the characters XML cannot hold
 (control characters) are dropped first, so a review or a student's note that holds `<script>`,
@@ -109,6 +110,9 @@ def write_hwpx(document: Document, figures: dict[str, dict[str, bytes]]) -> byte
     writer = _Writer(hwpx_document, figures)
     for block in document.blocks:
         writer.write(block)
+    if document.notice:
+        # A quick or partial run's notice in every page's footer, as the PDF's: a printed page says it too.
+        hwpx_document.page.set_footer(text=clean_text(document.notice))
     writer.finish(document.title, document.lang)
     return hwpx_document.to_bytes()
 
@@ -319,15 +323,27 @@ class _Writer:
         header.mark_dirty()
 
     def number_in_document_order(self) -> None:
-        """Replace python-hwpx's random paragraph and object ids by their order in the document."""
+        """Replace python-hwpx's random paragraph and object ids by their order in the document.
+
+        A footer is written twice with one id (in the section's properties and as a control) and
+        named by its `footerApply`'s `idRef`: all three take the same new number.
+        """
         number = 0
+        stories: dict[str, str] = {}  # a header's or footer's id and its new one
         for section in self.document.sections:
             for element in section.element.iter():
                 if not isinstance(element.tag, str):
                     continue
                 name = element.tag.rsplit("}", 1)[-1]
                 identifier = element.get("id")
-                if name in ("p", "tbl", "pic", "equation") and identifier and identifier != "0":
+                if name in ("header", "footer") and identifier:
+                    if identifier not in stories:
+                        number += 1
+                        stories[identifier] = str(number)
+                    element.set("id", stories[identifier])
+                elif name in ("headerApply", "footerApply") and element.get("idRef") in stories:
+                    element.set("idRef", stories[element.get("idRef")])
+                elif name in ("p", "tbl", "pic", "equation") and identifier and identifier != "0":
                     number += 1
                     element.set("id", str(number))
                     if element.get("instid") is not None:
