@@ -141,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"page languages; the first is index.html ({LANGUAGE_LIST})")
     site.add_argument("--title", metavar="TEXT", help="the site's title")
     site.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates and catalogs")
+    site.add_argument("--pdf", action="store_true", help="publish each run's PDF beside its HTML (about 4x the render time; "
+                                                         "pages already rendered are reused either way)")
 
     predict = commands.add_parser("predict", help="classify your own reviews with a finished run's models",
                                   description="Print each trained model's probability that each review is positive.")
@@ -324,7 +326,7 @@ def command_site(args: argparse.Namespace) -> int:
     languages = _split_list(args.lang, tuple(templates.languages(args.templates)), "language")
     summary = commands.site(commands.SiteOptions(
         runs=tuple(args.runs), out=Path(args.out), languages=tuple(languages), assignment=args.assignment,
-        title=args.title, templates=args.templates,
+        title=args.title, templates=args.templates, formats=("html", "pdf") if args.pdf else ("html",),
         progress=(lambda line: print(f"labreport: {line}", file=sys.stderr)) if sys.stderr.isatty() else None))
     readable = sum(1 for r in summary["runs"] if not r["problem"])
     flagged = sum(1 for r in summary["runs"] if r["flags"])
