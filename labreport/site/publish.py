@@ -135,6 +135,7 @@ def row(run: submissions.Run, models: list[str]) -> dict[str, Any]:
         "wall_seconds": record["environment"].get("wall_seconds"), "machine": record["environment"].get("cpu") or "",
         "gpus": record["environment"].get("gpus") or [],
         "flags": [{"check": flag.check, **flag.details} for flag in run.flags],
+        "own_sections": run.own_sections,
     }
     for name in models:
         entry = record["models"].get(name)
@@ -145,13 +146,15 @@ def row(run: submissions.Run, models: list[str]) -> dict[str, Any]:
     return result
 
 
-def grades_csv(rows: list[dict], models: list[str], reason, problem) -> bytes:
+def grades_csv(rows: list[dict], models: list[str], reason, problem, languages: list[str] = ()) -> bytes:
     """The table as CSV, UTF-8 with a byte-order mark (a Korean spreadsheet then reads the names right)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     header = ["id", "student_id", "name", "source"]
     for name in models:
         header += [f"{name}_test_accuracy", f"{name}_best_epoch"]
+    for lang in languages:
+        header += [f"own_sections_{lang}", f"own_characters_{lang}"]
     header += ["data_source", "train_reviews", "test_reviews", "wall_seconds", "machine", "checks", "reasons"]
     writer.writerow(header)
     for r in rows:
@@ -159,6 +162,9 @@ def grades_csv(rows: list[dict], models: list[str], reason, problem) -> bytes:
         for name in models:
             m = r.get("models", {}).get(name)
             cells += [round(m["accuracy"], 6), m["best_epoch"]] if m else ["", ""]
+        for lang in languages:
+            own = r.get("own_sections", {}).get(lang)
+            cells += [own["sections"], own["characters"]] if own else ["", ""]
         if r["problem"]:
             cells += ["", "", "", "", "", "unreadable", problem(r)]
         else:
@@ -188,11 +194,38 @@ def assignment_settings(path: str | Path | None) -> dict[str, Any] | None:
     return expected
 
 
+def site_cover(assignment: str | Path | None) -> tuple[str, str | dict]:
+    """The course and lab title the index shows: `[report] course` and `lab_title` of the assignment
+    file, else of `./labreport.toml` when there is one (the TA's own), else empty."""
+    from labreport.core.config import DEFAULT_CONFIG_FILE, load_config
+
+    path = Path(assignment) if assignment is not None else Path(DEFAULT_CONFIG_FILE)
+    if not path.is_file():
+        return "", ""
+    report = load_config(path).report
+    return report.course, report.lab_title
+
+
 def _one_line(error: BaseException) -> str:
     """An error's message as one line (a run's reason on the page and in the CSV)."""
     text = str(error) if isinstance(error, LabreportError) else f"{type(error).__name__}: {error}"
     text = " ".join(text.split())
     return text[:MAX_REASON_CHARACTERS - 1] + "…" if len(text) > MAX_REASON_CHARACTERS else text
+
+
+NOTES_COMMENT = re.compile(r"<!--.*?-->", re.S)
+NOTES_HEADING = re.compile(r"^#{1,6}\s")
+
+
+def own_sections(text: str | None) -> dict[str, int]:
+    """What a student wrote in one language's notes: top-level sections and the characters of prose
+    (headings, the starter's guiding questions in comments and whitespace not counted), so an
+    untouched starter file counts as nothing written."""
+    if text is None:
+        return {"sections": 0, "characters": 0}
+    lines = NOTES_COMMENT.sub("", text).splitlines()
+    prose = "".join(line for line in lines if not NOTES_HEADING.match(line))
+    return {"sections": sum(1 for line in lines if line.startswith("# ")), "characters": len("".join(prose.split()))}
 
 
 def _run_notes(run: submissions.Run, languages: list[str]) -> dict[str, str]:
@@ -238,6 +271,7 @@ def _publish_reports(runs: list[submissions.Run], out: Path, staging: Path, lang
     for run in runs:
         try:
             texts = _run_notes(run, languages)
+            run.own_sections = {lang: own_sections(texts.get(lang)) for lang in languages}
             keys = {(lang, fmt): site_cache.key(run.digest, site_cache.text_digest(texts.get(lang)), renderer, lang, fmt)
                     for lang in languages for fmt in formats}
             missing = [page for page, key in keys.items() if site_cache.read(old_cache, key) is None]
@@ -351,6 +385,7 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
     out = Path(out)
     catalogs = {lang: templates.load_catalog(lang, user_templates) for lang in languages}
     expected = assignment_settings(assignment)
+    course, lab_title = site_cover(assignment)
     if out.exists() and not out.is_dir():
         raise LabreportError(f"site folder {out} is a file: choose another with --out")
     target = out.resolve()
@@ -388,15 +423,18 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
                 if run.record is not None:
                     r["reports"] = reports[run.id]
                 rows.append(r)
-            summary = {"labreport_version": __version__, "title": title, "compared_with": compared,
-                       "experiment": experiment, "runs": rows}
+            summary = {"labreport_version": __version__, "title": title, "course": course,
+                       "lab_title": lab_title, "compared_with": compared,
+                       "shared_settings": checks.shared_settings([run.record for run in found if run.record is not None]),
+                       "languages": languages, "formats": list(formats), "experiment": experiment, "runs": rows}
             for i, lang in enumerate(languages):
                 name = "index.html" if i == 0 else f"index.{lang}.html"
                 write_file(staging, name, page(summary, catalogs[lang], languages, user_templates))
             first = catalogs[languages[0]]
             reason = _reason(first)
             fileio.write_bytes(staging / "grades.csv", grades_csv(rows, models, reason,
-                                                               lambda r: first.text(f"site.problem.{r['problem']}", detail=r["detail"])))
+                                                               lambda r: first.text(f"site.problem.{r['problem']}", detail=r["detail"]),
+                                                               languages))
             fileio.write_json(staging / "summary.json", summary)
             _replace(staging, out)
         except BaseException:
