@@ -4,8 +4,8 @@ while their inputs are unchanged.
 An entry is one report file (one run, one language, one format) in `SITE/.cache/`, named by the
 SHA-256 of its key: the record's digest, the notes' digest, the renderer's digest (templates,
 catalogs and the report's code, the user's folder included), labreport's version, the language and
-the format. The file starts with one JSON line, `{"key": ..., "sha256": ..., "size": ...}`, then
-the page's bytes.
+the format. The file starts with one JSON line, `{"key": ..., "sha256": ..., "size": ...,
+"rendered_ns": ...}`, then the page's bytes.
 
 The cache is read as untrusted input: only a plain file (never a link) whose name is the expected
 one, no larger than `MAX_ENTRY_BYTES`, whose header names exactly the key asked for and whose
@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from labreport.core import __version__, fileio
@@ -62,7 +63,16 @@ def entry_name(entry_key: str) -> str:
     return hashlib.sha256(entry_key.encode("utf-8")).hexdigest()
 
 
-def read(cache: Path, entry_key: str) -> bytes | None:
+@dataclass(frozen=True)
+class Entry:
+    """A cached page: its bytes and when it was rendered (the published file keeps that time, so a
+    web server's Last-Modified and a TA's file listing say when the page really changed)."""
+
+    data: bytes
+    rendered_ns: int
+
+
+def read(cache: Path, entry_key: str) -> Entry | None:
     """The page cached under `entry_key` in the folder `cache`, or None when there is no valid one."""
     name = entry_name(entry_key)
     path = cache / name
@@ -85,15 +95,20 @@ def read(cache: Path, entry_key: str) -> bytes | None:
         stated = json.loads(header)
     except (ValueError, RecursionError):
         return None
-    expected = {"key": entry_key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
-    return body if stated == expected else None
+    if not isinstance(stated, dict) or not isinstance(stated.get("rendered_ns"), int) or stated["rendered_ns"] < 0:
+        return None
+    expected = {"key": entry_key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
+                "rendered_ns": stated["rendered_ns"]}
+    return Entry(body, stated["rendered_ns"]) if stated == expected else None
 
 
-def write(cache: Path, entry_key: str, data: str | bytes) -> None:
-    """Keeps `data` (a page) in the folder `cache` under `entry_key`; a page too large is not kept."""
+def write(cache: Path, entry_key: str, data: str | bytes, rendered_ns: int) -> None:
+    """Keeps `data` (a page rendered at `rendered_ns`) in the folder `cache` under `entry_key`; a page
+    too large is not kept."""
     body = data.encode("utf-8") if isinstance(data, str) else data
     if len(body) > MAX_ENTRY_BYTES:
         return
-    header = json.dumps({"key": entry_key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body)})
+    header = json.dumps({"key": entry_key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
+                         "rendered_ns": rendered_ns})
     cache.mkdir(parents=True, exist_ok=True)
     fileio.write_bytes(cache / entry_name(entry_key), header.encode("utf-8") + b"\n" + body)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import shutil
 import tempfile
@@ -327,12 +328,16 @@ def _publish_run(run: submissions.Run, staging: Path, keys: dict, fresh: dict, o
     try:
         for (lang, fmt), key in keys.items():
             data = fresh.get((lang, fmt))
-            if data is None:
-                data = site_cache.read(old_cache, key)
-                if data is None:
-                    raise LabreportError("its cached page changed while the site was being built")
-            write_file(target, report_files.report_file(lang, fmt), data)
-            site_cache.write(new_cache, key, data)
+            if data is not None:
+                path = write_file(target, report_files.report_file(lang, fmt), data)
+                site_cache.write(new_cache, key, data, path.stat().st_mtime_ns)
+                continue
+            entry = site_cache.read(old_cache, key)
+            if entry is None:
+                raise LabreportError("its cached page changed while the site was being built")
+            path = write_file(target, report_files.report_file(lang, fmt), entry.data)
+            os.utime(path, ns=(entry.rendered_ns, entry.rendered_ns))  # a reused page keeps the time it was rendered
+            site_cache.write(new_cache, key, entry.data, entry.rendered_ns)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise

@@ -44,7 +44,9 @@ def two_runs(tmp_path, checked_in_record):
 def test_an_unchanged_class_renders_nothing_and_a_changed_note_renders_its_run_only(two_runs):
     subs, out = two_runs
     kept = out / "runs" / "2024001" / "report.en.html"
+    rendered_at = kept.stat().st_mtime_ns
     assert build([subs], out) == []
+    assert kept.stat().st_mtime_ns == rendered_at  # a reused page keeps the time it was rendered
     assert "Student 2024001" in kept.read_text(encoding="utf-8")
     (subs / "2024002" / "notes.en.md").write_text("# Discussion\n\nMy own words on the gates.\n", encoding="utf-8")
     assert build([subs], out) == ["2024002"]
@@ -74,7 +76,7 @@ def test_a_tampered_or_foreign_cache_entry_is_rendered_again(two_runs):
     entry, header = by_run["2024002"]
     body = b"<p>forged</p>"
     other_key = json.dumps(json.loads(header["key"])[:-2] + ["ko", "html"])
-    forged = {"key": other_key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
+    forged = {"key": other_key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body), "rendered_ns": 0}
     entry.write_bytes(json.dumps(forged).encode() + b"\n" + body)
     assert build([subs], out) == ["2024001", "2024002"]
     for run_id in ("2024001", "2024002"):
