@@ -2,7 +2,8 @@
 
 Every sentence is a catalog message (`[site]` in `lang/<code>.toml`) chosen here from the numbers,
 as in the report; `templates/site.html` lays the page out. The page carries its figures and its
-small sorting script inside, and reads without the script.
+small script (sorting by a column, filtering by a flag) inside, allowed by the page's
+Content-Security-Policy by its hash, and shows every run without it.
 """
 
 from __future__ import annotations
