@@ -133,14 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Gather runs (output folders, folders of them at any depth, or .zip/.tar.gz "
                                            "archives), check each, and write one site: SITE/index.html, grades.csv, "
                                            "summary.json and every run's reports. Never trains; runs are not modified.")
-    site.add_argument("runs", nargs="+", metavar="RUN", help="a run's output folder, a folder of runs, or an archive")
-    site.add_argument("--out", metavar="SITE", required=True, help="the site's folder (replaced only when the new site is complete)")
+    site.add_argument("runs", nargs="*", metavar="RUN", help="a run's output folder, a folder of runs, or an archive")
+    site.add_argument("--out", metavar="SITE", help="the site's folder (replaced only when the new site is complete)")
     site.add_argument("--assignment", metavar="FILE", help="the instructor's labreport.toml: settings runs are compared with "
                                                            "(default: the class's most common settings)")
     site.add_argument("--lang", default=LANGUAGE_LIST, metavar="LIST",
                       help=f"page languages; the first is index.html ({LANGUAGE_LIST})")
     site.add_argument("--title", metavar="TEXT", help="the site's title")
     site.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates and catalogs")
+    site.add_argument("--init-assignment", metavar="FILE", help="write the lab's own settings to FILE as a starting "
+                                                                "--assignment file (never overwrites), then stop")
+    site.add_argument("--pdf", action="store_true", help="publish each run's PDF beside its HTML (about 4x the render time; "
+                                                         "pages already rendered are reused either way)")
 
     predict = commands.add_parser("predict", help="classify your own reviews with a finished run's models",
                                   description="Print each trained model's probability that each review is positive.")
@@ -320,11 +324,17 @@ def command_predict(args: argparse.Namespace) -> int:
 
 def command_site(args: argparse.Namespace) -> int:
     from labreport import commands
+    if args.init_assignment:
+        from labreport.site import assignment
+        print(assignment.write_starter(args.init_assignment))
+        return 0
+    if not args.runs or not args.out:
+        raise LabreportError("site needs the runs and --out SITE (or --init-assignment FILE to start an assignment file)")
     from labreport.report import templates
     languages = _split_list(args.lang, tuple(templates.languages(args.templates)), "language")
     summary = commands.site(commands.SiteOptions(
         runs=tuple(args.runs), out=Path(args.out), languages=tuple(languages), assignment=args.assignment,
-        title=args.title, templates=args.templates,
+        title=args.title, templates=args.templates, formats=("html", "pdf") if args.pdf else ("html",),
         progress=(lambda line: print(f"labreport: {line}", file=sys.stderr)) if sys.stderr.isatty() else None))
     readable = sum(1 for r in summary["runs"] if not r["problem"])
     flagged = sum(1 for r in summary["runs"] if r["flags"])

@@ -112,8 +112,10 @@ class SiteOptions:
     """The site's title; None: the catalog's."""
     templates: str | None = None
     """A folder searched before the built-in templates and catalogs."""
+    formats: tuple[str, ...] = ("html",)
+    """Each run's report formats on the site: the page; ("html", "pdf") adds the PDF (`--pdf`)."""
     progress: Progress | None = None
-    """Called with a line as each run is checked; None: silent."""
+    """Called with a line as each run is rendered, with the time left; None: silent."""
 
 
 def train(config: Config, options: TrainOptions, *, into: Path | None = None) -> dict:
@@ -214,5 +216,5 @@ def site(options: SiteOptions) -> dict:
     from labreport.site import publish
 
     return publish.build(list(options.runs), options.out, options.assignment, list(options.languages), options.title,
-                         options.templates, progress=options.progress)
+                         options.templates, progress=options.progress, formats=options.formats)
 

@@ -99,6 +99,18 @@ def most_common_settings(records: list[dict]) -> dict[str, Any]:
     return {key: counter.most_common(1)[0][0] for key, counter in values.items()}
 
 
+def shared_settings(records: list[dict]) -> dict[str, Any]:
+    """The settings every run used alike (stated once at the top of the site's index), the seed aside."""
+    if not records:
+        return {}
+    first = settings(records[0])
+    shared = {key: value for key, value in first.items() if key not in FREE_SETTINGS}
+    for record in records[1:]:
+        ran = settings(record)
+        shared = {key: value for key, value in shared.items() if key in ran and ran[key] == value}
+    return shared
+
+
 def differing_settings(record: dict, expected: dict[str, Any]) -> list[dict]:
     ran = settings(record)
     return [{"setting": key, "value": ran.get(key), "expected": value}

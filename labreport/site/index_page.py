@@ -2,7 +2,8 @@
 
 Every sentence is a catalog message (`[site]` in `lang/<code>.toml`) chosen here from the numbers,
 as in the report; `templates/site.html` lays the page out. The page carries its figures and its
-small sorting script inside, and reads without the script.
+small script (sorting by a column, filtering by a flag) inside, allowed by the page's
+Content-Security-Policy by its hash, and shows every run without it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from labreport.report.numbers import format_p_value as pval
 from labreport.report.numbers import format_percent as pct
 from labreport.report.numbers import format_points as pts
 from labreport.report.numbers import format_seconds as sec
+
+
+CHECK_ORDER = ("edited", "identical", "same_id", "predictions_unreadable", "no_predictions", "params", "settings",
+               "quick", "partial")
+"""The flags' order in the counts at the top: what needs a TA's attention first."""
 
 
 def flag_text(flag: dict, catalog: Catalog) -> Markup:
@@ -98,41 +104,86 @@ def figures(experiment: dict, catalog: Catalog) -> dict[str, Markup]:
     return figure_markup(drawn, inline=True)
 
 
+def _settings_text(settings: dict) -> str:
+    return ", ".join(f"{key} = {_value(value)}" for key, value in sorted(settings.items()))
+
+
+def _title(summary: dict, catalog: Catalog) -> str:
+    """The page's title: `--title`, else the lab's title from `[report]` in this language, else the catalog's."""
+    lab_title = summary.get("lab_title") or ""
+    if isinstance(lab_title, dict):
+        lab_title = lab_title.get(catalog.code, "")
+    return summary["title"] or lab_title or catalog.text("site.default_title")
+
+
+def _report_links(run_id: str, names: list[str], catalog: Catalog) -> list[dict]:
+    """Each report as a link labelled by language and format ("한국어 HTML"), in the order given (Korean first)."""
+    links = []
+    for name in names:
+        _, lang, fmt = name.split(".")
+        label = catalog.text(f"site.language.{lang}") if f"site.language.{lang}" in catalog.messages else lang
+        links.append({"href": f"runs/{run_id}/{name}", "text": f"{label} {fmt.upper()}"})
+    return links
+
+
 def page(summary: dict, catalog: Catalog, languages: list[str], user_templates=None) -> str:
-    """The index page of the site in `catalog`'s language, with its font embedded."""
+    """The index page of the site in `catalog`'s language, with its font embedded.
+
+    Class-wide facts come once at the top (the settings every run shares, the assignment's, the
+    count of each flag, the class's accuracy); beneath, one line per run with a details line of its
+    flags' reasons, data and machine, each run its own `<tbody>` so sorting and filtering keep the two together.
+    """
     from labreport.report.page import finish_page, render_template
     from labreport.report.templates import make_environment
 
     experiment = summary["experiment"]
     names = experiment["display_names"]
     rows = []
+    counts: dict[str, int] = {}
     for r in summary["runs"]:
         if r["problem"]:
             continue
-        flags = [flag_text(f, catalog) for f in r["flags"]]
+        flags = [{"check": f["check"], "label": catalog.text(f"site.badge.{f['check']}"),
+                  "reason": flag_text(f, catalog)} for f in r["flags"]]
+        for f in flags:
+            counts[f["check"]] = counts.get(f["check"], 0) + 1
         models = []
         for name in experiment["models"]:
             m = r["models"].get(name)
             if m is None:
-                models.append({"text": "–", "sort": ""})
-            elif m["sd"] is not None:
-                models.append({"text": f"{pct(m['accuracy'])} ± {pct(m['sd'])}", "sort": m["accuracy"]})
-            else:
-                models.append({"text": pct(m["accuracy"]), "sort": m["accuracy"]})
-        rows.append({**r, "model_cells": models, "flag_texts": flags,
-                     "best_epochs": " / ".join(str(r["models"][n]["best_epoch"]) for n in experiment["models"] if n in r["models"]),
+                models.append({"text": "–", "epoch": "", "sort": ""})
+                continue
+            text = f"{pct(m['accuracy'])} ± {pct(m['sd'])}" if m["sd"] is not None else pct(m["accuracy"])
+            models.append({"text": text, "epoch": catalog.text("site.best_epoch", model=names[name], epoch=m["best_epoch"]),
+                           "sort": m["accuracy"]})
+        own = []
+        for lang in languages:
+            written = r.get("own_sections", {}).get(lang) or {"sections": 0, "characters": 0}
+            key = "site.own.yes" if written["characters"] else "site.own.no"
+            own.append(catalog.say(key, lang=lang, sections=written["sections"], count=written["sections"],
+                                   characters=num(written["characters"])))
+        rows.append({**r, "model_cells": models, "flag_badges": flags, "own": own,
+                     "own_sort": sum(w["characters"] for w in r.get("own_sections", {}).values() if w),
+                     "links": _report_links(r["id"], r.get("reports", []), catalog),
                      "data": catalog.say(f"site.data.{r['data_source']}", train=num(r["train_reviews"]), test=num(r["test_reviews"])),
                      "wall": sec(r["wall_seconds"] or 0, 0)})
+    compared = summary["compared_with"]
     context = {
         "lang": catalog.code,
-        "title": summary["title"] or catalog.text("site.default_title"),
+        "title": _title(summary, catalog),
+        "course": summary.get("course") or "",
         "say": catalog.say,
         "rows": rows,
         "unreadable": [r for r in summary["runs"] if r["problem"]],
         "models": [names[n] for n in experiment["models"]],
         "class_text": class_paragraph(experiment, catalog),
         "figures": figures(experiment, catalog),
-        "compared": catalog.say("site.compared.assignment" if summary["compared_with"]["from_assignment"] else "site.compared.class"),
+        "compared": catalog.say("site.compared.assignment" if compared["from_assignment"] else "site.compared.class"),
+        "shared_settings": _settings_text(summary.get("shared_settings", {})),
+        "assignment_settings": _settings_text(compared["settings"]) if compared["from_assignment"] else "",
+        "flag_counts": [{"check": check, "label": catalog.text(f"site.badge.{check}"), "count": counts[check]}
+                        for check in (*CHECK_ORDER, *sorted(set(counts) - set(CHECK_ORDER))) if check in counts],
+        "flagged": sum(1 for r in rows if r["flag_badges"]),
         "languages": [{"code": lang, "href": "index.html" if i == 0 else f"index.{lang}.html"} for i, lang in enumerate(languages)],
         "r": {"labreport_version": summary["labreport_version"]},
     }

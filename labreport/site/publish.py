@@ -7,8 +7,10 @@ From the runs `labreport.site.submissions.find` gathers and `labreport.site.chec
   and the submissions that could not be read, each with its reason;
 - `SITE/runs/<id>/`: each run's reports, rendered by the site itself from the validated record and
   the run's own `notes.<lang>.md` (without TensorFlow); a student's own report files are never
-  published, and no path a record names is read. A run whose record and notes are unchanged since
-  the last build is copied from the previous site instead of rendered again;
+  published, and no path a record names is read. HTML by default (`SITE_FORMATS`), PDF where
+  asked. A page whose inputs (record, notes, templates, labreport, language, format) are unchanged
+  since the last build is taken from the site's own cache, `SITE/.cache/` (`labreport.site.cache`),
+  instead of rendered again, so a late submission renders only its own run;
 - `SITE/grades.csv` (UTF-8 with BOM, cells that a spreadsheet would run as a formula neutralised)
   and `SITE/summary.json`.
 
@@ -22,22 +24,22 @@ and replaces it only when complete; nothing outside `SITE` is written, and no ru
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
+import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from labreport.core import LabreportError, __version__, fileio, stats
 from labreport.report import files as report_files
-from labreport.report.formats import DEFAULT_FORMATS, LANGUAGES, LanguageResult
-from labreport.report.writer import write_file, write_files
+from labreport.report.formats import DEFAULT_FORMATS, LANGUAGES
+from labreport.report.writer import write_file
+from labreport.site import cache as site_cache
 from labreport.site import checks, submissions
 
-DIGEST_FILE = ".labreport-digest"
 MAX_REASON_CHARACTERS = 300
 """A run's reason is cut to this length on the page and in the CSV."""
 
@@ -134,6 +136,7 @@ def row(run: submissions.Run, models: list[str]) -> dict[str, Any]:
         "wall_seconds": record["environment"].get("wall_seconds"), "machine": record["environment"].get("cpu") or "",
         "gpus": record["environment"].get("gpus") or [],
         "flags": [{"check": flag.check, **flag.details} for flag in run.flags],
+        "own_sections": run.own_sections,
     }
     for name in models:
         entry = record["models"].get(name)
@@ -144,13 +147,15 @@ def row(run: submissions.Run, models: list[str]) -> dict[str, Any]:
     return result
 
 
-def grades_csv(rows: list[dict], models: list[str], reason, problem) -> bytes:
+def grades_csv(rows: list[dict], models: list[str], reason, problem, languages: list[str] = ()) -> bytes:
     """The table as CSV, UTF-8 with a byte-order mark (a Korean spreadsheet then reads the names right)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     header = ["id", "student_id", "name", "source"]
     for name in models:
         header += [f"{name}_test_accuracy", f"{name}_best_epoch"]
+    for lang in languages:
+        header += [f"own_sections_{lang}", f"own_characters_{lang}"]
     header += ["data_source", "train_reviews", "test_reviews", "wall_seconds", "machine", "checks", "reasons"]
     writer.writerow(header)
     for r in rows:
@@ -158,6 +163,9 @@ def grades_csv(rows: list[dict], models: list[str], reason, problem) -> bytes:
         for name in models:
             m = r.get("models", {}).get(name)
             cells += [round(m["accuracy"], 6), m["best_epoch"]] if m else ["", ""]
+        for lang in languages:
+            own = r.get("own_sections", {}).get(lang)
+            cells += [own["sections"], own["characters"]] if own else ["", ""]
         if r["problem"]:
             cells += ["", "", "", "", "", "unreadable", problem(r)]
         else:
@@ -187,11 +195,38 @@ def assignment_settings(path: str | Path | None) -> dict[str, Any] | None:
     return expected
 
 
+def site_cover(assignment: str | Path | None) -> tuple[str, str | dict]:
+    """The course and lab title the index shows: `[report] course` and `lab_title` of the assignment
+    file, else of `./labreport.toml` when there is one (the TA's own), else empty."""
+    from labreport.core.config import DEFAULT_CONFIG_FILE, load_config
+
+    path = Path(assignment) if assignment is not None else Path(DEFAULT_CONFIG_FILE)
+    if not path.is_file():
+        return "", ""
+    report = load_config(path).report
+    return report.course, report.lab_title
+
+
 def _one_line(error: BaseException) -> str:
     """An error's message as one line (a run's reason on the page and in the CSV)."""
     text = str(error) if isinstance(error, LabreportError) else f"{type(error).__name__}: {error}"
     text = " ".join(text.split())
     return text[:MAX_REASON_CHARACTERS - 1] + "…" if len(text) > MAX_REASON_CHARACTERS else text
+
+
+NOTES_COMMENT = re.compile(r"<!--.*?-->", re.S)
+NOTES_HEADING = re.compile(r"^#{1,6}\s")
+
+
+def own_sections(text: str | None) -> dict[str, int]:
+    """What a student wrote in one language's notes: top-level sections and the characters of prose
+    (headings, the starter's guiding questions in comments and whitespace not counted), so an
+    untouched starter file counts as nothing written."""
+    if text is None:
+        return {"sections": 0, "characters": 0}
+    lines = NOTES_COMMENT.sub("", text).splitlines()
+    prose = "".join(line for line in lines if not NOTES_HEADING.match(line))
+    return {"sections": sum(1 for line in lines if line.startswith("# ")), "characters": len("".join(prose.split()))}
 
 
 def _run_notes(run: submissions.Run, languages: list[str]) -> dict[str, str]:
@@ -214,88 +249,119 @@ RENDER_CHUNK = 32
 """Runs whose records are held at once while their reports render: a class of any size costs the
 memory of this many records (each at most `record.MAX_RECORD_BYTES`), on every core."""
 
+SITE_FORMATS = ("html",)
+"""What `labreport site` publishes of each run unless asked for more (`--pdf`): the page a TA reads.
+A PDF costs about four times the page's render (measured on a full three-model record)."""
+
 
 def _publish_reports(runs: list[submissions.Run], out: Path, staging: Path, languages: list[str],
-                     user_templates: str | Path | None, progress) -> dict[str, list[str]]:
+                     formats: tuple[str, ...], user_templates: str | Path | None, progress) -> dict[str, list[str]]:
     """Publishes each run's reports into `staging/runs/<id>/` and returns their file names by run id.
 
     A student's own report files are never published: what the site serves is what it rendered,
-    from the validated record and the run's own notes. A run whose record and notes are unchanged
-    since the previous site is copied from there; the others are rendered on every core, a chunk
-    of runs at a time. A run that cannot be published (bad notes, a record that fails to render)
-    gets its problem and leaves nothing in `staging`; the others go on.
+    from the validated record and the run's own notes. Every page whose inputs are unchanged since
+    the previous site is taken from its cache (`labreport.site.cache`); only the missing pages are
+    rendered, on every core, a chunk of runs at a time, each rendered run reported with the time
+    left. A run that cannot be published (bad notes, a record that fails to render) gets its
+    problem and leaves nothing in `staging`; the others go on.
     """
-    from labreport.report import workers
+    from labreport.report import templates, workers
+    old_cache, new_cache = out / site_cache.FOLDER, staging / site_cache.FOLDER
+    renderer = site_cache.renderer_digest(templates.template_folders(user_templates))
+    plans = []
+    for run in runs:
+        try:
+            texts = _run_notes(run, languages)
+            run.own_sections = {lang: own_sections(texts.get(lang)) for lang in languages}
+            keys = {(lang, fmt): site_cache.key(run.digest, site_cache.text_digest(texts.get(lang)), renderer, lang, fmt)
+                    for lang in languages for fmt in formats}
+            missing = [page for page, key in keys.items() if site_cache.read(old_cache, key) is None]
+        except Exception as error:  # this run's notes: list it, publish the rest
+            _set_problem(run, "render", error)
+            continue
+        plans.append((run, texts, keys, missing))
     reports: dict[str, list[str]] = {}
-    count = {"done": 0}
+    for run, _, keys, missing in plans:
+        if not missing:
+            _publish_run(run, staging, keys, {}, old_cache, new_cache, reports)
+    to_render = [plan for plan in plans if plan[3]]
+    if progress:
+        progress(f"site: {len(plans) - len(to_render)} runs unchanged, {len(to_render)} to render")
+    clock = {"start": time.perf_counter(), "done": 0}
 
-    def published(_: int = 0) -> None:
-        count["done"] += 1
+    def rendered(job: int, chunk: list) -> None:
+        clock["done"] += 1
         if progress:
-            progress(f"site: {count['done']}/{len(runs)} runs")
+            elapsed = time.perf_counter() - clock["start"]
+            left = elapsed / clock["done"] * (len(to_render) - clock["done"])
+            progress(f"site: rendered {clock['done']}/{len(to_render)} runs ({chunk[job][0].id}), about {left:.0f} s left")
 
-    for start in range(0, len(runs), RENDER_CHUNK):
-        jobs, waiting = [], []
-        for run in runs[start:start + RENDER_CHUNK]:
-            target = staging / "runs" / run.id
+    for start in range(0, len(to_render), RENDER_CHUNK):
+        chunk, jobs = [], []
+        for run, texts, keys, missing in to_render[start:start + RENDER_CHUNK]:
             try:
-                texts = _run_notes(run, languages)
-                stamp = _stamp(run, texts, languages)
-                previous = out / "runs" / run.id
-                if (previous / DIGEST_FILE).is_file() and (previous / DIGEST_FILE).read_text() == stamp:
-                    shutil.copytree(previous, target, symlinks=True)
-                    reports[run.id] = _report_names(target)
-                    published()
-                    continue
-                job = _render_job(run, texts, languages, user_templates)
+                job = _render_job(run, texts, sorted({lang for lang, _ in missing}, key=languages.index),
+                                  tuple(fmt for fmt in formats if any(page[1] == fmt for page in missing)), user_templates)
             except Exception as error:  # this run's notes or record: list it, publish the rest
                 _set_problem(run, "render", error)
-                published()
                 continue
             jobs.append(job)
-            waiting.append((run, target, stamp))
-        for (run, target, stamp), results in zip(waiting, workers.render_records(jobs, done=published)):
+            chunk.append((run, keys))
+        outcome = workers.render_records(jobs, done=lambda job, chunk=chunk: rendered(job, chunk))
+        for (run, keys), results in zip(chunk, outcome):
             try:
                 if isinstance(results, BaseException):
                     raise results
-                reports[run.id] = _write_reports(target, results, stamp)
+                fresh = {(result.lang, fmt): output.data for result in results for fmt, output in result.outputs.items()}
+                _publish_run(run, staging, keys, fresh, old_cache, new_cache, reports)
             except Exception as error:  # this run only
                 _set_problem(run, "render", error)
     return reports
 
 
-def _stamp(run: submissions.Run, texts: dict[str, str], languages: list[str]) -> str:
-    """What decides whether the previous site's copy of a run's reports is still the same: its
-    record, its notes, this labreport and the languages."""
-    notes_digest = hashlib.sha256(json.dumps(texts, sort_keys=True).encode("utf-8")).hexdigest()[:16]
-    return f"{run.digest} {notes_digest} {__version__} {','.join(languages)}"
+def _publish_run(run: submissions.Run, staging: Path, keys: dict, fresh: dict, old_cache: Path, new_cache: Path,
+                 reports: dict[str, list[str]]) -> None:
+    """Writes one run's pages into `staging/runs/<id>/` and the new cache, each page from `fresh`
+    (just rendered) or else from the previous cache (validated again as it is read); on any failure
+    nothing of the run is left in `staging/runs`."""
+    target = staging / "runs" / run.id
+    try:
+        for (lang, fmt), key in keys.items():
+            data = fresh.get((lang, fmt))
+            if data is not None:
+                path = write_file(target, report_files.report_file(lang, fmt), data)
+                site_cache.write(new_cache, key, data, path.stat().st_mtime_ns)
+                continue
+            entry = site_cache.read(old_cache, key)
+            if entry is None:
+                raise LabreportError("its cached page changed while the site was being built")
+            path = write_file(target, report_files.report_file(lang, fmt), entry.data)
+            os.utime(path, ns=(entry.rendered_ns, entry.rendered_ns))  # a reused page keeps the time it was rendered
+            site_cache.write(new_cache, key, entry.data, entry.rendered_ns)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    reports[run.id] = _report_names(target)
 
 
-def _render_job(run: submissions.Run, texts: dict[str, str], languages: list[str],
+def _render_job(run: submissions.Run, texts: dict[str, str], languages: list[str], formats: tuple[str, ...],
                 user_templates: str | Path | None) -> tuple:
     """What rendering the run's reports takes (a job of `workers.render_records`); its full record
     is read only now, when its reports are to be rendered."""
     from labreport.report import notes as notes_module
     record = submissions.full_record(run)
     own = {lang: notes_module.sections_from_text(text, notes_module.NOTES_FILE.format(lang=lang), record, lang)
-           for lang, text in texts.items()}
-    return record, languages, DEFAULT_FORMATS, user_templates, own, (), None
-
-
-def _write_reports(target: Path, results: list[LanguageResult], stamp: str) -> list[str]:
-    """Writes one run's rendered reports into `target`; on any failure nothing is left there."""
-    try:
-        for result in results:
-            write_files(target, report_files.report_files(result))
-        fileio.write_text(target / DIGEST_FILE, stamp)
-    except BaseException:
-        shutil.rmtree(target, ignore_errors=True)
-        raise
-    return _report_names(target)
+           for lang, text in texts.items() if lang in languages}
+    return record, languages, formats, user_templates, own, (), None
 
 
 def _report_names(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if report_files.is_report_file(p.name))
+    """The run's report files, Korean first (the languages' order), then by format."""
+    from labreport.report.formats import FORMATS
+    names = [p.name for p in folder.iterdir() if report_files.is_report_file(p.name)]
+    order = {lang: i for i, lang in enumerate(LANGUAGES)}
+    return sorted(names, key=lambda name: (order.get(name.split(".")[1], len(order)), name.split(".")[1],
+                                           FORMATS.index(name.split(".")[2])))
 
 
 def _set_problem(run: submissions.Run, problem: str, error: BaseException) -> None:
@@ -305,8 +371,12 @@ def _set_problem(run: submissions.Run, problem: str, error: BaseException) -> No
 
 def build(paths: list[str | Path], out: str | Path, assignment: str | Path | None = None,
           languages: list[str] | None = None, title: str | None = None, user_templates: str | Path | None = None,
-          progress=None) -> dict[str, Any]:
+          progress=None, formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict[str, Any]:
     """Builds the course site for the runs under `paths` into `out` and returns its summary.
+
+    Args:
+        formats: each run's report formats (`labreport site` passes `SITE_FORMATS`, or adds PDF).
+        progress: called with a line per run rendered, with the time left; None: silent.
 
     Raises:
         LabreportError: a run path that does not exist, an assignment file that is not valid, or a
@@ -320,6 +390,7 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
     out = Path(out)
     catalogs = {lang: templates.load_catalog(lang, user_templates) for lang in languages}
     expected = assignment_settings(assignment)
+    course, lab_title = site_cover(assignment)
     if out.exists() and not out.is_dir():
         raise LabreportError(f"site folder {out} is a file: choose another with --out")
     target = out.resolve()
@@ -341,7 +412,7 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent if str(out.parent) else "."))
         try:
             reports = _publish_reports([run for run in found if run.record is not None], out, staging, languages,
-                                       user_templates, progress)
+                                       tuple(formats), user_templates, progress)
             if not any(run.record is not None for run in found):
                 first = found[0]
                 raise LabreportError(f"no run can be published: {first.source}: "
@@ -357,15 +428,18 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
                 if run.record is not None:
                     r["reports"] = reports[run.id]
                 rows.append(r)
-            summary = {"labreport_version": __version__, "title": title, "compared_with": compared,
-                       "experiment": experiment, "runs": rows}
+            summary = {"labreport_version": __version__, "title": title, "course": course,
+                       "lab_title": lab_title, "compared_with": compared,
+                       "shared_settings": checks.shared_settings([run.record for run in found if run.record is not None]),
+                       "languages": languages, "formats": list(formats), "experiment": experiment, "runs": rows}
             for i, lang in enumerate(languages):
                 name = "index.html" if i == 0 else f"index.{lang}.html"
                 write_file(staging, name, page(summary, catalogs[lang], languages, user_templates))
             first = catalogs[languages[0]]
             reason = _reason(first)
             fileio.write_bytes(staging / "grades.csv", grades_csv(rows, models, reason,
-                                                               lambda r: first.text(f"site.problem.{r['problem']}", detail=r["detail"])))
+                                                               lambda r: first.text(f"site.problem.{r['problem']}", detail=r["detail"]),
+                                                               languages))
             fileio.write_json(staging / "summary.json", summary)
             _replace(staging, out)
         except BaseException:

@@ -96,6 +96,8 @@ class Run:
     """The run's folder name on the site: the student ID when it is unique, else from its source."""
     predictions_digest: str = ""
     uncovered_digest: str = ""
+    own_sections: dict = field(default_factory=dict)
+    """What the student wrote per language (`labreport.site.publish.own_sections`), read with the notes."""
 
 
 _LANGUAGE_SUFFIX = re.compile(r"\.[a-z]{2}(?:-[a-z]{2})?\.pdf$")

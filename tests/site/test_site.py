@@ -85,7 +85,7 @@ def class_folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def built(class_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("web") / "site"
-    result = run_cli("site", str(class_folder / "submissions"), "--out", str(out))
+    result = run_cli("site", str(class_folder / "submissions"), "--out", str(out), "--pdf")
     assert result.returncode == 0, result.stderr[-3000:]
     return out, json.loads((out / "summary.json").read_text(encoding="utf-8"))
 
@@ -176,7 +176,7 @@ def test_a_new_submission_renders_only_itself(built, class_folder, tmp_path):
     record = load(extra / "leo")
     record["config"]["report"].update(student_id="2024012", name="Leo")
     save(extra / "leo", record)
-    result = run_cli("site", str(class_folder / "submissions"), str(extra), "--out", str(out))
+    result = run_cli("site", str(class_folder / "submissions"), str(extra), "--out", str(out), "--pdf")
     assert result.returncode == 0, result.stderr[-2000:]
     assert kept.stat().st_mtime_ns == before  # copied from the previous site, not rendered again
     assert (out / "runs" / "2024012" / "report.en.pdf").exists()

@@ -1,0 +1,114 @@
+"""The course site's render cache: each run's rendered pages, kept in the site's own folder, reused
+while their inputs are unchanged.
+
+An entry is one report file (one run, one language, one format) in `SITE/.cache/`, named by the
+SHA-256 of its key: the record's digest, the notes' digest, the renderer's digest (templates,
+catalogs and the report's code, the user's folder included), labreport's version, the language and
+the format. The file starts with one JSON line, `{"key": ..., "sha256": ..., "size": ...,
+"rendered_ns": ...}`, then the page's bytes.
+
+The cache is read as untrusted input: only a plain file (never a link) whose name is the expected
+one, no larger than `MAX_ENTRY_BYTES`, whose header names exactly the key asked for and whose
+bytes have the size and SHA-256 it states is reused; anything else (corrupt, cut short, another
+key's entry renamed, a link) is rendered again. No path is ever taken from an entry. The next
+site's cache holds only the entries its own runs use, so it never grows beyond the site itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from labreport.core import __version__, fileio
+
+FOLDER = ".cache"
+"""The cache's folder inside the site's folder."""
+MAX_ENTRY_BYTES = 64 * 1024 * 1024
+"""The largest page the cache keeps (a full report's HTML or PDF is about 1 MiB)."""
+MAX_HEADER_BYTES = 4096
+CACHE_FORMAT = 1
+"""Raised when the entry layout changes: every older entry then misses."""
+
+
+def renderer_digest(folders: list[Path]) -> str:
+    """A digest of everything a page is rendered with besides the record and notes: the template
+    folders (the user's first) and the report's own code (which a development checkout changes
+    without a new version)."""
+    from labreport import report
+
+    digest = hashlib.sha256()
+    for folder in [*folders, Path(report.__file__).parent]:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(folder)).encode("utf-8", "surrogateescape") + b"\0")
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def text_digest(text: str | None) -> str:
+    """The digest of a run's notes in one language ("-" when it has none)."""
+    return "-" if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def key(record_digest: str, notes_digest: str, renderer: str, lang: str, fmt: str) -> str:
+    """What one cached page depends on, as one string."""
+    return json.dumps([CACHE_FORMAT, record_digest, notes_digest, renderer, __version__, lang, fmt])
+
+
+def entry_name(entry_key: str) -> str:
+    return hashlib.sha256(entry_key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A cached page: its bytes and when it was rendered (the published file keeps that time, so a
+    web server's Last-Modified and a TA's file listing say when the page really changed)."""
+
+    data: bytes
+    rendered_ns: int
+
+
+def read(cache: Path, entry_key: str) -> Entry | None:
+    """The page cached under `entry_key` in the folder `cache`, or None when there is no valid one."""
+    name = entry_name(entry_key)
+    path = cache / name
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY_BYTES + MAX_HEADER_BYTES:
+        return None
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            data = handle.read(MAX_ENTRY_BYTES + MAX_HEADER_BYTES + 1)
+    except OSError:
+        return None
+    header, newline, body = data.partition(b"\n")
+    if not newline or len(header) > MAX_HEADER_BYTES:
+        return None
+    try:
+        stated = json.loads(header)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(stated, dict) or not isinstance(stated.get("rendered_ns"), int) or stated["rendered_ns"] < 0:
+        return None
+    expected = {"key": entry_key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
+                "rendered_ns": stated["rendered_ns"]}
+    return Entry(body, stated["rendered_ns"]) if stated == expected else None
+
+
+def write(cache: Path, entry_key: str, data: str | bytes, rendered_ns: int) -> None:
+    """Keeps `data` (a page rendered at `rendered_ns`) in the folder `cache` under `entry_key`; a page
+    too large is not kept."""
+    body = data.encode("utf-8") if isinstance(data, str) else data
+    if len(body) > MAX_ENTRY_BYTES:
+        return
+    header = json.dumps({"key": entry_key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
+                         "rendered_ns": rendered_ns})
+    cache.mkdir(parents=True, exist_ok=True)
+    fileio.write_bytes(cache / entry_name(entry_key), header.encode("utf-8") + b"\n" + body)
