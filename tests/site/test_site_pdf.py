@@ -192,8 +192,8 @@ def test_a_site_from_pdf_only_submissions(tmp_path):
     assert set(mallory_flags["identical"]["with"]) == {rows["alice.pdf"]["id"]}  # the same predictions
     assert rows["plain.pdf"]["problem"] == "pdf_no_record"
     assert rows["bomb.pdf"]["problem"] == "pdf"
-    for row in (rows["alice.pdf"], rows["mallory/report.en.pdf"]):
-        assert (out / "runs" / row["id"] / "report.en.pdf").stat().st_size > 0
+    for row in (rows["alice.pdf"], rows["mallory/report.en.pdf"]):  # published: the site's pages are HTML unless --pdf
+        assert (out / "runs" / row["id"] / "report.en.html").stat().st_size > 0
     page = (out / "index.html").read_text(encoding="utf-8")  # the site's one language
     assert "a PDF without an embedded results.json" in page
     assert "predictions.npz decodes to more than the 67,108,864 bytes allowed" in page  # the bomb's one line
