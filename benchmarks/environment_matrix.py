@@ -92,12 +92,15 @@ def run_tests(interpreter: Path, method: str, paths: list[str]) -> tuple[str, fl
     """The fast tests in `paths` under `interpreter` with `method`; their summary line and wall seconds."""
     start = time.monotonic()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    arguments = ["-m", "not training", "-q", "-n", "0", "-p", "no:cacheprovider", *(str(ROOT / path) for path in paths)]
+    arguments = ["-m", "not training", "-q", "-rf", "-n", "0", "-p", "no:cacheprovider", *(str(ROOT / path) for path in paths)]
     try:
         result = subprocess.run([str(interpreter), "-c", RUNNER, method, *arguments], capture_output=True, text=True,
                                 cwd=ROOT, env=env, timeout=TEST_TIMEOUT_SECONDS)
         lines = [line for line in result.stdout.splitlines() if line.strip()]
         summary = lines[-1].strip("= ") if lines else f"exit status {result.returncode}"
+        failed = [line.split(" ", 1)[1].split(" - ")[0] for line in lines if line.startswith("FAILED ")]
+        if failed:  # which ones, so that the table says what to look at
+            summary += " (" + ", ".join(failed) + ")"
     except subprocess.TimeoutExpired:
         summary = f"over {TEST_TIMEOUT_SECONDS} s"
     return summary, time.monotonic() - start
