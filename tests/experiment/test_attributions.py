@@ -103,7 +103,7 @@ def test_shading_follows_the_records_values(record):
     alphas = [float(s[3]) for s in first]
     assert alphas[review["tokens"].index(strongest)] == max(alphas) == 0.85
     for (r, g, b, _alpha, title, _word), (_, value) in zip(first, review["tokens"]):
-        assert float(title) == pytest.approx(value, abs=1e-4)
+        assert float(title.replace("\u2212", "-")) == pytest.approx(value, abs=1e-4)  # the page prints − for minus
         if value > 0:
             assert (int(r), int(g), int(b)) == tables.POSITIVE_RGB
         elif value < 0:
