@@ -169,7 +169,32 @@ PDF_VARIANT = "pdf/a-3u"
 """WeasyPrint's PDF/A-3 with Unicode text (level U), tagged besides (`pdf_tags`). PDF/A-3 is the part of
 PDF/A that takes attachments of any type; WeasyPrint writes one variant a file, and its `pdf/a-3a`
 (level A, "accessible") claims more than labreport has had validated, so level U is claimed and the
-tags are written all the same."""
+tags are written all the same. The finisher adds the PDF/UA-1 identification (`PDF_UA_PART`)."""
+
+PDF_UA_PART = 1
+"""The part of ISO 14289 (PDF/UA) the PDF claims, beside PDF/A-3u. WeasyPrint's own `pdf/ua-1` variant
+adds only `pdfuaid:part` to the XMP (its tags give the rest: `/MarkInfo`, `/Lang`, `DisplayDocTitle`,
+the structure tree), and a file has one variant, so the finisher adds it. What pikepdf can check of
+PDF/UA-1 is tested (tests/report/test_pdf_archival.py); no veraPDF run stands behind the claim."""
+
+# The XMP that identifies PDF/UA-1. `pdfuaid` is younger than PDF/A-3's predefined schemas, so PDF/A
+# asks for it to be declared in an extension schema (ISO 19005-3, 6.6.2.3), as iText and LibreOffice
+# write it when a file is both.
+_PDF_UA_XMP = (
+    '<rdf:Description rdf:about="" xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/" pdfuaid:part="{part}" />'
+    '<rdf:Description rdf:about="" xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/"'
+    ' xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#" xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#">'
+    '<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType="Resource">'
+    '<pdfaSchema:schema>PDF/UA identification schema</pdfaSchema:schema>'
+    '<pdfaSchema:namespaceURI>http://www.aiim.org/pdfua/ns/id/</pdfaSchema:namespaceURI>'
+    '<pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>'
+    '<pdfaSchema:property><rdf:Seq><rdf:li rdf:parseType="Resource">'
+    '<pdfaProperty:name>part</pdfaProperty:name><pdfaProperty:valueType>Integer</pdfaProperty:valueType>'
+    '<pdfaProperty:category>internal</pdfaProperty:category>'
+    '<pdfaProperty:description>The part of ISO 14289 the file conforms to</pdfaProperty:description>'
+    '</rdf:li></rdf:Seq></pdfaSchema:property>'
+    '</rdf:li></rdf:Bag></pdfaExtension:schemas></rdf:Description>'
+).format(part=PDF_UA_PART).encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -210,7 +235,74 @@ def html_to_pdf(html: str, attachments: Sequence[EmbeddedFile] = ()) -> bytes:
         embedded = [weasyprint.Attachment(string=item.data, name=item.name, relationship=item.relationship,
                                           url_fetcher=fetcher, created=date, modified=date) for item in attachments]
         return document.write_pdf(stylesheets=[stylesheet], font_config=font_config, pdf_variant=PDF_VARIANT,
-                                  pdf_tags=True, attachments=embedded, finisher=_associated_files(attachments))
+                                  pdf_tags=True, attachments=embedded, finisher=_finisher(attachments))
+
+
+def _finisher(attachments: Sequence[EmbeddedFile]):
+    """The WeasyPrint finisher: the attachments' types and `/AF`, the page margins' text as pagination
+    artifacts, and the PDF/UA-1 identification."""
+    associate = _associated_files(attachments)
+
+    def finish(document, pdf) -> None:
+        associate(document, pdf)
+        _margin_text_as_artifacts(pdf)
+        _identify_pdf_ua(pdf)
+
+    return finish
+
+
+def _object(pdf, reference) -> object:
+    """The pydyf object a reference (`b"12 0 R"`) names."""
+    return pdf.objects[int(reference.split()[0])]
+
+
+def _margin_text_as_artifacts(pdf) -> None:
+    """Marks the text of the page margins (the page number, the run notice) as pagination artifacts.
+
+    WeasyPrint tags a margin box's text as real content whose structure element it leaves out of the
+    tree (its tags.py: "It could be included in tree as Artifact, but that's only allowed in PDF 2.0"),
+    so a reader reaches it by no path. PDF/UA-1 (7.8) asks for running headers and footers as
+    pagination artifacts: each marked-content sequence whose element no path from the tree's root
+    reaches becomes `/Artifact <</Type /Pagination>>`, and its entry in the parent tree null.
+    """
+    import pydyf  # WeasyPrint's PDF writer
+
+    root = _object(pdf, pdf.catalog["StructTreeRoot"])
+    reached, stack = set(), [_object(pdf, reference) for reference in root["K"]]
+    while stack:
+        element = stack.pop()
+        if element.number in reached:
+            continue
+        reached.add(element.number)
+        for kid in element.get("K", ()):
+            if isinstance(kid, bytes) and kid.endswith(b" R"):
+                kid_object = _object(pdf, kid)
+                if isinstance(kid_object, dict) and kid_object.get("Type") == "/StructElem":
+                    stack.append(kid_object)
+    numbers = _object(pdf, root["ParentTree"])["Nums"]
+    page_streams = {index: _object(pdf, _object(pdf, page)["Contents"]) for index, page in enumerate(pdf.page_references)}
+    for key, value in zip(numbers[::2], numbers[1::2]):
+        if key not in page_streams:
+            continue  # an annotation's entry
+        orphans = {mcid for mcid, reference in enumerate(value)
+                   if isinstance(reference, bytes) and int(reference.split()[0]) not in reached}
+        if not orphans:
+            continue
+        for mcid in orphans:
+            value[mcid] = b"null"
+        operations = page_streams[key].stream
+        for index in range(1, len(operations) - 1):
+            properties = operations[index]
+            if operations[index + 1] == b"BDC" and isinstance(properties, dict) and properties.get("MCID") in orphans:
+                operations[index - 1] = "/Artifact"
+                operations[index] = pydyf.Dictionary({"Type": "/Pagination"})
+
+
+def _identify_pdf_ua(pdf) -> None:
+    """Adds the PDF/UA identification (and the extension schema PDF/A asks for) to the XMP."""
+    metadata = _object(pdf, pdf.catalog["Metadata"])
+    packet = b"".join(metadata.stream)
+    metadata.stream[:] = [packet.replace(b"</rdf:RDF>", _PDF_UA_XMP + b"</rdf:RDF>", 1)]
 
 
 def _associated_files(attachments: Sequence[EmbeddedFile]):

@@ -92,6 +92,61 @@ def test_the_pdf_says_it_is_pdf_a_3(rendered, lang):
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_pdf_says_it_is_pdf_ua_1_and_declares_the_schema_pdf_a_asks_for(rendered, lang):
+    with pikepdf.open(rendered / f"report.{lang}.pdf") as pdf:
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
+            assert xmp.get("pdfuaid:part") == "1"
+            assert xmp.get("pdfaid:part") == "3"  # still PDF/A-3 besides
+        packet = pdf.Root.Metadata.read_bytes().decode("utf-8")
+    # PDF/A-3 takes a property outside its predefined schemas only with an extension schema naming it.
+    schema = packet[packet.index("<pdfaExtension:schemas>"):packet.index("</pdfaExtension:schemas>")]
+    assert "<pdfaSchema:namespaceURI>http://www.aiim.org/pdfua/ns/id/</pdfaSchema:namespaceURI>" in schema
+    assert "<pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>" in schema and "<pdfaProperty:name>part</pdfaProperty:name>" in schema
+
+
+def marked_content(page) -> list[tuple[str, int | None, bool]]:
+    """Each text-showing or painting operator of a page's content: the innermost marked-content tag
+    around it, the MCID in force (if any), and whether an artifact encloses it."""
+    painting = {"Tj", "TJ", "'", '"', "Do", "f", "F", "f*", "B", "B*", "b", "b*", "S", "s", "sh", "BI"}
+    found, stack = [], []
+    for operands, operator in pikepdf.parse_content_stream(page):
+        operator = str(operator)
+        if operator in ("BDC", "BMC"):
+            properties = operands[1] if operator == "BDC" else None
+            mcid = int(properties.MCID) if isinstance(properties, pikepdf.Dictionary) and "/MCID" in properties else None
+            stack.append((str(operands[0]), mcid))
+        elif operator == "EMC":
+            stack.pop()
+        elif operator in painting:
+            mcids = [mcid for _, mcid in stack if mcid is not None]
+            found.append((stack[-1][0] if stack else "", mcids[-1] if mcids else None,
+                          any(tag == "/Artifact" for tag, _ in stack)))
+    return found
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_all_content_is_in_the_structure_tree_or_an_artifact_and_the_page_numbers_are_artifacts(rendered, lang):
+    """PDF/UA-1 7.1 and 7.8: real content reachable from the structure tree's root, running footers
+    (the page number, the run notice in the margin) pagination artifacts."""
+    with pikepdf.open(rendered / f"report.{lang}.pdf") as pdf:
+        in_tree = set()
+        for element in structure_elements(pdf):
+            kids = element.K if isinstance(element.get("/K"), pikepdf.Array) else [element.get("/K")]
+            in_tree.update((element.Pg.objgen, int(kid)) for kid in kids if isinstance(kid, int))
+        pagination = 0
+        for page in pdf.pages:
+            for tag, mcid, artifact in marked_content(page):
+                assert artifact or (mcid is not None and (page.obj.objgen, mcid) in in_tree), (tag, mcid)
+            pagination += sum(1 for operands, operator in pikepdf.parse_content_stream(page)
+                              if str(operator) == "BDC" and str(operands[0]) == "/Artifact"
+                              and isinstance(operands[1], pikepdf.Dictionary) and operands[1].get("/Type") == "/Pagination")
+            assert "/Tabs" not in page.obj or str(page.obj.Tabs) == "/S"  # the tab order follows the structure
+        assert pagination >= 2 * len(pdf.pages) - 1  # the page number on every page but the cover, the notice on all
+        for annotation in (annotation for page in pdf.pages for annotation in page.obj.get("/Annots", [])):
+            assert "/StructParent" in annotation and "/Contents" in annotation  # links are tagged and described
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
 def test_the_run_files_are_embedded_byte_for_byte_as_associated_files(rendered, lang):
     with pikepdf.open(rendered / f"report.{lang}.pdf") as pdf:
         attached = {name: spec.get_file().read_bytes() for name, spec in pdf.attachments.items()}
