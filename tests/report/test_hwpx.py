@@ -151,6 +151,23 @@ def test_korean_text_is_set_in_a_hangul_face(rendered):
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
+def test_every_face_names_malgun_gothic_as_its_substitute(rendered, lang):
+    """A program without 함초롬 or 굴림체 is told to show 맑은 고딕, which every Windows has."""
+    from labreport.report.exporters.hwpx import SUBSTITUTE_FONT
+
+    out, _ = rendered
+    header = etree.fromstring(zipfile.ZipFile(out / f"report.{lang}.hwpx").read("Contents/header.xml"))
+    blocks = [block for block in header.iter() if etree.QName(block).localname == "fontface"]
+    assert {block.get("lang") for block in blocks} >= {"HANGUL", "LATIN"}
+    for block in blocks:
+        faces = {font.get("face"): font for font in block if etree.QName(font).localname == "font"}
+        assert set(faces) >= HANGUL_FACES, block.get("lang")
+        for face in HANGUL_FACES:
+            substitutes = [child for child in faces[face] if etree.QName(child).localname == "substFont"]
+            assert [(child.get("face"), child.get("type")) for child in substitutes] == [(SUBSTITUTE_FONT, "TTF")], face
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
 def test_hostile_review_and_note_arrive_as_text(rendered, lang):
     out, _ = rendered
     data, document, _ = read_back(out, lang)

@@ -2,7 +2,8 @@
 
 The page is read into blocks (`labreport.report.exporters.blocks`) and written with python-hwpx
 (Apache-2.0, pure Python on lxml), starting from its blank document, whose fonts are the ones 한글
-ships: 함초롬바탕 for the body and 함초롬돋움 for headings, in the Hangul and Latin slots alike.
+ships: 함초롬바탕 for the body and 함초롬돋움 for headings, in the Hangul and Latin slots alike, each
+naming 맑은 고딕 as its substitute (대체 글꼴) for a program that lacks it.
 Headings are 한글's outline styles (개요 1-10), so its 개요 view and table of contents list them;
 their numbers are the report's own, so the outline's automatic numbers are switched off. Figures
 are PNG pictures with their alt text as the picture's description (한글's 개체 설명문), tables are
@@ -48,6 +49,13 @@ HEADING_FONT = "함초롬돋움"
 
 MONOSPACE_FONT = "굴림체"
 """Preformatted text and code: a fixed-width face with Hangul that Korean Windows ships."""
+
+SUBSTITUTE_FONT = "맑은 고딕"
+"""The substitute (`hh:substFont`, 대체 글꼴) each face names, for a program without 함초롬 or 굴림체:
+Malgun Gothic is a base font of every Windows since Vista, Korean or not (바탕, 굴림 come only with
+the Korean language), so Hangul shows in a Korean face rather than as boxes. The shipped Gothic is not
+embedded: python-hwpx has no call that adds a font binary, OWPML's `isEmbedded` is spelled two ways
+in Hancom's own files, and no 한글 here could show that an embedded face is used."""
 
 TIMESTAMP = "2000-01-01T00:00:00Z"
 """The package's created and modified dates: fixed, so that the same record gives the same bytes."""
@@ -303,6 +311,7 @@ class _Writer:
         parts.clear_document_metadata(keep=(), timestamp=TIMESTAMP)
         parts.set_document_metadata(title=clean_text(title), creator="labreport")
         self.set_language(lang)
+        self.name_substitute_fonts()
         # The blank document's preview shows the blank document; a neutral one is truer than that.
         parts.clear_preview()
 
@@ -314,6 +323,18 @@ class _Writer:
         for element in root.iter("{*}language"):
             element.text = lang.split("-")[0]
         package.set_xml(content, root)
+
+    def name_substitute_fonts(self) -> None:
+        """Give every face of the header that names none a substitute, `SUBSTITUTE_FONT`, in each
+        language's block. (python-hwpx's `ensure_font` names one only for a face it adds.)"""
+        header = self.document.oxml.headers[0]
+        for font in header.element.iter("{*}font"):
+            if font.get("face") == SUBSTITUTE_FONT or any(str(child.tag).endswith("}substFont") for child in font):
+                continue
+            substitute = font.makeelement(font.tag.replace("}font", "}substFont"),
+                                          {"face": SUBSTITUTE_FONT, "type": "TTF", "isEmbedded": "0"})
+            font.insert(0, substitute)  # before `typeInfo`, as the schema orders them
+        header.mark_dirty()
 
     def outline_numbers_off(self) -> None:
         """Empty the outline's automatic numbers ("1.", "가.") so that only the report's own show."""
