@@ -30,6 +30,7 @@ BiLSTM reached {{ models.lstm.test.accuracy }} on the test split.
 """
 WORD = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 MATH = "{http://schemas.openxmlformats.org/officeDocument/2006/math}"
+RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
@@ -151,6 +152,48 @@ def test_korean_goes_through_the_east_asian_font_slot(reports):
     assert 'w:ascii="Consolas"' in code and 'w:eastAsia="D2Coding"' in code
 
 
+def embedded_faces(parts: dict[str, bytes]) -> dict[str, bytes]:
+    """The faces the font table embeds for 맑은 고딕, by element (`embedRegular`, `embedBold`), read back
+    as ECMA-376 17.8.1 obfuscates them: the first 32 bytes XORed with the font key's bytes reversed."""
+    from lxml import etree
+
+    relationships = {relationship.get("Id"): relationship.get("Target")
+                     for relationship in etree.fromstring(parts["word/_rels/fontTable.xml.rels"])}
+    [entry] = [font for font in etree.fromstring(parts["word/fontTable.xml"]) if font.get(f"{WORD}name") == "맑은 고딕"]
+    faces = {}
+    for embed in entry:
+        if embed.tag.startswith(f"{WORD}embed"):
+            data = parts["word/" + relationships[embed.get(f"{{{RELATIONSHIPS}}}id")]]
+            key = bytes.fromhex(embed.get(f"{WORD}fontKey").strip("{}").replace("-", ""))[::-1]
+            faces[embed.tag[len(WORD):]] = bytes(byte ^ key[index % 16] for index, byte in enumerate(data[:32])) + data[32:]
+    return faces
+
+
+def test_the_korean_report_embeds_a_subset_of_labreport_gothic_as_the_face_of_malgun_gothic(reports):
+    from fontTools.ttLib import TTFont
+
+    _, _, results = reports
+    data = results["ko"].outputs["docx"].data
+    parts = package_parts(data)
+    hangul = {character for character in document_text(opened(data)) if "가" <= character <= "힣"}
+    faces = embedded_faces(parts)
+    assert sorted(faces) == ["embedBold", "embedRegular"]
+    for element, style in (("embedRegular", "Regular"), ("embedBold", "Bold")):
+        font = TTFont(io.BytesIO(faces[element]))
+        names = font["name"]
+        assert (names.getDebugName(1), names.getDebugName(2)) == ("Labreport Gothic", style)
+        # The OFL: no reserved name (Nanum, NanumGothic, …) as the subset's name, its licence carried.
+        assert not any("nanum" in (names.getDebugName(name_id) or "").lower() for name_id in (1, 4, 6, 16, 17))
+        assert "Open Font License" in names.getDebugName(13)
+        cmap = font.getBestCmap()
+        assert len(hangul) > 100 and all(ord(character) in cmap for character in hangul)
+        assert len(cmap) < 1000  # the document's characters, not the Gothic's 3,400 glyphs
+    assert b'Extension="odttf" ContentType="application/vnd.openxmlformats-officedocument.obfuscatedFont"' in parts[
+        "[Content_Types].xml"]
+    assert b"<w:embedTrueTypeFonts/><w:saveSubsetFonts/>" in parts["word/settings.xml"]
+    assert not any(name.startswith("word/fonts/") for name in package_parts(results["en"].outputs["docx"].data))
+
+
 @pytest.mark.parametrize("lang", ["ko", "en"])
 def test_a_hostile_review_and_note_arrive_as_text(reports, lang):
     _, _, results = reports
@@ -210,6 +253,9 @@ def test_same_record_same_bytes_and_figure_files_unchanged(reports):
     again = render_language(record, "en", ("docx",), None, notes_module.sections_from_text(NOTES, "n.md", record, "en"),
                             ("svg",))
     assert again.outputs["docx"].data == results["en"].outputs["docx"].data
+    korean = render_language(record, "ko", ("docx",), None, notes_module.sections_from_text(NOTES, "n.md", record, "ko"),
+                             ("svg",))
+    assert korean.outputs["docx"].data == results["ko"].outputs["docx"].data  # its embedded faces too
     # The DOCX's PNGs are drawn for it; the files beside the report stay the ones asked for.
     assert {fmt for files in again.figures.values() for fmt in files} == {"svg"}
     with zipfile.ZipFile(io.BytesIO(again.outputs["docx"].data)) as package:
@@ -252,3 +298,34 @@ def test_libreoffice_opens_the_docx_and_converts_it(reports, tmp_path):
     words = " ".join(text.split())
     assert "164,833" in words and "166,305" in words  # the parameter totals
     assert "실행 날짜" in words and "참고문헌" in words.replace(" ", "") or "참고 문헌" in words
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+def test_libreoffice_without_a_korean_font_draws_the_hangul_in_the_embedded_face(reports, tmp_path):
+    """A machine with one Latin font and no Korean one (LibreOffice starts with no font at all only to
+    say "No fonts could be found"): the Hangul is drawn in the embedded Labreport Gothic, not as boxes."""
+    import os
+
+    import pypdf
+
+    from labreport.report.fonts import faces
+
+    _, _, results = reports
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    [latin] = [path for path in faces().values() if path.name == "DejaVuSans.ttf"]
+    shutil.copyfile(latin, fonts / latin.name)
+    configuration = tmp_path / "fonts.conf"
+    configuration.write_text(f'<?xml version="1.0"?>\n<fontconfig><dir>{fonts}</dir>'
+                             f'<cachedir>{tmp_path / "cache"}</cachedir></fontconfig>\n')
+    source = tmp_path / "report.ko.docx"
+    source.write_bytes(results["ko"].outputs["docx"].data)
+    run = subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless",
+                          "--convert-to", "pdf", "--outdir", str(tmp_path), str(source)],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "FONTCONFIG_FILE": str(configuration)})
+    assert run.returncode == 0, run.stderr
+    reader = pypdf.PdfReader(tmp_path / "report.ko.pdf")
+    used = {str(font["/BaseFont"]).split("+")[-1] for page in reader.pages[:3]
+            for font in page["/Resources"]["/Font"].values()}
+    assert {"LabreportGothic-Regular", "LabreportGothic-Bold"} <= used, used
+    assert "실행 날짜" in " ".join(reader.pages[0].extract_text().split())

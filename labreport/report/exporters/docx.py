@@ -10,7 +10,9 @@ on the cover and in every page's footer.
 Korean text is set through the East Asian font slot: python-docx names only the Latin fonts
 (its issue #154), so the styles' `w:rFonts` and `w:lang` are written here directly, with 맑은 고딕
 for Hangul and Calibri for Latin text; a machine without them substitutes its own Korean and sans
-fonts (LibreOffice: Noto Sans CJK KR and Carlito, where installed).
+fonts (LibreOffice: Noto Sans CJK KR and Carlito, where installed). The Korean report carries
+Labreport Gothic, cut down to the characters it shows, embedded as 맑은 고딕's face
+(`with_embedded_korean_face`), so Hangul shows even where no Korean font is installed.
 
 Every string is text: reviews and notes may hold markup or formula-looking text (`=HYPERLINK(…)`),
 and reach the file as escaped text in `w:t`, with the characters XML cannot hold replaced. The
@@ -101,7 +103,7 @@ def write_docx(document: blocks_module.Document, pictures: dict[str, bytes], dat
     _set_properties(word, document, date)
     buffer = io.BytesIO()
     word.save(buffer)
-    return _with_fixed_zip_times(buffer.getvalue())
+    return _with_fixed_zip_times(with_embedded_korean_face(buffer.getvalue()))
 
 
 # Styles -------------------------------------------------------------------------------------------
@@ -217,6 +219,126 @@ def _with_fixed_zip_times(data: bytes) -> bytes:
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o644 << 16
             target.writestr(entry, source.read(info.filename))
+    return buffer.getvalue()
+
+
+# The embedded Korean face --------------------------------------------------------------------------
+
+_RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE_RELATIONSHIPS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_CONTENT_TYPES = "http://schemas.openxmlformats.org/package/2006/content-types"
+_OBFUSCATED_FONT = "application/vnd.openxmlformats-officedocument.obfuscatedFont"
+_HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff]")
+_TEXT_PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
+# The settings that come before `w:embedTrueTypeFonts` in CT_Settings' sequence (ECMA-376 17.15.1.78).
+_SETTINGS_BEFORE_EMBEDDING = ("writeProtection", "view", "zoom", "removePersonalInformation", "removeDateAndTime",
+                              "doNotDisplayPageBoundaries", "displayBackgroundShape", "printPostScriptOverText",
+                              "printFractionalCharacterWidth", "printFormsData")
+
+
+def document_characters(parts: dict[str, bytes]) -> set[str]:
+    """Every character of the text the package shows: its body's, headers' and footers' `w:t`."""
+    from lxml import etree
+
+    characters: set[str] = set()
+    for name, data in parts.items():
+        if _TEXT_PARTS.fullmatch(name):
+            for text in etree.fromstring(data).iter(_qualified("w:t")):
+                characters.update(text.text or "")
+    return characters
+
+
+def subset_face(path, characters: set[str]) -> bytes:
+    """The TrueType face at `path` cut down to `characters`, its names (the copyright and the licence
+    the OFL asks each copy to carry) kept, the same bytes for the same characters."""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    options = subset.Options()
+    options.name_IDs = ["*"]
+    options.name_languages = ["*"]
+    options.notdef_outline = True  # a character the subset lacks shows as a box, not as nothing
+    font = TTFont(str(path), recalcTimestamp=False)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes={ord(character) for character in characters})
+    subsetter.subset(font)
+    buffer = io.BytesIO()
+    font.save(buffer)
+    return buffer.getvalue()
+
+
+def font_key(face: bytes) -> str:
+    """The GUID a face is obfuscated with, taken from its own bytes so that the file stays the same."""
+    import hashlib
+    import uuid
+
+    return "{" + str(uuid.UUID(bytes=hashlib.sha256(face).digest()[:16])).upper() + "}"
+
+
+def obfuscated(face: bytes, key: str) -> bytes:
+    """The face as ECMA-376 embeds it (17.8.1): its first 32 bytes XORed with the key's 16 bytes, in
+    the reverse of the order the GUID writes them."""
+    key_bytes = bytes.fromhex(key.strip("{}").replace("-", ""))[::-1]
+    head = bytes(byte ^ key_bytes[index % 16] for index, byte in enumerate(face[:32]))
+    return head + face[32:]
+
+
+def with_embedded_korean_face(data: bytes) -> bytes:
+    """The package with Labreport Gothic, regular and bold, cut down to the characters it shows,
+    embedded as the face of `KOREAN_FONT` (`w:embedRegular`, `w:embedBold` in the font table).
+
+    The document still names 맑은 고딕, so Word and LibreOffice on a machine that has it (every
+    Windows) show it. Where it is missing, LibreOffice loads the embedded face of the font the text
+    asks for and draws the Hangul with it (checked with no Korean font installed: Hangul shows in
+    Labreport Gothic, not as boxes). The face keeps its own name, Labreport Gothic: another maker's
+    name inside it would misname it, and the OFL allows the subset as long as no reserved name
+    (Nanum, NanumGothic, …) is taken. `w:embedTrueTypeFonts` and `w:saveSubsetFonts` ask Word to
+    embed the fonts again, cut down, when the student saves. A package that shows no Hangul (the
+    English report, as a rule) is returned as it is.
+    """
+    from lxml import etree
+
+    from labreport.report.fonts import font_files
+
+    source = zipfile.ZipFile(io.BytesIO(data))
+    parts = {name: source.read(name) for name in source.namelist()}
+    characters = document_characters(parts)
+    if not any(_HANGUL.match(character) for character in characters):
+        return data
+    font_table = etree.fromstring(parts["word/fontTable.xml"])
+    entry = next((font for font in font_table if font.get(_qualified("w:name")) == KOREAN_FONT), None)
+    if entry is None:
+        entry = etree.SubElement(font_table, _qualified("w:font"), {_qualified("w:name"): KOREAN_FONT})
+        for tag, value in (("w:altName", "Malgun Gothic"), ("w:charset", "81"), ("w:family", "swiss"),
+                           ("w:pitch", "variable")):
+            etree.SubElement(entry, _qualified(tag), {_qualified("w:val"): value})
+    relationships = etree.Element(f"{{{_PACKAGE_RELATIONSHIPS}}}Relationships", nsmap={None: _PACKAGE_RELATIONSHIPS})
+    for number, (weight, element) in enumerate((("regular", "w:embedRegular"), ("bold", "w:embedBold")), start=1):
+        face = subset_face(font_files()[weight], characters)
+        key = font_key(face)
+        parts[f"word/fonts/font{number}.odttf"] = obfuscated(face, key)
+        etree.SubElement(relationships, f"{{{_PACKAGE_RELATIONSHIPS}}}Relationship",
+                         {"Id": f"rId{number}", "Type": f"{_RELATIONSHIPS}/font", "Target": f"fonts/font{number}.odttf"})
+        etree.SubElement(entry, _qualified(element), {f"{{{_RELATIONSHIPS}}}id": f"rId{number}",
+                                                      _qualified("w:fontKey"): key, _qualified("w:subsetted"): "1"})
+    parts["word/fontTable.xml"] = etree.tostring(font_table, xml_declaration=True, encoding="UTF-8", standalone=True)
+    parts["word/_rels/fontTable.xml.rels"] = etree.tostring(relationships, xml_declaration=True, encoding="UTF-8",
+                                                            standalone=True)
+    content_types = etree.fromstring(parts["[Content_Types].xml"])
+    content_types.insert(0, content_types.makeelement(f"{{{_CONTENT_TYPES}}}Default",
+                                                      {"Extension": "odttf", "ContentType": _OBFUSCATED_FONT}))
+    parts["[Content_Types].xml"] = etree.tostring(content_types, xml_declaration=True, encoding="UTF-8", standalone=True)
+    settings = etree.fromstring(parts["word/settings.xml"])
+    before = [index for index, child in enumerate(settings)
+              if isinstance(child.tag, str) and etree.QName(child).localname in _SETTINGS_BEFORE_EMBEDDING]
+    position = before[-1] + 1 if before else 0
+    for offset, tag in enumerate(("w:embedTrueTypeFonts", "w:saveSubsetFonts")):
+        settings.insert(position + offset, settings.makeelement(_qualified(tag), {}))
+    parts["word/settings.xml"] = etree.tostring(settings, xml_declaration=True, encoding="UTF-8", standalone=True)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, content in parts.items():
+            target.writestr(name, content)
     return buffer.getvalue()
 
 
