@@ -174,7 +174,8 @@ tags are written all the same. The finisher adds the PDF/UA-1 identification (`P
 PDF_UA_PART = 1
 """The part of ISO 14289 (PDF/UA) the PDF claims, beside PDF/A-3u. WeasyPrint's own `pdf/ua-1` variant
 adds only `pdfuaid:part` to the XMP (its tags give the rest: `/MarkInfo`, `/Lang`, `DisplayDocTitle`,
-the structure tree), and a file has one variant, so the finisher adds it. What pikepdf can check of
+the structure tree), and a file has one variant, so the finisher adds it, to a page with a title, a
+language and alt text on every figure (`meets_pdf_ua_checks`). What pikepdf can check of
 PDF/UA-1 is tested (tests/report/test_pdf_archival.py); no veraPDF run stands behind the claim."""
 
 # The XMP that identifies PDF/UA-1. `pdfuaid` is younger than PDF/A-3's predefined schemas, so PDF/A
@@ -240,13 +241,15 @@ def html_to_pdf(html: str, attachments: Sequence[EmbeddedFile] = ()) -> bytes:
 
 def _finisher(attachments: Sequence[EmbeddedFile]):
     """The WeasyPrint finisher: the attachments' types and `/AF`, the page margins' text as pagination
-    artifacts, and the PDF/UA-1 identification."""
+    artifacts, and the PDF/UA-1 identification where the page gives what it needs."""
     associate = _associated_files(attachments)
 
     def finish(document, pdf) -> None:
         associate(document, pdf)
-        _margin_text_as_artifacts(pdf)
-        _identify_pdf_ua(pdf)
+        elements = _structure_elements(pdf)
+        _margin_text_as_artifacts(pdf, elements)
+        if meets_pdf_ua_checks(document.metadata.title, pdf.catalog.get("Lang"), elements.values()):
+            _identify_pdf_ua(pdf)
 
     return finish
 
@@ -256,40 +259,61 @@ def _object(pdf, reference) -> object:
     return pdf.objects[int(reference.split()[0])]
 
 
-def _margin_text_as_artifacts(pdf) -> None:
-    """Marks the text of the page margins (the page number, the run notice) as pagination artifacts.
+def _text(value) -> str:
+    """The text of a pydyf string (`pydyf.String`), or "" for none."""
+    return str(getattr(value, "string", "") or "")
 
-    WeasyPrint tags a margin box's text as real content whose structure element it leaves out of the
-    tree (its tags.py: "It could be included in tree as Artifact, but that's only allowed in PDF 2.0"),
-    so a reader reaches it by no path. PDF/UA-1 (7.8) asks for running headers and footers as
-    pagination artifacts: each marked-content sequence whose element no path from the tree's root
-    reaches becomes `/Artifact <</Type /Pagination>>`, and its entry in the parent tree null.
-    """
-    import pydyf  # WeasyPrint's PDF writer
 
+def _structure_elements(pdf) -> dict[int, dict]:
+    """Every structure element a path from the structure tree's root reaches, by object number."""
     root = _object(pdf, pdf.catalog["StructTreeRoot"])
-    reached, stack = set(), [_object(pdf, reference) for reference in root["K"]]
+    reached: dict[int, dict] = {}
+    stack = [_object(pdf, reference) for reference in root["K"]]
     while stack:
         element = stack.pop()
         if element.number in reached:
             continue
-        reached.add(element.number)
+        reached[element.number] = element
         for kid in element.get("K", ()):
             if isinstance(kid, bytes) and kid.endswith(b" R"):
                 kid_object = _object(pdf, kid)
                 if isinstance(kid_object, dict) and kid_object.get("Type") == "/StructElem":
                     stack.append(kid_object)
-    numbers = _object(pdf, root["ParentTree"])["Nums"]
+    return reached
+
+
+def meets_pdf_ua_checks(title: str | None, lang, elements) -> bool:
+    """Whether a tagged PDF has what PDF/UA-1 asks that can be checked as it is written: a title (the
+    viewer shows it: `DisplayDocTitle`), a language, and alternate text on every figure. labreport's
+    pages always do; a user's template that leaves an image without `alt` gets no PDF/UA claim."""
+    figures = [element for element in elements if element.get("S") == "/Figure"]
+    return bool((title or "").strip()) and bool(_text(lang).strip()) and all(
+        _text(figure.get("Alt")).strip() for figure in figures)
+
+
+def _margin_text_as_artifacts(pdf, elements: dict[int, dict]) -> None:
+    """Marks the text of the page margins (the page number, the run notice) as pagination artifacts.
+
+    WeasyPrint tags a margin box's text as real content whose structure element it leaves out of the
+    tree (its tags.py: "It could be included in tree as Artifact, but that's only allowed in PDF 2.0"),
+    so a reader reaches it by no path. PDF/UA-1 (7.8) asks for running headers and footers as
+    pagination artifacts: each marked-content sequence whose element is not among `elements` (those
+    the tree's root reaches) becomes `/Artifact <</Type /Pagination>>`, and its parent-tree entry null.
+    """
+    import pydyf  # WeasyPrint's PDF writer
+
+    numbers = _object(pdf, _object(pdf, pdf.catalog["StructTreeRoot"])["ParentTree"])["Nums"]
     page_streams = {index: _object(pdf, _object(pdf, page)["Contents"]) for index, page in enumerate(pdf.page_references)}
     for key, value in zip(numbers[::2], numbers[1::2]):
         if key not in page_streams:
             continue  # an annotation's entry
-        orphans = {mcid for mcid, reference in enumerate(value)
-                   if isinstance(reference, bytes) and int(reference.split()[0]) not in reached}
+        orphans: set[int] = set()
+        for index, reference in enumerate(value):
+            if isinstance(reference, bytes) and int(reference.split()[0]) not in elements:
+                orphans.update(kid for kid in _object(pdf, reference).get("K", ()) if isinstance(kid, int))
+                value[index] = b"null"
         if not orphans:
             continue
-        for mcid in orphans:
-            value[mcid] = b"null"
         operations = page_streams[key].stream
         for index in range(1, len(operations) - 1):
             properties = operations[index]

@@ -104,6 +104,26 @@ def test_the_pdf_says_it_is_pdf_ua_1_and_declares_the_schema_pdf_a_asks_for(rend
     assert "<pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>" in schema and "<pdfaProperty:name>part</pdfaProperty:name>" in schema
 
 
+PIXEL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+TITLE = "<title>A page</title>"
+
+
+@pytest.mark.parametrize("lang, title, alt, claimed", [
+    (' lang="en"', TITLE, ' alt="A dot"', True),
+    (' lang="en"', TITLE, "", False),  # a figure without alternate text
+    ("", TITLE, ' alt="A dot"', False),  # no language
+    (' lang="en"', "", ' alt="A dot"', False),  # no title
+])
+def test_pdf_ua_is_claimed_only_for_a_page_with_a_title_a_language_and_alt_text(lang, title, alt, claimed):
+    """A user's template can leave out what labreport's pages always have: its PDF is then PDF/A-3u only."""
+    from labreport.report.pdf import html_to_pdf
+
+    page = f'<html{lang}><head>{title}</head><body><p>Text</p><img src="{PIXEL}"{alt}></body></html>'
+    with pikepdf.open(io.BytesIO(html_to_pdf(page))) as pdf, pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
+        assert (xmp.get("pdfuaid:part") == "1") is claimed
+        assert xmp.get("pdfaid:part") == "3"
+
+
 def marked_content(page) -> list[tuple[str, int | None, bool]]:
     """Each text-showing or painting operator of a page's content: the innermost marked-content tag
     around it, the MCID in force (if any), and whether an artifact encloses it."""
