@@ -25,6 +25,17 @@ only): the text the student's own sections were rendered from."""
 class PdfExporter(HtmlExporter):
     """`report.<lang>.pdf`, the hand-in copy: skipped with one line when no PDF engine is installed."""
 
+    libraries = ("weasyprint", "pydyf")
+
+    @classmethod
+    def check_available(cls) -> None:
+        from labreport.report import pdf
+
+        try:
+            pdf.check_engine()
+        except pdf.PdfUnavailable as error:
+            raise Unavailable(str(error)) from error
+
     def export(self, page) -> Output:
         from labreport.report import pdf
 
