@@ -16,7 +16,7 @@ from pathlib import Path
 
 from labreport.core import LabreportError, __version__
 from labreport.core.config import DEFAULT_OUT, SWEEP_OUT, checked_choices, comma_list
-from labreport.report.formats import DEFAULT_FORMATS, FORMATS, LANGUAGES
+from labreport.report.formats import DEFAULT_FORMATS, FORMATS, LANGUAGES, SITE_FORMATS
 
 LANGUAGE_LIST = ",".join(LANGUAGES)
 """The default of every --lang: the built-in catalogs, "ko,en" (`labreport.report.formats`)."""
@@ -143,8 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("--templates", metavar="DIR", help="folder searched before the built-in templates and catalogs")
     site.add_argument("--init-assignment", metavar="FILE", help="write the lab's own settings to FILE as a starting "
                                                                 "--assignment file (never overwrites), then stop")
-    site.add_argument("--pdf", action="store_true", help="publish each run's PDF beside its HTML (about 4x the render time; "
-                                                         "pages already rendered are reused either way)")
+    site.add_argument("--format", default=",".join(SITE_FORMATS), metavar="LIST",
+                      help=f"each run's report formats among {','.join(FORMATS)} ({','.join(SITE_FORMATS)}; "
+                           "docx,hwpx need the office extra)")
+    site.add_argument("--pdf", action="store_true", help="add pdf to --format: each run's PDF beside its HTML (about 4x the "
+                                                         "render time; pages already rendered are reused either way)")
 
     predict = commands.add_parser("predict", help="classify your own reviews with a finished run's models",
                                   description="Print each trained model's probability that each review is positive.")
@@ -332,9 +335,10 @@ def command_site(args: argparse.Namespace) -> int:
         raise LabreportError("site needs the runs and --out SITE (or --init-assignment FILE to start an assignment file)")
     from labreport.report import templates
     languages = _split_list(args.lang, tuple(templates.languages(args.templates)), "language")
+    asked = set(_split_list(args.format, FORMATS, "format")) | ({"pdf"} if args.pdf else set())
     summary = commands.site(commands.SiteOptions(
         runs=tuple(args.runs), out=Path(args.out), languages=tuple(languages), assignment=args.assignment,
-        title=args.title, templates=args.templates, formats=("html", "pdf") if args.pdf else ("html",),
+        title=args.title, templates=args.templates, formats=tuple(fmt for fmt in FORMATS if fmt in asked),
         progress=(lambda line: print(f"labreport: {line}", file=sys.stderr)) if sys.stderr.isatty() else None))
     readable = sum(1 for r in summary["runs"] if not r["problem"])
     flagged = sum(1 for r in summary["runs"] if r["flags"])

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from labreport.core.config import Config, checked_choices
+from labreport.report.formats import SITE_FORMATS
 
 Progress = Callable[[str], None]
 
@@ -112,8 +113,8 @@ class SiteOptions:
     """The site's title; None: the catalog's."""
     templates: str | None = None
     """A folder searched before the built-in templates and catalogs."""
-    formats: tuple[str, ...] = ("html",)
-    """Each run's report formats on the site: the page; ("html", "pdf") adds the PDF (`--pdf`)."""
+    formats: tuple[str, ...] = SITE_FORMATS
+    """Each run's report formats on the site, among `labreport.report.formats.FORMATS` (`--format`, `--pdf`)."""
     progress: Progress | None = None
     """Called with a line as each run is rendered, with the time left; None: silent."""
 

@@ -258,8 +258,14 @@ def render_record_into(out: Path, into: Path, record: dict, languages: Iterable[
     languages, formats = list(languages), tuple(formats)
     check_options(languages, user_templates)
     check_file_names(out, record["config"]["report"], languages)
-    own = {lang: notes_module.sections(path, record, lang)
-           for lang, path in notes_files(out, languages, notes, (report or {}).get("notes")).items()}
-    carried = run_files(out, into, record, stored_cover) if "pdf" in formats else None
+    paths = notes_files(out, languages, notes, (report or {}).get("notes"))
+    texts = {lang: notes_module.read_notes(path) for lang, path in paths.items()}  # read once: rendered and carried
+    own = {lang: notes_module.sections_from_text(text, str(paths[lang]), record, lang) for lang, text in texts.items()}
+    carried = None
+    if "pdf" in formats:
+        # Each language's PDF carries the notes it was rendered from, as notes.<lang>.md whatever the
+        # file's own name, so a course site reading the PDF alone has the student's own sections.
+        carried = {**run_files(out, into, record, stored_cover),
+                   **{notes_module.NOTES_FILE.format(lang=lang): text.encode("utf-8") for lang, text in texts.items()}}
     results = render_record(record, languages, formats, user_templates, own, tuple(figure_files), carried)
     return [out / path.relative_to(into) for path in _write_reports(into, record, results, stored_cover)]

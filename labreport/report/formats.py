@@ -26,6 +26,10 @@ FORMATS = tuple(EXPORTERS)
 DEFAULT_FORMATS = ("html", "pdf")
 """The formats written when none are named: the page and the hand-in copy; the word-processor files on request."""
 
+SITE_FORMATS = ("html",)
+"""What `labreport site` publishes of each run unless asked for more (`--format`, `--pdf`): the page a TA
+reads. A PDF costs about four times the page's render (measured on a full three-model record)."""
+
 LANGUAGES = ("ko", "en")
 """The languages rendered when none are named: the built-in catalogs, Korean first."""
 
@@ -34,6 +38,16 @@ def exporter(name: str):
     """The exporter class of format `name` (one of `FORMATS`)."""
     module, _, cls = EXPORTERS[name].rpartition(".")
     return getattr(importlib.import_module(module), cls)
+
+
+def check_available(names) -> None:
+    """Stops when a format of `names` cannot be written on this machine (a missing optional library).
+
+    Raises:
+        Unavailable: the first such format's one line, saying what to install.
+    """
+    for name in names:
+        exporter(name).check_available()
 
 
 @dataclass

@@ -37,7 +37,7 @@ class PdfUnavailable(LabreportError):
     """WeasyPrint or its system libraries (Pango, HarfBuzz) cannot be loaded."""
 
 
-def _weasyprint():
+def _weasyprint(consequence: str = " — the HTML report was written"):
     try:
         # A machine without fonts is no problem for a PDF that uses none of the machine's: the
         # warning WeasyPrint gives about it on import would only worry the student.
@@ -47,9 +47,14 @@ def _weasyprint():
     except Exception as error:  # OSError when Pango is missing, ImportError when the package is
         raise PdfUnavailable(
             f"no PDF: WeasyPrint cannot be loaded ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
-            "install its system libraries (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0) — the HTML report was written"
+            "install its system libraries (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0)" + consequence
         ) from error
     return weasyprint
+
+
+def check_engine() -> None:
+    """Raises `PdfUnavailable` (one line, what to install) when WeasyPrint cannot be loaded; the caller says what follows."""
+    _weasyprint(consequence="")
 
 
 # ---------------------------------------------------------------------------------------------

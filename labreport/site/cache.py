@@ -3,8 +3,9 @@ while their inputs are unchanged.
 
 An entry is one report file (one run, one language, one format) in `SITE/.cache/`, named by the
 SHA-256 of its key: the record's digest, the notes' digest, the renderer's digest (templates,
-catalogs and the report's code, the user's folder included), labreport's version, the language and
-the format. The file starts with one JSON line, `{"key": ..., "sha256": ..., "size": ...,
+catalogs and the report's code, the user's folder included), labreport's version, the language, the
+format and the versions of the libraries that write it (WeasyPrint, python-docx, python-hwpx), so an
+upgraded library renders its format again. The file starts with one JSON line, `{"key": ..., "sha256": ..., "size": ...,
 "rendered_ns": ...}`, then the page's bytes.
 
 The cache is read as untrusted input: only a plain file (never a link) whose name is the expected
@@ -16,6 +17,7 @@ site's cache holds only the entries its own runs use, so it never grows beyond t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -54,9 +56,25 @@ def text_digest(text: str | None) -> str:
     return "-" if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@functools.lru_cache(maxsize=None)  # looked up once a format, not once a page
+def library_versions(fmt: str) -> tuple[str, ...]:
+    """The installed versions of the libraries that write format `fmt` ("-" for one not installed)."""
+    from importlib import metadata
+
+    from labreport.report import formats
+
+    versions = []
+    for name in formats.exporter(fmt).libraries:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} -")
+    return tuple(versions)
+
+
 def key(record_digest: str, notes_digest: str, renderer: str, lang: str, fmt: str) -> str:
     """What one cached page depends on, as one string."""
-    return json.dumps([CACHE_FORMAT, record_digest, notes_digest, renderer, __version__, lang, fmt])
+    return json.dumps([CACHE_FORMAT, record_digest, notes_digest, renderer, __version__, lang, fmt, list(library_versions(fmt))])
 
 
 def entry_name(entry_key: str) -> str:

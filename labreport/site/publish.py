@@ -7,8 +7,9 @@ From the runs `labreport.site.submissions.find` gathers and `labreport.site.chec
   and the submissions that could not be read, each with its reason;
 - `SITE/runs/<id>/`: each run's reports, rendered by the site itself from the validated record and
   the run's own `notes.<lang>.md` (without TensorFlow); a student's own report files are never
-  published, and no path a record names is read. HTML by default (`SITE_FORMATS`), PDF where
-  asked. A page whose inputs (record, notes, templates, labreport, language, format) are unchanged
+  published, and no path a record names is read. HTML by default (`formats.SITE_FORMATS`), and PDF, DOCX
+  and HWPX where asked (a format whose library is missing stops the command before any work, in one
+  line saying what to install: a site without the files asked for would look complete). A page whose inputs (record, notes, templates, labreport, language, format) are unchanged
   since the last build is taken from the site's own cache, `SITE/.cache/` (`labreport.site.cache`),
   instead of rendered again, so a late submission renders only its own run;
 - `SITE/grades.csv` (UTF-8 with BOM, cells that a spreadsheet would run as a formula neutralised)
@@ -35,6 +36,7 @@ from typing import Any
 
 from labreport.core import LabreportError, __version__, fileio, stats
 from labreport.report import files as report_files
+from labreport.report import formats as formats_module
 from labreport.report.formats import DEFAULT_FORMATS, LANGUAGES
 from labreport.report.writer import write_file
 from labreport.site import cache as site_cache
@@ -249,11 +251,6 @@ RENDER_CHUNK = 32
 """Runs whose records are held at once while their reports render: a class of any size costs the
 memory of this many records (each at most `record.MAX_RECORD_BYTES`), on every core."""
 
-SITE_FORMATS = ("html",)
-"""What `labreport site` publishes of each run unless asked for more (`--pdf`): the page a TA reads.
-A PDF costs about four times the page's render (measured on a full three-model record)."""
-
-
 def _publish_reports(runs: list[submissions.Run], out: Path, staging: Path, languages: list[str],
                      formats: tuple[str, ...], user_templates: str | Path | None, progress) -> dict[str, list[str]]:
     """Publishes each run's reports into `staging/runs/<id>/` and returns their file names by run id.
@@ -312,6 +309,9 @@ def _publish_reports(runs: list[submissions.Run], out: Path, staging: Path, lang
             try:
                 if isinstance(results, BaseException):
                     raise results
+                for result in results:  # a format its exporter could not write after all: this run, with its one line
+                    for reason in result.skipped.values():
+                        raise LabreportError(reason)
                 fresh = {(result.lang, fmt): output.data for result in results for fmt, output in result.outputs.items()}
                 _publish_run(run, staging, keys, fresh, old_cache, new_cache, reports)
             except Exception as error:  # this run only
@@ -375,12 +375,13 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
     """Builds the course site for the runs under `paths` into `out` and returns its summary.
 
     Args:
-        formats: each run's report formats (`labreport site` passes `SITE_FORMATS`, or adds PDF).
+        formats: each run's report formats among `FORMATS` (`labreport site` passes `formats.SITE_FORMATS` unless asked).
         progress: called with a line per run rendered, with the time left; None: silent.
 
     Raises:
-        LabreportError: a run path that does not exist, an assignment file that is not valid, or a
-        site folder that cannot be written; nothing is replaced then.
+        LabreportError: a run path that does not exist, an assignment file that is not valid, a
+        format whose library is not installed, or a site folder that cannot be written; nothing is
+        replaced then.
     """
     # One piece: the site's steps in order (find, check, render, write, swap) inside one scratch folder's lifetime.
     from labreport.report import templates
@@ -388,6 +389,10 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
 
     languages = languages or list(LANGUAGES)
     out = Path(out)
+    try:  # before any work: a TA who asked for DOCX and would get a site without it learns it now
+        formats_module.check_available(formats)
+    except formats_module.Unavailable as error:
+        raise LabreportError(f"{error} (the site was not built; the previous one is kept)") from None
     catalogs = {lang: templates.load_catalog(lang, user_templates) for lang in languages}
     expected = assignment_settings(assignment)
     course, lab_title = site_cover(assignment)

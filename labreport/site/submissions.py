@@ -11,11 +11,12 @@ A run's files are read only from the run folder itself (`labreport.core.fileio.r
 never a path the record names. Nothing in a run is modified.
 
 A report PDF alone is a run too: labreport's PDFs carry the run's `results.json` and
-`predictions.npz` as embedded files (`labreport.report.pdf`), which `embedded_run_files` reads,
-bounded (the PDF's size, how many files, each file's size, names that are plain names), into a
-scratch folder that is then read like any run's. A PDF without an embedded record is listed; PDFs
-of one folder that carry the same record under names that differ only in the language (a run's
-Korean and English reports) are one run.
+`predictions.npz`, and the student's notes of the PDF's language (`notes.<lang>.md`), as embedded
+files (`labreport.report.pdf`), which `embedded_run_files` reads, bounded (the PDF's size, how many
+files, each file's size, names that are plain names), into a scratch folder that is then read like
+any run's (the notes too: `labreport.site.publish` reads them as it reads a run folder's). A PDF
+without an embedded record is listed; PDFs of one folder that carry the same record under names that
+differ only in the language (a run's Korean and English reports) are one run, with the notes of both.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path, PurePosixPath
 
 from labreport.core import LabreportError, fileio
 from labreport.core import record as record_module
+from labreport.report.notes import MAX_NOTES_BYTES
 
 MAX_FOLDER_DEPTH = 64
 MAX_DETAIL_CHARACTERS = 300
@@ -48,7 +50,7 @@ MAX_PDF_BYTES = 128 * 1024 * 1024
 """A submitted PDF larger than this is not opened: a report is about a megabyte, and what it may carry
 (the record and predictions limits, 80 MiB together) fits well inside."""
 MAX_PDF_ATTACHMENTS = 8
-"""How many embedded files a submitted PDF may hold (labreport's carry two)."""
+"""How many embedded files a submitted PDF may hold (labreport's carry two or three)."""
 MAX_PDF_NAME_TREE_NODES = 64
 """How many nodes of the PDF's embedded-files name tree are visited (labreport's has one)."""
 EMBEDDED_LIMITS = {
@@ -56,6 +58,15 @@ EMBEDDED_LIMITS = {
     record_module.PREDICTIONS_FILE: record_module.MAX_PREDICTIONS_BYTES,
 }
 """The run files read from a PDF, and the most bytes each may decode to (a run folder's own limits)."""
+EMBEDDED_NOTES = re.compile(r"notes\.[A-Za-z0-9_-]{1,16}\.md")
+"""The notes files read from a PDF (`notes.<lang>.md`), each at most `MAX_NOTES_BYTES` as a run folder's."""
+
+
+def _embedded_limit(name: str) -> int | None:
+    """The most bytes the embedded file `name` may decode to, or None for a file that is not read."""
+    if EMBEDDED_NOTES.fullmatch(name):
+        return MAX_NOTES_BYTES
+    return EMBEDDED_LIMITS.get(name)
 
 
 @dataclass
@@ -134,7 +145,7 @@ def _embedded_file_specs(root) -> list:
 
 
 def embedded_run_files(path: Path) -> dict[str, bytes]:
-    """The run files (`EMBEDDED_LIMITS`) a submitted PDF carries, read without trusting it.
+    """The run files (`EMBEDDED_LIMITS`, `EMBEDDED_NOTES`) a submitted PDF carries, read without trusting it.
 
     The PDF is read whole into memory only when under `MAX_PDF_BYTES`; it may embed at most
     `MAX_PDF_ATTACHMENTS` files, each named by a plain file name (no folder, no `..`) and each run
@@ -163,11 +174,11 @@ def embedded_run_files(path: Path) -> dict[str, bytes]:
             name = str(name.get_object()) if name is not None else ""
             if not name or "/" in name or "\\" in name or ".." in name or any(ord(ch) < 32 for ch in name):
                 raise LabreportError(f"an embedded file is named {name[:60]!r}, like a path: only plain file names are read")
-            if name not in EMBEDDED_LIMITS:
+            limit = _embedded_limit(name)
+            if limit is None:
                 continue
             if name in files:
                 raise LabreportError(f"it embeds {name} twice")
-            limit = EMBEDDED_LIMITS[name]
             stream = spec["/EF"]["/F"].get_object()
             declared = (stream.get("/Params") or {}).get("/Size")
             if isinstance(declared, int) and declared > limit:
@@ -198,6 +209,14 @@ def read_pdf(path: Path, into: Path, source: str) -> Run:
     for name, data in files.items():
         (into / name).write_bytes(data)
     return read(into, source)
+
+
+def _add_notes(kept: Run, other: Run) -> None:
+    """Gives the run `kept` the notes the other language's PDF of the same run carries (each PDF
+    carries its own language's); notes of a language it already has stay its own."""
+    for path in sorted(other.folder.iterdir()):
+        if EMBEDDED_NOTES.fullmatch(path.name) and not (kept.folder / path.name).exists():
+            (kept.folder / path.name).write_bytes(path.read_bytes())
 
 
 def _is_archive(path: Path) -> bool:
@@ -351,7 +370,7 @@ def find(paths: list[str | Path], scratch: Path) -> list[Run]:
             return [read(folder, source.rstrip(":") or str(folder))]
         found: list[Run] = []
         empty: list[Run] = []
-        carried: set[tuple[str, str]] = set()  # (name but language, record) of this folder's PDFs
+        carried: dict[tuple[str, str], Run] = {}  # (name but language, record) of this folder's PDFs: the run kept
         for child in sorted(folder.iterdir()):
             child_source = f"{source}{child.name}" if source.endswith(":") else f"{source}/{child.name}"
             inside = collect(child, child_source, budget, depth)
@@ -360,8 +379,9 @@ def find(paths: list[str | Path], scratch: Path) -> list[Run]:
                 # PDF under another name (a copy handed in twice) stays two, and is flagged identical.
                 key = (_LANGUAGE_SUFFIX.sub("", child.name.lower()), inside[0].digest)
                 if key in carried:
+                    _add_notes(carried[key], inside[0])
                     continue
-                carried.add(key)
+                carried[key] = inside[0]
             found += inside
             if not inside and child.is_dir() and not child.is_symlink() and not child.name.startswith("."):
                 empty.append(Run(source=child_source, problem="no_record"))

@@ -20,6 +20,10 @@ pikepdf = pytest.importorskip("pikepdf")
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
+NOTES = {"ko": "# 토의\n\nGRU가 더 빨랐다.\n".encode("utf-8"), "en": b"# Discussion\n\nThe GRU was faster.\n"}
+"""The student's own notes of each language, carried by that language's PDF as notes.<lang>.md."""
+
+
 def predictions_bytes() -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, labels=np.array([0, 1, 1], dtype=np.int8), bigru=np.array([0.1, 0.9, 0.7], dtype=np.float32))
@@ -28,13 +32,17 @@ def predictions_bytes() -> bytes:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> Path:
-    """A run folder (the checked-in record as its own bytes, a predictions file) rendered to PDF in both languages."""
+    """A run folder (the checked-in record as its own bytes, a predictions file, the Korean notes) rendered
+    to PDF in both languages, the English notes given from a file elsewhere."""
     from labreport.report import files as report_files
 
     out = tmp_path_factory.mktemp("archival")
     shutil.copyfile(DATA / "results.json", out / "results.json")
     (out / "predictions.npz").write_bytes(predictions_bytes())
-    report_files.render_all(out, ["ko", "en"], ["pdf"])
+    (out / "notes.ko.md").write_bytes(NOTES["ko"])
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "my-discussion.md"
+    elsewhere.write_bytes(NOTES["en"])
+    report_files.render_all(out, ["ko", "en"], ["pdf"], notes={"en": elsewhere})
     return out
 
 
@@ -169,14 +177,16 @@ def test_all_content_is_in_the_structure_tree_or_an_artifact_and_the_page_number
 @pytest.mark.parametrize("lang", ["ko", "en"])
 def test_the_run_files_are_embedded_byte_for_byte_as_associated_files(rendered, lang):
     with pikepdf.open(rendered / f"report.{lang}.pdf") as pdf:
+        notes = f"notes.{lang}.md"  # its own language's notes only, under that name wherever the file was
         attached = {name: spec.get_file().read_bytes() for name, spec in pdf.attachments.items()}
         assert attached == {"results.json": (rendered / "results.json").read_bytes(),
-                            "predictions.npz": (rendered / "predictions.npz").read_bytes()}
+                            "predictions.npz": (rendered / "predictions.npz").read_bytes(), notes: NOTES[lang]}
         associated = {str(spec.UF): str(spec.AFRelationship) for spec in pdf.Root.AF}
-        assert associated == {"results.json": "/Source", "predictions.npz": "/Data"}
-        assert len(pdf.Root.AF) == 2  # each once
+        assert associated == {"results.json": "/Source", "predictions.npz": "/Data", notes: "/Source"}
+        assert len(pdf.Root.AF) == 3  # each once
         subtypes = {name: str(spec.get_file().obj.Subtype) for name, spec in pdf.attachments.items()}
-        assert subtypes == {"results.json": "/application/json", "predictions.npz": "/application/octet-stream"}
+        assert subtypes == {"results.json": "/application/json", "predictions.npz": "/application/octet-stream",
+                            notes: "/text/markdown"}
 
 
 def test_a_cover_given_at_render_is_in_the_embedded_record_as_written_back(tmp_path):

@@ -18,6 +18,7 @@ import pytest
 
 REVIEW = ("この映画は最高でした 🎬👍 정말 재미있다 — great film مرحبا بالعالم "
           "cafe\u0301 👨\u200d👩\u200d👧 \ufffd bell\u0007 end")
+NOTES = "# 토의\n\nGRU가 더 빨랐다 🎬.\n"
 RENDER = "import sys; from labreport.report import files; files.render_all(sys.argv[1], ['ko', 'en'], ['pdf'])"
 
 
@@ -35,6 +36,7 @@ def render_in_process(out: Path, record: dict, fontconfig: Path | None) -> dict[
     out.mkdir()
     (out / "results.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
     (out / "predictions.npz").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: carried, never read
+    (out / "notes.ko.md").write_text(NOTES, encoding="utf-8")  # the Korean PDF carries it; the English has none
     env = dict(os.environ)
     if fontconfig is not None:
         env["FONTCONFIG_FILE"] = str(fontconfig)
@@ -63,14 +65,16 @@ def test_no_fonts_and_the_machines_fonts_give_the_same_pdf_bytes(two_machines):
 
 
 def test_both_carry_the_run_files(two_machines):
-    """The bytes compared above include the embedded record and predictions (their dates are fixed too)."""
+    """The bytes compared above include the embedded record, predictions and notes (their dates are fixed too)."""
     import pypdf
 
     _, _, folder = two_machines
     for where in ("bare", "machine"):
         attachments = pypdf.PdfReader(folder / where / "report.ko.pdf").attachments
-        assert sorted(attachments) == ["predictions.npz", "results.json"]
+        assert sorted(attachments) == ["notes.ko.md", "predictions.npz", "results.json"]
         assert attachments["results.json"] == [(folder / where / "results.json").read_bytes()]
+        assert attachments["notes.ko.md"] == [NOTES.encode("utf-8")]
+        assert sorted(pypdf.PdfReader(folder / where / "report.en.pdf").attachments) == ["predictions.npz", "results.json"]
 
 
 def fonts_of(path: Path) -> set[tuple[str, str]]:

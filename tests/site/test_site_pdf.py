@@ -198,3 +198,78 @@ def test_a_site_from_pdf_only_submissions(tmp_path):
     assert "a PDF without an embedded results.json" in page
     assert "predictions.npz decodes to more than the 67,108,864 bytes allowed" in page  # the bomb's one line
     assert not any(subs.rglob("results.json"))  # nothing unpacked beside the submissions
+
+
+# --- the student's own notes, carried by the PDF -----------------------------------------------------------
+
+RECORD = (Path(__file__).resolve().parents[1] / "data" / "results.json").read_bytes()
+
+
+def test_the_notes_a_pdf_carries_are_read_within_a_notes_files_limit(tmp_path):
+    from labreport.report.notes import MAX_NOTES_BYTES
+
+    path = tmp_path / "a.pdf"
+    path.write_bytes(pdf_embedding({"results.json": b"{}", "notes.ko.md": "# 토의".encode(), "notes.md": b"kept out"}))
+    assert submissions.embedded_run_files(path) == {"results.json": b"{}", "notes.ko.md": "# 토의".encode()}
+    path.write_bytes(pdf_embedding({"results.json": b"{}", "notes.en.md": b"x" * (MAX_NOTES_BYTES + 1)}))
+    with pytest.raises(LabreportError, match="notes.en.md is 262,145 bytes, more than the 262,144 allowed"):
+        submissions.embedded_run_files(path)
+
+
+def row_text(index_html: str, run_id: str) -> str:
+    """The index's row of the run `run_id` (the one linking to its reports), as text."""
+    import re
+
+    for body in re.findall(r"<tbody[^>]*>(.*?)</tbody>", index_html, re.S):
+        if f"runs/{run_id}/" in body:
+            return " ".join(re.sub(r"<[^>]+>", " ", body).split())
+    raise AssertionError(f"no row for {run_id}")
+
+
+def test_a_class_of_pdfs_keeps_each_students_own_sections_and_lists_bad_notes(tmp_path):
+    """Bad notes in a PDF are treated as a run folder's: the run is listed with one line, not published."""
+    from labreport.site import publish
+
+    subs = tmp_path / "class"
+    (subs / "alice").mkdir(parents=True)
+    for lang, notes in (("ko", "# 토의\n\n<!-- 질문 -->\nGRU가 더 빨랐다.\n"), ("en", "# Discussion\n\nThe GRU was faster.\n")):
+        (subs / "alice" / f"report.{lang}.pdf").write_bytes(
+            pdf_embedding({"results.json": RECORD, f"notes.{lang}.md": notes.encode("utf-8")}))
+    (subs / "big.pdf").write_bytes(pdf_embedding({"results.json": RECORD, "notes.en.md": b"words " * 50_000}))
+    (subs / "path.pdf").write_bytes(pdf_embedding({"results.json": RECORD, "../notes.en.md": b"# Discussion\n"}))
+    (subs / "latin.pdf").write_bytes(pdf_embedding({"results.json": RECORD, "notes.en.md": "# Caf\xe9\n".encode("latin-1")}))
+    out = tmp_path / "site"
+    summary = publish.build([subs], out, languages=["en", "ko"], formats=("html",))
+    rows = {r["source"].split("class/")[-1]: r for r in summary["runs"]}
+    assert sorted(rows) == ["alice/report.en.pdf", "big.pdf", "latin.pdf", "path.pdf"]  # Alice's two PDFs: one run
+    alice = rows["alice/report.en.pdf"]
+    assert alice["problem"] == "" and alice["own_sections"] == {"en": {"sections": 1, "characters": 16},
+                                                                "ko": {"sections": 1, "characters": 9}}
+    assert "The GRU was faster." in (out / "runs" / alice["id"] / "report.en.html").read_text(encoding="utf-8")
+    assert "GRU가 더 빨랐다." in (out / "runs" / alice["id"] / "report.ko.html").read_text(encoding="utf-8")
+    assert "en: yes, 16 characters in 1 section" in row_text((out / "index.html").read_text(encoding="utf-8"), alice["id"])
+    assert (rows["big.pdf"]["problem"], rows["big.pdf"]["detail"]) == (
+        "pdf", "its embedded notes.en.md is 300,000 bytes, more than the 262,144 allowed")
+    assert (rows["path.pdf"]["problem"], rows["path.pdf"]["detail"]) == (
+        "pdf", "an embedded file is named '../notes.en.md', like a path: only plain file names are read")
+    assert (rows["latin.pdf"]["problem"], rows["latin.pdf"]["detail"]) == (
+        "render", "notes file notes.en.md is not UTF-8 text (byte 5); save it as UTF-8")
+    for name in ("big.pdf", "path.pdf", "latin.pdf"):
+        assert not (out / "runs" / rows[name].get("id", name)).exists()
+
+
+def test_a_pdf_rendered_with_notes_gives_the_site_the_students_section(record_dir, tmp_path):
+    """For real: `render` embeds the notes; the site, given the PDF alone, publishes the student's section."""
+    (record_dir / "notes.en.md").write_text("# Discussion\n\nMy own words on the gates.\n", encoding="utf-8")
+    result = run_cli("render", "--out", str(record_dir), "--format", "pdf", "--lang", "en")
+    assert result.returncode == 0, result.stderr[-3000:]
+    subs = tmp_path / "class"
+    subs.mkdir()
+    shutil.copyfile(record_dir / "report.en.pdf", subs / "alice.pdf")
+    out = tmp_path / "site"
+    result = run_cli("site", str(subs), "--out", str(out), "--lang", "en")
+    assert result.returncode == 0, result.stderr[-3000:]
+    [row] = json.loads((out / "summary.json").read_text(encoding="utf-8"))["runs"]
+    assert row["own_sections"] == {"en": {"sections": 1, "characters": 21}}
+    assert "My own words on the gates." in (out / "runs" / row["id"] / "report.en.html").read_text(encoding="utf-8")
+    assert "en: yes, 21 characters in 1 section" in row_text((out / "index.html").read_text(encoding="utf-8"), row["id"])

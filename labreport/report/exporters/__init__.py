@@ -26,7 +26,8 @@ from labreport.report.templates import REPORT_TEMPLATE, load_catalog, make_envir
 class Page:
     """One language's report to export: the record, the student's notes, the figures drawn (by name
     and format), the template environment, and the run's files as written in its folder
-    (`run_files`: "results.json", "predictions.npz"; the PDF carries them), None when there are none."""
+    (`run_files`: "results.json", "predictions.npz" and each language's "notes.<lang>.md"; the PDF
+    carries them, the notes of its own language only), None when there are none."""
 
     record: dict
     lang: str

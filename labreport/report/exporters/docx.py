@@ -62,12 +62,17 @@ class DocxExporter(HtmlExporter):
     """`report.<lang>.docx`, for a student who edits the report or a course that collects Word files."""
 
     figure_formats: tuple[str, ...] = (PRINT_FIGURES,)
+    libraries = ("python-docx",)
 
-    def export(self, page) -> Output:
+    @classmethod
+    def check_available(cls) -> None:
         try:
             import docx  # noqa: F401
         except ImportError as error:
             raise Unavailable("DOCX needs python-docx: pip install 'labreport[office]'") from error
+
+    def export(self, page) -> Output:
+        self.check_available()
         document = blocks_module.read_page(self.page_html(page, inline=False), page.lang)
         pictures = {name: files[PRINT_FIGURES] for name, files in page.figures.items() if PRINT_FIGURES in files}
         run_date = _dt.datetime.combine(page.date(), _dt.time(), tzinfo=_dt.timezone.utc)

@@ -91,12 +91,19 @@ class HwpxExporter:
     """`report.<lang>.hwpx`: skipped with one line when python-hwpx is not installed."""
 
     figure_formats: tuple[str, ...] = ("png",)
+    libraries = ("python-hwpx",)
+    """The distribution that writes the file: its version keys the course site's cache."""
 
-    def export(self, page) -> Output:
+    @classmethod
+    def check_available(cls) -> None:
+        """Raises `Unavailable` with `INSTALL_HINT` when python-hwpx is not installed."""
         try:
             import hwpx  # noqa: F401  (only to say in one line what is missing)
         except ImportError as error:
             raise Unavailable(INSTALL_HINT) from error
+
+    def export(self, page) -> Output:
+        self.check_available()
         from labreport.report.exporters.blocks import read_page
         from labreport.report.exporters.html import HtmlExporter
         document = read_page(HtmlExporter().page_html(page, inline=False), page.lang)
