@@ -10,7 +10,9 @@ From the runs `labreport.site.submissions.find` gathers and `labreport.site.chec
   published, and no path a record names is read. HTML by default (`SITE_FORMATS`), PDF where
   asked. A page whose inputs (record, notes, templates, labreport, language, format) are unchanged
   since the last build is taken from the site's own cache, `SITE/.cache/` (`labreport.site.cache`),
-  instead of rendered again, so a late submission renders only its own run;
+  instead of rendered again, so a late submission renders only its own run; a run whose record
+  and predictions are unchanged is not read and checked again either (`SITE/.cache/checks/`,
+  authenticated with a key of the user's own: `labreport.site.check_cache`);
 - `SITE/grades.csv` (UTF-8 with BOM, cells that a spreadsheet would run as a formula neutralised)
   and `SITE/summary.json`.
 
@@ -38,7 +40,7 @@ from labreport.report import files as report_files
 from labreport.report.formats import DEFAULT_FORMATS, LANGUAGES
 from labreport.report.writer import write_file
 from labreport.site import cache as site_cache
-from labreport.site import checks, submissions
+from labreport.site import check_cache, checks, submissions
 
 MAX_REASON_CHARACTERS = 300
 """A run's reason is cut to this length on the page and in the CSV."""
@@ -401,13 +403,17 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
                                  "folder whole, so choose an --out outside them")
     fileio.check_writable(out.parent if out.parent != Path("") else Path("."))
     with tempfile.TemporaryDirectory(prefix="labreport-site-") as scratch:
-        found = submissions.find(list(paths), Path(scratch))
+        checked = check_cache.CheckCache(out / site_cache.FOLDER, check_cache.secret_key())
+        found = submissions.find(list(paths), Path(scratch), reuse=checked.reuse)
         for run in found:
-            if run.record is not None:
+            if run.record is not None and not run.checked:
                 try:
-                    checks.check_run(run)
+                    checked.check(run)
                 except Exception as error:  # a record validation let through: this run only
                     _set_problem(run, "check", error)
+        if progress:
+            progress(f"site: checks of {checked.reused} unchanged runs reused, "
+                     f"{sum(run.checked for run in found) - checked.reused} runs checked")
         assign_ids(found)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent if str(out.parent) else "."))
         try:
@@ -441,6 +447,7 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
                                                                lambda r: first.text(f"site.problem.{r['problem']}", detail=r["detail"]),
                                                                languages))
             fileio.write_json(staging / "summary.json", summary)
+            checked.write(staging / site_cache.FOLDER)
             _replace(staging, out)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
