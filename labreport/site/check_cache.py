@@ -22,7 +22,7 @@ write there but cannot read the user's own files: a student with write access to
 folder, an archive unpacked over it. So each entry is authenticated with an HMAC-SHA256 whose
 32-byte key lives outside the site, in the user's cache (`labreport.core.fileio.user_cache_folder()`,
 `site/check-key`, created 0600 in a 0700 folder, and used only while it is a plain file of this user
-that no one else can read). An entry is `<hex HMAC>\\n<JSON payload>` in `SITE/.cache/checks/`, named
+that no one else can read). An entry is `<hex HMAC>\\n<JSON payload>` in `SITE/.checks/`, named
 by the SHA-256 of its key; it is reused only when it is a plain file (never a link, inside folders
 that are not links), at most `MAX_ENTRY_BYTES` long, whose HMAC over the payload is right (checked
 before the payload is parsed) and whose payload names exactly the key asked for. A forged, edited,
@@ -50,8 +50,8 @@ from labreport.core import record as record_module
 from labreport.site import checks
 from labreport.site.submissions import Run
 
-FOLDER = "checks"
-"""The entries' folder inside the site's cache folder (`labreport.site.cache.FOLDER`)."""
+FOLDER = ".checks"
+"""The entries' folder inside the site's folder (beside the pages' `labreport.site.cache.FOLDER`)."""
 KEY_FILE = Path("site") / "check-key"
 """The HMAC key's file inside the user's cache folder."""
 KEY_BYTES = 32
@@ -104,14 +104,14 @@ class CheckCache:
     """The previous site's entries (read) and the next site's (kept until the site is written).
 
     Args:
-        old: the previous site's cache folder (`SITE/.cache`), read as untrusted.
+        old: the previous site's folder (`SITE`), read as untrusted.
         secret: the HMAC key (`secret_key()`); None turns the cache off.
     """
 
     def __init__(self, old: Path, secret: bytes | None) -> None:
         self.secret = secret
         self.code = code_digest() if secret is not None else ""
-        self.folder = old / FOLDER if secret is not None and _real_folders(old, old / FOLDER) else None
+        self.folder = old / FOLDER if secret is not None and _real_folder(old / FOLDER) else None
         self.new: dict[str, bytes] = {}
         """Entries of this build's runs by file name, written into the next site by `write`."""
         self.reused = 0
@@ -191,23 +191,23 @@ class CheckCache:
         if len(data) <= MAX_ENTRY_BYTES:
             self.new[entry_name(entry_key)] = data
 
-    def write(self, cache: Path) -> None:
-        """Writes this build's entries into the next site's cache folder `cache`."""
+    def write(self, site: Path) -> None:
+        """Writes this build's entries into the next site's folder `site`."""
         if not self.new:
             return
-        (cache / FOLDER).mkdir(parents=True, exist_ok=True)
+        (site / FOLDER).mkdir(parents=True, exist_ok=True)
         for name, data in self.new.items():
-            fileio.write_bytes(cache / FOLDER / name, data)
+            fileio.write_bytes(site / FOLDER / name, data)
 
 
 def entry_name(entry_key: str) -> str:
     return hashlib.sha256(entry_key.encode("utf-8")).hexdigest()
 
 
-def _real_folders(*folders: Path) -> bool:
-    """Whether each folder is a folder and not a link (a planted link would send reads elsewhere)."""
+def _real_folder(folder: Path) -> bool:
+    """Whether `folder` is a folder and not a link (a planted link would send reads elsewhere)."""
     try:
-        return all(stat.S_ISDIR(os.lstat(folder).st_mode) for folder in folders)
+        return stat.S_ISDIR(os.lstat(folder).st_mode)
     except OSError:
         return False
 

@@ -11,7 +11,7 @@ From the runs `labreport.site.submissions.find` gathers and `labreport.site.chec
   asked. A page whose inputs (record, notes, templates, labreport, language, format) are unchanged
   since the last build is taken from the site's own cache, `SITE/.cache/` (`labreport.site.cache`),
   instead of rendered again, so a late submission renders only its own run; a run whose record
-  and predictions are unchanged is not read and checked again either (`SITE/.cache/checks/`,
+  and predictions are unchanged is not read and checked again either (`SITE/.checks/`,
   authenticated with a key of the user's own: `labreport.site.check_cache`);
 - `SITE/grades.csv` (UTF-8 with BOM, cells that a spreadsheet would run as a formula neutralised)
   and `SITE/summary.json`.
@@ -403,7 +403,7 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
                                  "folder whole, so choose an --out outside them")
     fileio.check_writable(out.parent if out.parent != Path("") else Path("."))
     with tempfile.TemporaryDirectory(prefix="labreport-site-") as scratch:
-        checked = check_cache.CheckCache(out / site_cache.FOLDER, check_cache.secret_key())
+        checked = check_cache.CheckCache(out, check_cache.secret_key())
         found = submissions.find(list(paths), Path(scratch), reuse=checked.reuse)
         for run in found:
             if run.record is not None and not run.checked:
@@ -447,7 +447,7 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
                                                                lambda r: first.text(f"site.problem.{r['problem']}", detail=r["detail"]),
                                                                languages))
             fileio.write_json(staging / "summary.json", summary)
-            checked.write(staging / site_cache.FOLDER)
+            checked.write(staging)
             _replace(staging, out)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

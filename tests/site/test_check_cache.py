@@ -70,10 +70,10 @@ def class_site(tmp_path, checked_in_record):
 
 def entry_path(out, run_folder):
     """Where the site keeps the check entry of the run in `run_folder` as it is now."""
-    cache = check_cache.CheckCache(out / ".cache", check_cache.secret_key())
+    cache = check_cache.CheckCache(out, check_cache.secret_key())
     key = cache.key(hashlib.sha256((run_folder / "results.json").read_bytes()).hexdigest(),
                     (run_folder / "predictions.npz").read_bytes())
-    return out / ".cache" / check_cache.FOLDER / check_cache.entry_name(key), key
+    return out / check_cache.FOLDER / check_cache.entry_name(key), key
 
 
 def test_a_late_build_reuses_the_checks_of_every_unchanged_run(class_site, tmp_path, checked_in_record):
@@ -83,7 +83,7 @@ def test_a_late_build_reuses_the_checks_of_every_unchanged_run(class_site, tmp_p
     assert (reused, checked) == (2, 1)
     assert flags == {"2024001": ["edited", "quick"], "2024002": ["quick"], "2024003": ["quick"]}
     assert entry_path(out, late)[0].is_file()
-    assert len(list((out / ".cache" / check_cache.FOLDER).iterdir())) == 3
+    assert len(list((out / check_cache.FOLDER).iterdir())) == 3
 
 
 def test_a_run_handed_in_again_is_still_identical_to_the_one_reused(class_site, tmp_path):
@@ -194,7 +194,7 @@ def test_an_entry_that_is_a_link_is_not_followed(class_site, tmp_path):
 
 def test_an_entries_folder_that_is_a_link_is_not_followed(class_site, tmp_path):
     subs, out = class_site
-    folder = out / ".cache" / check_cache.FOLDER
+    folder = out / check_cache.FOLDER
     folder.rename(tmp_path / "outside-entries")
     os.symlink(tmp_path / "outside-entries", folder)
     assert build([subs], out) == (0, 2, {"2024001": ["edited", "quick"], "2024002": ["quick"]})
