@@ -23,15 +23,17 @@ folder, an archive unpacked over it. So each entry is authenticated with an HMAC
 32-byte key lives outside the site, in the user's cache (`labreport.core.fileio.user_cache_folder()`,
 `site/check-key`, created 0600 in a 0700 folder, and used only while it is a plain file of this user
 that no one else can read). An entry is `<hex HMAC>\\n<JSON payload>` in `SITE/.checks/`, named
-by the SHA-256 of its key; it is reused only when it is a plain file (never a link, inside folders
-that are not links), at most `MAX_ENTRY_BYTES` long, whose HMAC over the payload is right (checked
+by the SHA-256 of its key; it is reused only when it is a plain file (never a link, in a `.checks`
+that is not a link), at most `MAX_ENTRY_BYTES` long, whose HMAC over the payload is right (checked
 before the payload is parsed) and whose payload names exactly the key asked for. A forged, edited,
 corrupt, oversized or renamed entry (another run's, authentic but for other inputs) therefore
 misses, and the run is read and checked afresh; the worst a planted file can do is cost one bounded
-read. No path is ever taken from an entry. Without a usable key (no writable cache folder, a key
-file that is a link or readable by others) nothing is reused and every run is checked, as before.
+read, and deleting entries costs only time. No path is ever taken from an entry. Without a usable
+key (no writable cache folder; a key file that is a link, another user's or readable by others)
+nothing is reused and every run is checked, as before.
 An authentic entry copied from another of the user's sites is a correct result for its inputs, so
-it may be reused. The next site's cache holds only the entries of its own runs.
+it may be reused. Out of scope: whoever can read the user's own cache folder (the user, root).
+The next site's entries are only those of its own runs.
 """
 
 from __future__ import annotations
