@@ -106,6 +106,16 @@ def read_run_file(folder: Path, name: str, limit: int) -> bytes | None:
     return data
 
 
+def user_cache_folder() -> Path:
+    """labreport's folder in the user's cache: `LABREPORT_CACHE_DIR`, else `$XDG_CACHE_HOME/labreport`,
+    else `~/.cache/labreport` (not created here). What is kept there is this user's own, outside any
+    folder a course hands in or a site publishes."""
+    if os.environ.get("LABREPORT_CACHE_DIR"):
+        return Path(os.environ["LABREPORT_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "labreport"
+
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """A spreadsheet runs a cell that starts with one of these as a formula."""
 

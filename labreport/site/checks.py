@@ -56,13 +56,23 @@ class Flag:
             raise ValueError(f"unknown site check {self.check!r}; the checks are {', '.join(CHECKS)}")
 
 
-def load_predictions(run: Run) -> dict[str, np.ndarray] | None:
-    """The run's prediction arrays, read only when checked (a class's arrays never sit in memory together)."""
-    try:
-        raw = fileio.read_run_file(run.folder, record_module.PREDICTIONS_FILE, record_module.MAX_PREDICTIONS_BYTES)
-    except LabreportError as error:
-        run.flags.append(Flag("predictions_unreadable", {"why": str(error)}))
-        return None
+READ = object()
+"""`check_run`'s default: the run's predictions are read from its folder."""
+
+
+def load_predictions(run: Run, raw: bytes | None | object = READ) -> dict[str, np.ndarray] | None:
+    """The run's prediction arrays, read only when checked (a class's arrays never sit in memory together).
+
+    Args:
+        raw: the bytes of the run's `predictions.npz` already read (None: it has none); by default
+            they are read from the run's folder.
+    """
+    if raw is READ:
+        try:
+            raw = fileio.read_run_file(run.folder, record_module.PREDICTIONS_FILE, record_module.MAX_PREDICTIONS_BYTES)
+        except LabreportError as error:
+            run.flags.append(Flag("predictions_unreadable", {"why": str(error)}))
+            return None
     if raw is None:
         return None
     try:
@@ -173,10 +183,14 @@ def params_mismatches(record: dict) -> list[str]:
             for row in entry["params"]["layers"] if row.get("ok") is False]
 
 
-def check_run(run: Run) -> None:
-    """The checks that need one run only; adds to `run.flags` and keeps only what the site shows."""
+def check_run(run: Run, predictions_file: bytes | None | object = READ) -> None:
+    """The checks that need one run only; adds to `run.flags` and keeps only what the site shows.
+
+    Args:
+        predictions_file: the run's `predictions.npz` bytes when already read (`load_predictions`).
+    """
     record = run.record
-    predictions = load_predictions(run)
+    predictions = load_predictions(run, predictions_file)
     run.flags += data_flags(record)
     fields = edited_fields(record, predictions)
     if fields is None:
@@ -189,6 +203,28 @@ def check_run(run: Run) -> None:
     run.predictions_digest = predictions_digest(predictions)
     run.uncovered_digest = uncovered_digest(record)
     run.record = slim(record)  # memory grows with the table, not with the runs' records and arrays
+    run.checked = True
+
+
+def results(run: Run) -> dict[str, Any]:
+    """What `check_run` left on a run, as JSON (`labreport.site.check_cache` keeps it)."""
+    return {"flags": [[flag.check, flag.details] for flag in run.flags], "record": run.record,
+            "predictions_digest": run.predictions_digest, "uncovered_digest": run.uncovered_digest}
+
+
+def restore(run: Run, results: dict[str, Any]) -> None:
+    """Puts `results` (from `results`) back on a run, as if `check_run` had checked it.
+
+    Raises:
+        KeyError, TypeError, ValueError: results of another layout (an unknown check included).
+    """
+    flags = [Flag(check, dict(details)) for check, details in results["flags"]]
+    digests = results["predictions_digest"], results["uncovered_digest"]
+    if not isinstance(results["record"], dict) or not all(isinstance(digest, str) for digest in digests):
+        raise TypeError("cached check results of another layout")
+    run.record, run.flags = results["record"], flags
+    run.predictions_digest, run.uncovered_digest = digests
+    run.checked = True
 
 
 def slim(record: dict) -> dict:

@@ -11,7 +11,9 @@ From the runs `labreport.site.submissions.find` gathers and `labreport.site.chec
   and HWPX where asked (a format whose library is missing stops the command before any work, in one
   line saying what to install: a site without the files asked for would look complete). A page whose inputs (record, notes, templates, labreport, language, format) are unchanged
   since the last build is taken from the site's own cache, `SITE/.cache/` (`labreport.site.cache`),
-  instead of rendered again, so a late submission renders only its own run;
+  instead of rendered again, so a late submission renders only its own run; a run whose record
+  and predictions are unchanged is not read and checked again either (`SITE/.checks/`,
+  authenticated with a key of the user's own: `labreport.site.check_cache`);
 - `SITE/grades.csv` (UTF-8 with BOM, cells that a spreadsheet would run as a formula neutralised)
   and `SITE/summary.json`.
 
@@ -40,7 +42,7 @@ from labreport.report import formats as formats_module
 from labreport.report.formats import DEFAULT_FORMATS, LANGUAGES
 from labreport.report.writer import write_file
 from labreport.site import cache as site_cache
-from labreport.site import checks, submissions
+from labreport.site import check_cache, checks, submissions
 
 MAX_REASON_CHARACTERS = 300
 """A run's reason is cut to this length on the page and in the CSV."""
@@ -406,13 +408,17 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
                                  "folder whole, so choose an --out outside them")
     fileio.check_writable(out.parent if out.parent != Path("") else Path("."))
     with tempfile.TemporaryDirectory(prefix="labreport-site-") as scratch:
-        found = submissions.find(list(paths), Path(scratch))
+        checked = check_cache.CheckCache(out, check_cache.secret_key())
+        found = submissions.find(list(paths), Path(scratch), reuse=checked.reuse)
         for run in found:
-            if run.record is not None:
+            if run.record is not None and not run.checked:
                 try:
-                    checks.check_run(run)
+                    checked.check(run)
                 except Exception as error:  # a record validation let through: this run only
                     _set_problem(run, "check", error)
+        if progress:
+            progress(f"site: checks of {checked.reused} unchanged runs reused, "
+                     f"{sum(run.checked for run in found) - checked.reused} runs checked")
         assign_ids(found)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent if str(out.parent) else "."))
         try:
@@ -446,6 +452,7 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
                                                                lambda r: first.text(f"site.problem.{r['problem']}", detail=r["detail"]),
                                                                languages))
             fileio.write_json(staging / "summary.json", summary)
+            checked.write(staging)
             _replace(staging, out)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

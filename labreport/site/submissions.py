@@ -29,6 +29,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 from labreport.core import LabreportError, fileio
 from labreport.core import record as record_module
@@ -109,6 +110,10 @@ class Run:
     uncovered_digest: str = ""
     own_sections: dict = field(default_factory=dict)
     """What the student wrote per language (`labreport.site.publish.own_sections`), read with the notes."""
+    record_sha256: str = ""
+    """The SHA-256 of the record's bytes, in full (`labreport.site.check_cache` keys by it)."""
+    checked: bool = False
+    """Whether the run's own checks are done (`labreport.site.checks.check_run`, or reused from the cache)."""
 
 
 _LANGUAGE_SUFFIX = re.compile(r"\.[a-z]{2}(?:-[a-z]{2})?\.pdf$")
@@ -197,7 +202,7 @@ def embedded_run_files(path: Path) -> dict[str, bytes]:
     return files
 
 
-def read_pdf(path: Path, into: Path, source: str) -> Run:
+def read_pdf(path: Path, into: Path, source: str, reuse: Reuse | None = None) -> Run:
     """A run from a submitted report PDF: its embedded files written into the empty scratch folder
     `into` and read like a run folder's (`read`), or the reason it cannot be."""
     try:
@@ -208,7 +213,7 @@ def read_pdf(path: Path, into: Path, source: str) -> Run:
         return Run(source=source, problem="pdf_no_record")
     for name, data in files.items():
         (into / name).write_bytes(data)
-    return read(into, source)
+    return read(into, source, reuse)
 
 
 def _add_notes(kept: Run, other: Run) -> None:
@@ -287,8 +292,17 @@ def zlib_error():
     return zlib.error
 
 
-def read(folder: Path, source: str) -> Run:
-    """A run from its folder: the validated record and the prediction arrays, or the reason it cannot be read."""
+Reuse = Callable[[Run], bool]
+"""Fills a run whose record's bytes are read and hashed (not yet parsed) from what an earlier build
+found, or says it cannot (`labreport.site.check_cache.CheckCache.reuse`)."""
+
+
+def read(folder: Path, source: str, reuse: Reuse | None = None) -> Run:
+    """A run from its folder: the validated record and the prediction arrays, or the reason it cannot be read.
+
+    Args:
+        reuse: when it fills the run from an earlier build's checks, the record is not parsed again.
+    """
     run = Run(source=source, folder=folder)
     path = folder / record_module.RECORD_FILE
     if path.is_symlink():
@@ -296,7 +310,10 @@ def read(folder: Path, source: str) -> Run:
         return run
     try:
         raw = fileio.read_run_file(folder, record_module.RECORD_FILE, MAX_RECORD_BYTES)
-        run.digest = hashlib.sha256(raw).hexdigest()[:16]
+        run.record_sha256 = hashlib.sha256(raw).hexdigest()
+        run.digest = run.record_sha256[:16]
+        if reuse is not None and reuse(run):
+            return run
         # The record's own reading: its size, JSON, NaN and Infinity named by their path, the schema.
         run.record = record_module.parse_record(raw, source)
     except (UnicodeDecodeError, RecursionError) as error:
@@ -323,8 +340,9 @@ def full_record(run: Run) -> dict:
     return again.record
 
 
-def find(paths: list[str | Path], scratch: Path) -> list[Run]:
+def find(paths: list[str | Path], scratch: Path, reuse: Reuse | None = None) -> list[Run]:
     """Every run under `paths`, readable or not, in a stable order; archives are unpacked under `scratch`.
+    `reuse` is handed to `read` for each run.
 
     A folder with a record is a run; any other folder is searched; a folder or archive with no
     record anywhere inside is listed as unreadable, once, at its highest level.
@@ -359,7 +377,7 @@ def find(paths: list[str | Path], scratch: Path) -> list[Run]:
         if _is_pdf(path):  # a report PDF handed in alone: the run it carries
             into = scratch / f"pdf-{next(counter)}"
             into.mkdir(parents=True)
-            return [read_pdf(path, into, source)]
+            return [read_pdf(path, into, source, reuse)]
         return collect_folder(path, source, budget, depth) if path.is_dir() else []
 
     def collect_folder(folder: Path, source: str, budget: Budget | None, depth: int) -> list[Run]:
@@ -367,7 +385,7 @@ def find(paths: list[str | Path], scratch: Path) -> list[Run]:
             return [Run(source=source[:MAX_DETAIL_CHARACTERS], problem="archive",
                         detail=f"folders are nested more than {MAX_FOLDER_DEPTH} deep")]
         if (folder / record_module.RECORD_FILE).exists() or (folder / record_module.RECORD_FILE).is_symlink():
-            return [read(folder, source.rstrip(":") or str(folder))]
+            return [read(folder, source.rstrip(":") or str(folder), reuse)]
         found: list[Run] = []
         empty: list[Run] = []
         carried: dict[tuple[str, str], Run] = {}  # (name but language, record) of this folder's PDFs: the run kept

@@ -154,10 +154,9 @@ def _unavailable(reason: str, code: str, compiler: str | None = None) -> Kernels
 
 def cache_folder() -> Path:
     """Where built libraries are kept (see the module's docstring)."""
-    if os.environ.get("LABREPORT_CACHE_DIR"):
-        return Path(os.environ["LABREPORT_CACHE_DIR"]).expanduser() / "kernels"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "labreport" / "kernels"
+    from labreport.core.fileio import user_cache_folder
+
+    return user_cache_folder() / "kernels"
 
 
 def find_compiler() -> str | None:
