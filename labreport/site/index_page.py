@@ -117,13 +117,17 @@ def _title(summary: dict, catalog: Catalog) -> str:
 
 
 def _report_links(run_id: str, names: list[str], catalog: Catalog) -> list[dict]:
-    """Each report as a link labelled by language and format ("한국어 HTML"), in the order given (Korean first)."""
-    links = []
+    """The reports grouped by language, in the order given (Korean first): one line a language, its
+    label ("한국어") and a link per format ("HTML", "DOCX"), each link named in full ("한국어 DOCX") for
+    screen readers and on hover."""
+    groups: list[dict] = []
     for name in names:
         _, lang, fmt = name.split(".")
         label = catalog.text(f"site.language.{lang}") if f"site.language.{lang}" in catalog.messages else lang
-        links.append({"href": f"runs/{run_id}/{name}", "text": f"{label} {fmt.upper()}"})
-    return links
+        if not groups or groups[-1]["lang"] != lang:
+            groups.append({"lang": lang, "label": label, "links": []})
+        groups[-1]["links"].append({"href": f"runs/{run_id}/{name}", "text": fmt.upper(), "name": f"{label} {fmt.upper()}"})
+    return groups
 
 
 def page(summary: dict, catalog: Catalog, languages: list[str], user_templates=None) -> str:

@@ -51,7 +51,7 @@ def the_run(site: Path) -> dict:
 def test_the_index_links_every_format_korean_first(office_site):
     _, site = office_site
     row = the_run(site)
-    links = re.findall(r'<a href="runs/([^"]+)">([^<]+)</a>', (site / "index.html").read_text(encoding="utf-8"))
+    links = re.findall(r'<a href="runs/([^"]+)" aria-label="([^"]+)"', (site / "index.html").read_text(encoding="utf-8"))
     assert [text for _, text in links] == ["한국어 HTML", "한국어 DOCX", "한국어 HWPX", "English HTML", "English DOCX", "English HWPX"]
     assert [href for href, _ in links] == [f"{row['id']}/report.{lang}.{fmt}" for lang in ("ko", "en")
                                            for fmt in ("html", "docx", "hwpx")]

@@ -93,9 +93,11 @@ def test_one_line_per_run_with_its_badges_reasons_and_links_korean_first(every_f
         assert row["name"] in line
         assert len(re.findall(r'<span class="badge" title="[^"]+">', line)) == len(row["flags"])
         assert len(re.findall(r"<li>", details)) == len(row["flags"])
-        links = re.findall(r'<a href="(runs/[^"]+)">([^<]+)</a>', line)
-        assert [href for href, _ in links] == [f"runs/{row['id']}/report.ko.html", f"runs/{row['id']}/report.en.html"]
-        assert [text for _, text in links] == ["한국어 HTML", "English HTML"]
+        links = re.findall(r'<a href="(runs/[^"]+)" aria-label="([^"]+)" title="[^"]+">([^<]+)</a>', line)
+        assert [href for href, _, _ in links] == [f"runs/{row['id']}/report.ko.html", f"runs/{row['id']}/report.en.html"]
+        assert [name for _, name, _ in links] == ["한국어 HTML", "English HTML"]
+        assert [text for _, _, text in links] == ["HTML", "HTML"]
+        assert re.findall(r'<span class="lang" lang="(\w+)">', line) == ["ko", "en"]
     title = "실습 5" if lang == "ko" else "Lab 5"
     assert f'<div class="course">{COURSE}</div>' in html and f"<h1>{title}</h1>" in html
 
@@ -125,3 +127,10 @@ def test_own_sections_are_shown_and_written_to_the_csv_and_summary(every_flag):
     assert (by_name["Bob"]["own_sections_ko"], by_name["Bob"]["own_characters_ko"]) == ("0", "0")
     assert summary["runs"][0]["own_sections"] == {"ko": {"sections": 1, "characters": 9},
                                                   "en": {"sections": 0, "characters": 0}}
+
+
+@pytest.mark.parametrize("page, said", [("index.html", "실행 9개를 모두 읽었다."), ("index.en.html", "All 9 runs could be read.")])
+def test_a_class_read_whole_says_so_without_a_count_of_nothing(every_flag, page, said):
+    out, _ = every_flag
+    html = (out / page).read_text(encoding="utf-8")
+    assert said in html and "0개는 읽지" not in html and "0 could not" not in html
