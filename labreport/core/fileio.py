@@ -94,15 +94,37 @@ def read_run_file(folder: Path, name: str, limit: int) -> bytes | None:
         raise LabreportError(f"{name} is a link: a run's files are read from the run itself only")
     if not path.exists():
         return None
-    if not path.is_file():
-        raise LabreportError(f"{name} is not a plain file")
-    size = path.stat().st_size
-    if size > limit:
-        raise LabreportError(f"{name} is {size:,} bytes, more than the {limit:,} allowed")
-    with open(path, "rb") as handle:
+    return read_at_most(path, limit, name)
+
+
+def read_at_most(path: Path, limit: int, name: str, allowed: str = "allowed") -> bytes:
+    """The bytes of the plain file at `path`, refused unread when over `limit` bytes.
+
+    The file is opened without following a link (where the system can say so) and without waiting
+    on a pipe, and measured on the descriptor opened, so a file swapped for a link or a larger file after a check is refused, not
+    read; at most `limit + 1` bytes are ever read, however the size was reported.
+
+    Raises:
+        LabreportError: "<name> is N bytes, more than the LIMIT <allowed>", or the file is a link or
+            not a plain file.
+    """
+    import stat
+
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        if path.is_symlink():
+            raise LabreportError(f"{name} is a link: a run's files are read from the run itself only") from None
+        raise LabreportError(f"{name} cannot be read ({error.strerror})") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise LabreportError(f"{name} is not a plain file")
+        if status.st_size > limit:
+            raise LabreportError(f"{name} is {status.st_size:,} bytes, more than the {limit:,} {allowed}")
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise LabreportError(f"{name} is more than the {limit:,} bytes allowed")
+        raise LabreportError(f"{name} is more than the {limit:,} bytes {allowed}")
     return data
 
 

@@ -160,13 +160,7 @@ def embedded_run_files(path: Path) -> dict[str, bytes]:
     Raises:
         LabreportError: one line, for any PDF that breaks a bound or cannot be parsed.
     """
-    size = path.stat().st_size
-    if size > MAX_PDF_BYTES:
-        raise LabreportError(f"the PDF is {size:,} bytes, more than the {MAX_PDF_BYTES:,} a report may be")
-    with open(path, "rb") as handle:
-        data = handle.read(MAX_PDF_BYTES + 1)
-    if len(data) > MAX_PDF_BYTES:
-        raise LabreportError(f"the PDF is more than the {MAX_PDF_BYTES:,} bytes a report may be")
+    data = fileio.read_at_most(path, MAX_PDF_BYTES, "the PDF", allowed="a report may be")
     try:
         import pypdf
     except ImportError:

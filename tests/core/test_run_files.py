@@ -138,3 +138,36 @@ def test_a_checkpoint_with_other_units_is_refused_before_keras_builds_it(tmp_pat
     bigger = load_config(None, {"model": {"hidden_units": quick.model.hidden_units + 1}}, quick=True)
     assert resume.keras_file_problem(tmp_path / "gru.keras", "gru", bigger) == (
         f"a layer has {quick.model.hidden_units} units, the run's have {quick.model.hidden_units + 1}")
+
+
+def test_a_run_file_that_is_a_pipe_is_refused_at_once_not_waited_on(tmp_path):
+    """A named pipe where a record should be: opening it for reading would wait for a writer forever."""
+    import os
+    import threading
+
+    from labreport.core import fileio
+
+    os.mkfifo(tmp_path / "results.json")
+    outcome = []
+    reader = threading.Thread(target=lambda: outcome.append(_refusal(fileio.read_run_file, tmp_path, "results.json", 1000)),
+                              daemon=True)
+    reader.start()
+    reader.join(10)
+    assert outcome == ["results.json is not a plain file"]
+
+
+def test_a_file_over_its_bound_is_refused_with_its_size_and_a_link_unread(tmp_path):
+    from labreport.core import fileio
+
+    (tmp_path / "big.pdf").write_bytes(b"x" * 101)
+    assert _refusal(fileio.read_at_most, tmp_path / "big.pdf", 100, "the PDF", allowed="a report may be") == \
+        "the PDF is 101 bytes, more than the 100 a report may be"
+    (tmp_path / "link.pdf").symlink_to(tmp_path / "big.pdf")
+    assert "is a link" in _refusal(fileio.read_at_most, tmp_path / "link.pdf", 1000, "the PDF")
+    assert fileio.read_at_most(tmp_path / "big.pdf", 101, "the PDF") == b"x" * 101
+
+
+def _refusal(function, *args, **kwargs) -> str:
+    with pytest.raises(LabreportError) as caught:
+        function(*args, **kwargs)
+    return str(caught.value)
