@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labreport.report.exporters.blocks import Table, TableCell
-from labreport.report.exporters.columns import NARROW_EM, column_widths
+from labreport.report.exporters.columns import NARROW_EM, column_widths, content_widths
 
 
 def table(*rows: list[str]) -> Table:
@@ -46,3 +46,10 @@ def test_a_cell_spanning_columns_widens_them_evenly_where_its_word_needs_it():
     assert widths[0] + widths[1] >= len(word) * NARROW_EM * 100
     assert abs(widths[0] - widths[1]) <= 1
     assert column_widths(Table("", []), 9071, em=210, padding=216) == []
+
+
+def test_a_bold_header_of_capitals_is_estimated_as_wide_as_dejavu_sans_bold_draws_it():
+    # DejaVu Sans Bold (LibreOffice's face where Calibri is missing) draws "BiLSTM" 4.14 em wide (its hmtx); at
+    # NARROW_EM a letter the header broke as "BiLST / M".
+    assert content_widths("BiLSTM", 1.0, bold=True)[0] >= 4.14
+    assert content_widths("BiLSTM", 1.0, bold=True)[0] > content_widths("BiLSTM", 1.0)[0]

@@ -16,9 +16,9 @@ layout does (CSS 2.1, 17.5.2.2), from the text alone, since no font is measured 
 - when even the minimums do not fit, they are scaled down to the text width (a word breaks then:
   nothing fits it).
 
-Text is estimated, not measured: a Hangul, CJK or other full-width character is one em wide, any other
-character `NARROW_EM` of an em, as wide as the widest common face draws digits, so that a word estimated
-to fit does fit. The widths always add up to the text width,
+Text is estimated, not measured: a Hangul, CJK or other full-width character is one em wide, a capital
+Latin letter `WIDE_EM`, any other character `NARROW_EM` of an em (as wide as the widest common face draws
+digits), and a header's bold text a tenth wider, so that a word estimated to fit does fit. The widths always add up to the text width,
 so the table spans the text as the HTML's does.
 """
 
@@ -33,6 +33,15 @@ NARROW_EM = 0.64
 Calibri's and 함초롬바탕's are about half, but a machine without them draws DejaVu Sans (LibreOffice on
 Linux), whose digits are 0.64 em; the estimate errs towards wide, so a word estimated to fit fits."""
 
+WIDE_EM = 0.8
+"""The estimated width of a capital Latin letter and of the widest small ones and signs (`WIDE_CHARACTERS`):
+DejaVu Sans Bold draws "BiLSTM" 4.14 em wide (its M nearly an em), so, estimated at `NARROW_EM` a letter broke as "BiLST / M"."""
+
+WIDE_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZmw%@")
+
+BOLD_FACTOR = 1.1
+"""How much wider a header cell's bold text is estimated than its regular weight."""
+
 
 def text_width_in_ems(text: str) -> float:
     """The estimated width of `text` on one line, in ems of its font size.
@@ -41,17 +50,20 @@ def text_width_in_ems(text: str) -> float:
         text: the text, without line breaks.
 
     Returns:
-        One em for each full-width character (Hangul, CJK, full-width forms), `NARROW_EM` for any other.
+        One em for each full-width character (Hangul, CJK, full-width forms), `WIDE_EM` for a capital and
+        `WIDE_CHARACTERS`, `NARROW_EM` for any other.
     """
-    return sum(1.0 if unicodedata.east_asian_width(character) in ("W", "F") else NARROW_EM for character in text)
+    return sum(1.0 if unicodedata.east_asian_width(character) in ("W", "F")
+               else WIDE_EM if character in WIDE_CHARACTERS else NARROW_EM for character in text)
 
 
-def content_widths(text: str, em: float) -> tuple[float, float]:
+def content_widths(text: str, em: float, bold: bool = False) -> tuple[float, float]:
     """The narrowest and the widest `text` is set: its longest word, and its longest line unbroken.
 
     Args:
         text: a cell's text.
         em: the font size, in the unit the widths are wanted in.
+        bold: whether the text is set bold (a header cell's).
 
     Returns:
         `(minimum, maximum)`, without the cell's margins.
@@ -59,7 +71,8 @@ def content_widths(text: str, em: float) -> tuple[float, float]:
     lines = text.split("\n")
     minimum = max((text_width_in_ems(word) for line in lines for word in line.split()), default=0.0)
     maximum = max((text_width_in_ems(line.strip()) for line in lines), default=0.0)
-    return minimum * em, maximum * em
+    scale = em * (BOLD_FACTOR if bold else 1.0)
+    return minimum * scale, maximum * scale
 
 
 def column_widths(table: Table, text_width: int, em: float, padding: float) -> list[int]:
@@ -84,7 +97,7 @@ def column_widths(table: Table, text_width: int, em: float, padding: float) -> l
         column = 0
         for cell in row:
             span = min(max(cell.colspan, 1), count - column)
-            minimum, maximum = content_widths(cell.text, em)
+            minimum, maximum = content_widths(cell.text, em, bold=cell.header)
             if span == 1:
                 minimums[column] = max(minimums[column], minimum + padding)
                 maximums[column] = max(maximums[column], maximum + padding)
