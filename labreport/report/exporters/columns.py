@@ -18,8 +18,8 @@ layout does (CSS 2.1, 17.5.2.2), from the text alone, since no font is measured 
 
 Text is estimated, not measured: a Hangul, CJK or other full-width character is one em wide, a capital
 Latin letter `WIDE_EM`, any other character `NARROW_EM` of an em (as wide as the widest common face draws
-digits), and a header's bold text a tenth wider, so that a word estimated to fit does fit. The widths always add up to the text width,
-so the table spans the text as the HTML's does.
+digits), and a header's bold text a tenth wider, so that a word estimated to fit does fit. The widths
+always add up to the text width, so the table spans the text as the HTML's does.
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ Linux), whose digits are 0.64 em; the estimate errs towards wide, so a word esti
 
 WIDE_EM = 0.8
 """The estimated width of a capital Latin letter and of the widest small ones and signs (`WIDE_CHARACTERS`):
-DejaVu Sans Bold draws "BiLSTM" 4.14 em wide (its M nearly an em), so, estimated at `NARROW_EM` a letter broke as "BiLST / M"."""
+DejaVu Sans Bold draws "BiLSTM" 4.14 em wide (its M nearly an em); estimated at `NARROW_EM` a letter, the
+header broke as "BiLST / M"."""
 
 WIDE_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZmw%@")
+"""The characters estimated at `WIDE_EM`: the capitals and the small letters and signs as wide as them."""
 
 BOLD_FACTOR = 1.1
 """How much wider a header cell's bold text is estimated than its regular weight."""
