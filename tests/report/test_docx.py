@@ -329,3 +329,57 @@ def test_libreoffice_without_a_korean_font_draws_the_hangul_in_the_embedded_face
             for font in page["/Resources"]["/Font"].values()}
     assert {"LabreportGothic-Regular", "LabreportGothic-Bold"} <= used, used
     assert "실행 날짜" in " ".join(reader.pages[0].extract_text().split())
+
+
+def line_twips(text: str, points: float) -> float:
+    """How wide `text` is set on one line at `points`, in twips: Hangul a full em and any other character half
+    of one (about Calibri's average; the exporter's own estimate is wider)."""
+    return sum(1.0 if "\uac00" <= character <= "\ud7a3" else 0.5 for character in text) * points * 20
+
+
+def longest_word_twips(text: str, points: float) -> float:
+    """The narrowest a cell's text is set without breaking a word, in twips."""
+    return max((line_twips(word, points) for word in text.split()), default=0.0)
+
+
+def grid_widths(table) -> list[int]:
+    return [int(column.get(f"{WORD}w")) for column in table._tbl.tblGrid.iter(f"{WORD}gridCol")]
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_table_columns_are_as_wide_as_their_words_and_span_the_text_width(reports, lang):
+    _, _, results = reports
+    document = opened(results[lang].outputs["docx"].data)
+    section = document.sections[0]
+    text_width = round((section.page_width - section.left_margin - section.right_margin) / 635)
+    points = document.styles["Normal"].font.size.pt  # the tables' text is the body's
+    for table in document.tables:
+        properties = table._tbl.tblPr
+        # Fixed layout: LibreOffice and Word both take the widths written, rather than their own.
+        assert properties.find(f"{WORD}tblLayout").get(f"{WORD}type") == "fixed"
+        assert properties.find(f"{WORD}tblW").get(f"{WORD}w") == str(text_width)
+        widths = grid_widths(table)
+        assert sum(widths) == text_width
+        for row in table._tbl.tr_lst:
+            start = 0
+            for cell in row.tc_lst:
+                spanned = sum(widths[start:start + cell.grid_span])
+                cell_width = cell.tcPr.tcW  # each cell says the width of the columns it spans
+                assert (cell_width.get(f"{WORD}type"), cell_width.get(f"{WORD}w")) == ("dxa", str(spanned))
+                if cell.grid_span == 1:
+                    text = "\n".join(paragraph_text(paragraph) for paragraph in cell.iter(f"{WORD}p"))
+                    assert spanned >= longest_word_twips(text, points) + 2 * 108, (lang, text, spanned)
+                start += cell.grid_span
+
+
+def test_a_wide_text_column_gets_more_than_a_check_mark_column(reports):
+    _, _, results = reports
+    document = opened(results["ko"].outputs["docx"].data)
+    table = next(table for table in document.tables if [cell.text for cell in table.rows[0].cells][-1] == "검증")
+    header = [cell.text for cell in table.rows[0].cells]
+    widths = dict(zip(header, grid_widths(table)))
+    assert widths["공식"] > widths["검증"]
+    assert widths["이번 실행의 값 대입"] > widths["검증"]
+    assert widths["층"] >= longest_word_twips("bidirectional", 10.5) + 2 * 108  # not "bidirectiona / l"
+    # "✓ 일치" on one line: a short column gets its whole content before the long ones share the rest.
+    assert widths["검증"] >= line_twips("✓ 일치", 10.5) + 2 * 108

@@ -290,3 +290,45 @@ def test_missing_python_hwpx_skips_the_format_with_one_line(checked_in_record, m
     result = render_language(checked_in_record, "en", ("html", "hwpx"), None, None)
     assert "hwpx" not in result.outputs and "html" in result.outputs
     assert result.skipped["hwpx"] == "HWPX needs python-hwpx: pip install 'labreport[office]' (or 'python-hwpx>=6.9')"
+
+
+def cell_widths(table_element) -> list[list[tuple[int, int, str]]]:
+    """Each row's cells as (columns spanned, width in HWPUNIT, text)."""
+    return [[(int(cell.find("{*}cellSpan").get("colSpan")), int(cell.find("{*}cellSz").get("width")),
+              "".join(text.text or "" for text in cell.iter("{*}t")))
+             for cell in row.iter("{*}tc")] for row in table_element.iter("{*}tr")]
+
+
+def longest_word_units(text: str) -> float:
+    """The narrowest a cell's text is set at 10 pt without breaking a word, in HWPUNIT: Hangul a full em
+    (1000), any other character half of one (the exporter's own estimate is wider)."""
+    return max((sum(1000 if "\uac00" <= character <= "\ud7a3" else 500 for character in word)
+                for word in text.split()), default=0)
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_table_columns_are_as_wide_as_their_words_and_span_the_text_width(rendered, lang):
+    out, _ = rendered
+    _, document, _ = read_back(out, lang)
+    tables = section_elements(document, "tbl")
+    assert len(tables) > 10
+    for table in tables:
+        width = int(table.find("{*}sz").get("width"))
+        margins = table.find("{*}inMargin")
+        padding = int(margins.get("left")) + int(margins.get("right"))
+        assert width == 42520  # the text width (150 mm), as python-hwpx sets a new table
+        for row in cell_widths(table):
+            assert sum(cell_width for _, cell_width, _ in row) == width  # every row ends at the table's edge
+            for span, cell_width, text in row:
+                if span == 1:
+                    assert cell_width >= longest_word_units(text) + padding, (lang, text, cell_width)
+
+
+def test_a_wide_text_column_gets_more_than_a_check_mark_column_in_the_hwpx(rendered):
+    out, _ = rendered
+    _, document, _ = read_back(out, "ko")
+    rows = next(rows for rows in map(cell_widths, section_elements(document, "tbl")) if rows[0][-1][2] == "검증")
+    widths = {text: cell_width for _, cell_width, text in rows[0]}
+    assert widths["공식"] > widths["검증"]
+    assert widths["이번 실행의 값 대입"] > widths["검증"]
+    assert widths["층"] >= longest_word_units("bidirectional") + 1020

@@ -28,6 +28,7 @@ import re
 import zipfile
 
 from labreport.report.exporters import blocks as blocks_module
+from labreport.report.exporters import columns as columns_module
 from labreport.report.exporters.html import HtmlExporter
 from labreport.report.formats import Output, Unavailable
 
@@ -44,6 +45,11 @@ CODE_KOREAN_FONT = "D2Coding"
 
 TEXT_WIDTH_EMU = 6_000_000
 """The widest a figure is set: the text width of an A4 page with 2.5 cm margins (16 cm), in EMU."""
+
+TABLE_CELL_PADDING_TWIPS = 2 * 108
+"""A table cell's left and right inner margins together: the Table Grid style's 0.19 cm a side, in twips."""
+
+_EMU_PER_TWIP = 635
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 """Characters an XML 1.0 document cannot hold (python-docx raises on them) and DEL."""
@@ -439,6 +445,29 @@ class _Writer:
                 run = paragraph.add_run(plain(cell.text))
                 run.bold = cell.header or None
                 column += cell.colspan
+        self._set_column_widths(table, block)
+
+    def _set_column_widths(self, table, block) -> None:
+        """Each column as wide as its content asks (`columns.column_widths`), the table the text width, and
+        the layout fixed, so that LibreOffice and Word both take these widths rather than sharing the
+        width evenly (LibreOffice) or re-measuring (Word)."""
+        from docx.shared import Twips
+
+        section = self.word.sections[0]
+        text_width = round((section.page_width - section.left_margin - section.right_margin) / _EMU_PER_TWIP)
+        widths = columns_module.column_widths(block, text_width, em=self.word.styles["Normal"].font.size.twips,
+                                              padding=TABLE_CELL_PADDING_TWIPS)
+        table.autofit = False  # w:tblLayout w:type="fixed"
+        table_width = table._tbl.tblPr.find(_qualified("w:tblW"))
+        table_width.set(_qualified("w:type"), "dxa")
+        table_width.set(_qualified("w:w"), str(text_width))
+        for column, width in zip(table.columns, widths):
+            column.width = Twips(width)  # w:gridCol
+        for row in table._tbl.tr_lst:
+            start = 0
+            for cell in row.tc_lst:  # a merged cell is one w:tc spanning w:gridSpan columns
+                cell.width = Twips(sum(widths[start:start + cell.grid_span]))  # w:tcW, type dxa
+                start += cell.grid_span
 
     def _figure(self, block) -> None:
         from docx.enum.text import WD_ALIGN_PARAGRAPH

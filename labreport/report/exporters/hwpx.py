@@ -36,6 +36,7 @@ from labreport.report.exporters.blocks import (
     Run,
     Table,
 )
+from labreport.report.exporters.columns import column_widths
 from labreport.report.formats import Output, Unavailable
 
 INSTALL_HINT = "HWPX needs python-hwpx: pip install 'labreport[office]' (or 'python-hwpx>=6.9')"
@@ -65,6 +66,13 @@ TEXT_WIDTH_MM = 150.0
 
 FIGURE_HEIGHT_MM = 200.0
 """The tallest a figure is placed, so that one fits on a page with its caption."""
+
+TABLE_FONT_SIZE = 1000
+"""The size of a table's text, in HWPUNIT (1/100 pt): the body's 10 pt (바탕글, the blank document's charPr 0)."""
+
+HANCOM_COLUMN_EXTRA = 283
+"""What 한글 draws a column wider than its cell margins at the least (1 mm, python-hwpx's `COLUMN_FLOOR_EXTRA`):
+part of every column's minimum, so that no column is widened past the widths written and the table past the text."""
 
 FALLBACK_DPI = 96
 """The resolution of a PNG that does not state its own (matplotlib's do, in their pHYs chunk)."""
@@ -267,7 +275,18 @@ class _Writer:
                 column += span
         if has_header:
             table.element.set("repeatHeader", "1")
+        self.set_column_widths(table, block)
         self.describe(table.element, block.caption)
+
+    def set_column_widths(self, table, block: Table) -> None:
+        """Each column as wide as its content asks (`columns.column_widths`) within the table's width (the
+        text width python-hwpx gave it): written as each cell's `hp:cellSz` width, as OWPML keeps them."""
+        size = table.element.find("{*}sz")
+        margins = table.element.find("{*}inMargin")
+        padding = int(margins.get("left")) + int(margins.get("right")) + HANCOM_COLUMN_EXTRA
+        widths = column_widths(block, int(size.get("width")), em=TABLE_FONT_SIZE, padding=padding)
+        # The widths add up to the table's width, so python-hwpx's shares of it are these widths exactly.
+        table.set_column_widths(widths)
 
     def figure(self, block: Figure) -> None:
         image = self.figures[block.name]["png"]
