@@ -129,7 +129,7 @@ def test_figures_are_print_resolution_pngs_with_alt_text(reports, lang):
     for shape in shapes:
         image = document.part.related_parts[shape._inline.graphic.graphicData.pic.blipFill.blip.embed].image
         assert image.content_type == "image/png" and image.horz_dpi >= 200
-        assert shape.width <= 6_000_000  # fits the text width
+        assert shape.width <= 16 * 360_000  # fits the text width (16 cm)
 
 
 def test_korean_goes_through_the_east_asian_font_slot(reports):

@@ -43,7 +43,7 @@ CODE_FONT = "Consolas"
 CODE_KOREAN_FONT = "D2Coding"
 """The fixed-width fonts of code and the Keras summaries: Latin in Consolas, Hangul in D2Coding (Naver's coding font)."""
 
-TEXT_WIDTH_EMU = 6_000_000
+TEXT_WIDTH_EMU = 16 * 360_000  # 16 cm; an EMU is 1/360,000 cm
 """The widest a figure is set: the text width of an A4 page with 2.5 cm margins (16 cm), in EMU."""
 
 TABLE_CELL_PADDING_TWIPS = 2 * 108
