@@ -93,3 +93,20 @@ def test_a_cache_entry_that_is_a_link_is_not_followed(two_runs, tmp_path):
     os.symlink(outside, entry)
     assert len(build([subs], out)) == 1
     assert not any(p.is_symlink() for p in out.rglob("*"))
+
+
+def test_a_well_formed_entry_planted_under_its_own_key_is_not_served(two_runs):
+    """Whoever can write to the site's folder can read an entry's header (its key names everything a
+    page depends on) and plant a page of their own under that very key, with the right size and
+    SHA-256: the site must render the run again, not publish the planted page."""
+    subs, out = two_runs
+    for entry in sorted((out / site_cache.FOLDER).iterdir()):
+        header = json.loads(entry.read_bytes().split(b"\n", 1)[0])
+        body = b"<html><body><p>forged</p><script>alert(1)</script></body></html>"
+        forged = {"key": header["key"], "sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
+                  "rendered_ns": header["rendered_ns"]}
+        entry.write_bytes(json.dumps(forged).encode() + b"\n" + body)
+    assert build([subs], out) == ["2024001", "2024002"]
+    for run_id in ("2024001", "2024002"):
+        page = (out / "runs" / run_id / "report.en.html").read_text(encoding="utf-8")
+        assert f"Student {run_id}" in page and "forged" not in page and "alert(1)" not in page
