@@ -425,6 +425,9 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
         assign_ids(found)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent if str(out.parent) else "."))
         try:
+            # Across runs before rendering: a run whose pages then fail (notes its student broke on
+            # purpose) still counts, so a copy of it is flagged instead of published clean.
+            compared = checks.check_class(found, expected)
             reports = _publish_reports([run for run in found if run.record is not None], out, staging, languages,
                                        tuple(formats), user_templates, progress, secret)
             if not any(run.record is not None for run in found):
@@ -433,7 +436,6 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
                                      f"{catalogs[languages[0]].text(f'site.problem.{first.problem}', detail=first.detail)}"
                                      + (f" (and {len(found) - 1} more unreadable)" if len(found) > 1 else "")
                                      + "; the previous site is kept")
-            compared = checks.check_class(found, expected)
             experiment = class_experiment(found)
             models = experiment["models"]
             rows = []
