@@ -11,7 +11,7 @@ upgraded library renders its format again. The file starts with one JSON line, `
 The cache is read as untrusted input: only a plain file (never a link) whose name is the expected
 one, no larger than `MAX_ENTRY_BYTES`, whose header names exactly the key asked for, whose bytes
 have the size and SHA-256 it states, and whose header carries the right HMAC-SHA256 (`"mac"`) is
-reused; anything else (corrupt, cut short, another key's entry renamed, a link, a page planted
+reused; anything else (corrupt, cut short, another key's entry renamed, a link or a `.cache` that is one, a page planted
 under its right key) is rendered again. The HMAC is needed because the key is no secret: it is
 written in every entry's header, in a folder others may write to (a shared course folder, a
 synced drive), so anyone there could plant a page of their own, with its right size and SHA-256,
@@ -113,6 +113,8 @@ def read(cache: Path, entry_key: str, secret: bytes | None) -> Entry | None:
     name = entry_name(entry_key)
     path = cache / name
     try:
+        if not stat.S_ISDIR(os.lstat(cache).st_mode):  # a `.cache` planted as a link would send reads outside the site
+            return None
         info = os.lstat(path)
     except OSError:
         return None

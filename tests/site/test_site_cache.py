@@ -110,3 +110,28 @@ def test_a_well_formed_entry_planted_under_its_own_key_is_not_served(two_runs):
     for run_id in ("2024001", "2024002"):
         page = (out / "runs" / run_id / "report.en.html").read_text(encoding="utf-8")
         assert f"Student {run_id}" in page and "forged" not in page and "alert(1)" not in page
+
+
+def test_a_cache_folder_that_is_a_link_is_not_followed(two_runs, tmp_path):
+    """A `.cache` replaced by a link to a folder outside the site (here holding the site's own,
+    authentic entries) is not read: every page is rendered again."""
+    subs, out = two_runs
+    outside = tmp_path / "elsewhere"
+    (out / site_cache.FOLDER).rename(outside)
+    os.symlink(outside, out / site_cache.FOLDER)
+    assert build([subs], out) == ["2024001", "2024002"]
+    assert not (out / site_cache.FOLDER).is_symlink() and len(list(outside.iterdir())) == 2
+
+
+def test_without_a_private_key_no_page_is_reused(two_runs, tmp_path, monkeypatch):
+    """The pages are authenticated with the user's own key: one that others can read authenticates
+    nothing, so every build renders every page (and keeps none)."""
+    subs, out = two_runs
+    cache = tmp_path / "readable-cache"
+    (cache / "site").mkdir(parents=True)
+    (cache / "site" / "check-key").write_bytes(bytes(32))
+    (cache / "site" / "check-key").chmod(0o644)
+    monkeypatch.setenv("LABREPORT_CACHE_DIR", str(cache))
+    assert build([subs], out) == ["2024001", "2024002"]
+    assert build([subs], out) == ["2024001", "2024002"]
+    assert not (out / site_cache.FOLDER).exists()
