@@ -125,25 +125,34 @@ def read(cache: Path, entry_key: str, secret: bytes | None) -> Entry | None:
         with os.fdopen(descriptor, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 return None
-            data = handle.read(MAX_ENTRY_BYTES + MAX_HEADER_BYTES + 1)
+            # The header's HMAC first: a planted entry costs one short line, not a page's read and hash.
+            stated = _authentic_header(handle.readline(MAX_HEADER_BYTES + 1), entry_key, secret)
+            if stated is None:
+                return None
+            body = handle.read(stated["size"] + 1)
     except OSError:
         return None
-    header, newline, body = data.partition(b"\n")
-    if not newline or len(header) > MAX_HEADER_BYTES:
+    if len(body) != stated["size"] or not hmac.compare_digest(hashlib.sha256(body).hexdigest(), stated["sha256"]):
+        return None
+    return Entry(body, stated["rendered_ns"])
+
+
+def _authentic_header(line: bytes, entry_key: str, secret: bytes) -> dict | None:
+    """An entry's header line as written by `write` for `entry_key` under `secret`, or None."""
+    if not line.endswith(b"\n") or len(line) > MAX_HEADER_BYTES:
         return None
     try:
-        stated = json.loads(header)
+        stated = json.loads(line)
     except (ValueError, RecursionError):
         return None
-    if (not isinstance(stated, dict) or not isinstance(stated.get("rendered_ns"), int) or stated["rendered_ns"] < 0
-            or not isinstance(stated.get("mac"), str)):
+    if (not isinstance(stated, dict) or set(stated) != {"key", "sha256", "size", "rendered_ns", "mac"}
+            or stated["key"] != entry_key or not isinstance(stated["sha256"], str) or not isinstance(stated["mac"], str)
+            or not stated["mac"].isascii()  # compare_digest raises on other text
+            or not isinstance(stated["size"], int) or not 0 <= stated["size"] <= MAX_ENTRY_BYTES
+            or not isinstance(stated["rendered_ns"], int) or stated["rendered_ns"] < 0):
         return None
-    sha256 = hashlib.sha256(body).hexdigest()
-    expected = {"key": entry_key, "sha256": sha256, "size": len(body), "rendered_ns": stated["rendered_ns"],
-                "mac": _mac(secret, entry_key, sha256, len(body), stated["rendered_ns"])}
-    if set(stated) != set(expected) or not hmac.compare_digest(stated["mac"], expected["mac"]):
-        return None
-    return Entry(body, stated["rendered_ns"]) if stated == expected else None
+    expected = _mac(secret, entry_key, stated["sha256"], stated["size"], stated["rendered_ns"])
+    return stated if hmac.compare_digest(stated["mac"], expected) else None
 
 
 def write(cache: Path, entry_key: str, data: str | bytes, rendered_ns: int, secret: bytes | None) -> None:

@@ -135,3 +135,18 @@ def test_without_a_private_key_no_page_is_reused(two_runs, tmp_path, monkeypatch
     assert build([subs], out) == ["2024001", "2024002"]
     assert build([subs], out) == ["2024001", "2024002"]
     assert not (out / site_cache.FOLDER).exists()
+
+
+@pytest.mark.parametrize("mac", ["é" * 64, "0" * 64, 7])
+def test_a_planted_header_never_stops_the_run(two_runs, mac):
+    """A planted entry with any `mac` (even text that HMAC comparison refuses to compare) before a page
+    near the largest size is turned down: the run is rendered again, not listed as failed."""
+    subs, out = two_runs
+    for entry in sorted((out / site_cache.FOLDER).iterdir()):
+        header = json.loads(entry.read_bytes().split(b"\n", 1)[0])
+        body = b"<p>forged</p>" + b" " * (site_cache.MAX_ENTRY_BYTES - 20)
+        forged = {**header, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body), "mac": mac}
+        entry.write_bytes(json.dumps(forged).encode() + b"\n" + body)
+    assert build([subs], out) == ["2024001", "2024002"]
+    for run_id in ("2024001", "2024002"):
+        assert f"Student {run_id}" in (out / "runs" / run_id / "report.en.html").read_text(encoding="utf-8")
