@@ -9,16 +9,24 @@ upgraded library renders its format again. The file starts with one JSON line, `
 "rendered_ns": ...}`, then the page's bytes.
 
 The cache is read as untrusted input: only a plain file (never a link) whose name is the expected
-one, no larger than `MAX_ENTRY_BYTES`, whose header names exactly the key asked for and whose
-bytes have the size and SHA-256 it states is reused; anything else (corrupt, cut short, another
-key's entry renamed, a link) is rendered again. No path is ever taken from an entry. The next
-site's cache holds only the entries its own runs use, so it never grows beyond the site itself.
+one, no larger than `MAX_ENTRY_BYTES`, whose header names exactly the key asked for, whose bytes
+have the size and SHA-256 it states, and whose header carries the right HMAC-SHA256 (`"mac"`) is
+reused; anything else (corrupt, cut short, another key's entry renamed, a link or a `.cache` that is one, a page planted
+under its right key) is rendered again. The HMAC is needed because the key is no secret: it is
+written in every entry's header, in a folder others may write to (a shared course folder, a
+synced drive), so anyone there could plant a page of their own, with its right size and SHA-256,
+under the very key of a run's page, and the site would publish it as that run's report. The HMAC's
+key is the user's own, outside the site (`labreport.site.check_cache.secret_key`, the check
+cache's, with the input told apart by a prefix); without one nothing is reused or kept. No path is
+ever taken from an entry. The next site's cache holds only the entries its own runs use, so it
+never grows beyond the site itself.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 import os
 import stat
@@ -90,44 +98,72 @@ class Entry:
     rendered_ns: int
 
 
-def read(cache: Path, entry_key: str) -> Entry | None:
-    """The page cached under `entry_key` in the folder `cache`, or None when there is no valid one."""
+def _mac(secret: bytes, entry_key: str, sha256: str, size: int, rendered_ns: int) -> str:
+    """The HMAC of an entry's header (its SHA-256 binds the page's bytes); the prefix keeps it apart
+    from the check cache's HMACs under the same key."""
+    message = b"labreport page cache\0" + json.dumps([entry_key, sha256, size, rendered_ns]).encode("utf-8")
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def read(cache: Path, entry_key: str, secret: bytes | None) -> Entry | None:
+    """The page cached under `entry_key` in the folder `cache`, or None when there is no authentic one
+    (always None without a `secret`: `labreport.site.check_cache.secret_key()`)."""
+    if secret is None:
+        return None
     name = entry_name(entry_key)
     path = cache / name
     try:
+        if not stat.S_ISDIR(os.lstat(cache).st_mode):  # a `.cache` planted as a link would send reads outside the site
+            return None
         info = os.lstat(path)
     except OSError:
         return None
     if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY_BYTES + MAX_HEADER_BYTES:
         return None
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(descriptor, "rb") as handle:
-            data = handle.read(MAX_ENTRY_BYTES + MAX_HEADER_BYTES + 1)
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
+            # The header's HMAC first: a planted entry costs one short line, not a page's read and hash.
+            stated = _authentic_header(handle.readline(MAX_HEADER_BYTES + 1), entry_key, secret)
+            if stated is None:
+                return None
+            body = handle.read(stated["size"] + 1)
     except OSError:
         return None
-    header, newline, body = data.partition(b"\n")
-    if not newline or len(header) > MAX_HEADER_BYTES:
+    if len(body) != stated["size"] or not hmac.compare_digest(hashlib.sha256(body).hexdigest(), stated["sha256"]):
+        return None
+    return Entry(body, stated["rendered_ns"])
+
+
+def _authentic_header(line: bytes, entry_key: str, secret: bytes) -> dict | None:
+    """An entry's header line as written by `write` for `entry_key` under `secret`, or None."""
+    if not line.endswith(b"\n") or len(line) > MAX_HEADER_BYTES:
         return None
     try:
-        stated = json.loads(header)
+        stated = json.loads(line)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(stated, dict) or not isinstance(stated.get("rendered_ns"), int) or stated["rendered_ns"] < 0:
+    if (not isinstance(stated, dict) or set(stated) != {"key", "sha256", "size", "rendered_ns", "mac"}
+            or stated["key"] != entry_key or not isinstance(stated["sha256"], str) or not isinstance(stated["mac"], str)
+            or not stated["mac"].isascii()  # compare_digest raises on other text
+            or not isinstance(stated["size"], int) or not 0 <= stated["size"] <= MAX_ENTRY_BYTES
+            or not isinstance(stated["rendered_ns"], int) or stated["rendered_ns"] < 0):
         return None
-    expected = {"key": entry_key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
-                "rendered_ns": stated["rendered_ns"]}
-    return Entry(body, stated["rendered_ns"]) if stated == expected else None
+    expected = _mac(secret, entry_key, stated["sha256"], stated["size"], stated["rendered_ns"])
+    return stated if hmac.compare_digest(stated["mac"], expected) else None
 
 
-def write(cache: Path, entry_key: str, data: str | bytes, rendered_ns: int) -> None:
+def write(cache: Path, entry_key: str, data: str | bytes, rendered_ns: int, secret: bytes | None) -> None:
     """Keeps `data` (a page rendered at `rendered_ns`) in the folder `cache` under `entry_key`; a page
-    too large is not kept."""
+    too large, or any page without a `secret` to authenticate it, is not kept."""
     body = data.encode("utf-8") if isinstance(data, str) else data
-    if len(body) > MAX_ENTRY_BYTES:
+    if secret is None or len(body) > MAX_ENTRY_BYTES:
         return
-    header = json.dumps({"key": entry_key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
-                         "rendered_ns": rendered_ns})
+    sha256 = hashlib.sha256(body).hexdigest()
+    header = json.dumps({"key": entry_key, "sha256": sha256, "size": len(body), "rendered_ns": rendered_ns,
+                         "mac": _mac(secret, entry_key, sha256, len(body), rendered_ns)})
     cache.mkdir(parents=True, exist_ok=True)
     # Into the next site's private staging folder, unflushed: an entry a crash cuts short fails its
     # SHA-256 and is rendered again, and flushing each page twice was most of a reused run's cost.

@@ -254,7 +254,8 @@ RENDER_CHUNK = 32
 memory of this many records (each at most `record.MAX_RECORD_BYTES`), on every core."""
 
 def _publish_reports(runs: list[submissions.Run], out: Path, staging: Path, languages: list[str],
-                     formats: tuple[str, ...], user_templates: str | Path | None, progress) -> dict[str, list[str]]:
+                     formats: tuple[str, ...], user_templates: str | Path | None, progress,
+                     secret: bytes | None = None) -> dict[str, list[str]]:
     """Publishes each run's reports into `staging/runs/<id>/` and returns their file names by run id.
 
     A student's own report files are never published: what the site serves is what it rendered,
@@ -262,7 +263,8 @@ def _publish_reports(runs: list[submissions.Run], out: Path, staging: Path, lang
     the previous site is taken from its cache (`labreport.site.cache`); only the missing pages are
     rendered, on every core, a chunk of runs at a time, each rendered run reported with the time
     left. A run that cannot be published (bad notes, a record that fails to render) gets its
-    problem and leaves nothing in `staging`; the others go on.
+    problem and leaves nothing in `staging`; the others go on. `secret` authenticates the cache's
+    pages (`check_cache.secret_key()`); without it every page is rendered.
     """
     from labreport.report import templates, workers
     old_cache, new_cache = out / site_cache.FOLDER, staging / site_cache.FOLDER
@@ -272,9 +274,9 @@ def _publish_reports(runs: list[submissions.Run], out: Path, staging: Path, lang
         try:
             texts = _run_notes(run, languages)
             run.own_sections = {lang: own_sections(texts.get(lang)) for lang in languages}
-            keys = {(lang, fmt): site_cache.key(run.digest, site_cache.text_digest(texts.get(lang)), renderer, lang, fmt)
+            keys = {(lang, fmt): site_cache.key(run.record_sha256, site_cache.text_digest(texts.get(lang)), renderer, lang, fmt)
                     for lang in languages for fmt in formats}
-            missing = [page for page, key in keys.items() if site_cache.read(old_cache, key) is None]
+            missing = [page for page, key in keys.items() if site_cache.read(old_cache, key, secret) is None]
         except Exception as error:  # this run's notes: list it, publish the rest
             _set_problem(run, "render", error)
             continue
@@ -282,7 +284,7 @@ def _publish_reports(runs: list[submissions.Run], out: Path, staging: Path, lang
     reports: dict[str, list[str]] = {}
     for run, _, keys, missing in plans:
         if not missing:
-            _publish_run(run, staging, keys, {}, old_cache, new_cache, reports)
+            _publish_run(run, staging, keys, {}, old_cache, new_cache, reports, secret)
     to_render = [plan for plan in plans if plan[3]]
     if progress:
         progress(f"site: {len(plans) - len(to_render)} runs unchanged, {len(to_render)} to render")
@@ -315,14 +317,14 @@ def _publish_reports(runs: list[submissions.Run], out: Path, staging: Path, lang
                     for reason in result.skipped.values():
                         raise LabreportError(reason)
                 fresh = {(result.lang, fmt): output.data for result in results for fmt, output in result.outputs.items()}
-                _publish_run(run, staging, keys, fresh, old_cache, new_cache, reports)
+                _publish_run(run, staging, keys, fresh, old_cache, new_cache, reports, secret)
             except Exception as error:  # this run only
                 _set_problem(run, "render", error)
     return reports
 
 
 def _publish_run(run: submissions.Run, staging: Path, keys: dict, fresh: dict, old_cache: Path, new_cache: Path,
-                 reports: dict[str, list[str]]) -> None:
+                 reports: dict[str, list[str]], secret: bytes | None) -> None:
     """Writes one run's pages into `staging/runs/<id>/` and the new cache, each page from `fresh`
     (just rendered) or else from the previous cache (validated again as it is read); on any failure
     nothing of the run is left in `staging/runs`."""
@@ -332,14 +334,14 @@ def _publish_run(run: submissions.Run, staging: Path, keys: dict, fresh: dict, o
             data = fresh.get((lang, fmt))
             if data is not None:
                 path = write_file(target, report_files.report_file(lang, fmt), data)
-                site_cache.write(new_cache, key, data, path.stat().st_mtime_ns)
+                site_cache.write(new_cache, key, data, path.stat().st_mtime_ns, secret)
                 continue
-            entry = site_cache.read(old_cache, key)
+            entry = site_cache.read(old_cache, key, secret)
             if entry is None:
                 raise LabreportError("its cached page changed while the site was being built")
             path = write_file(target, report_files.report_file(lang, fmt), entry.data)
             os.utime(path, ns=(entry.rendered_ns, entry.rendered_ns))  # a reused page keeps the time it was rendered
-            site_cache.write(new_cache, key, entry.data, entry.rendered_ns)
+            site_cache.write(new_cache, key, entry.data, entry.rendered_ns, secret)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
@@ -408,7 +410,8 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
                                  "folder whole, so choose an --out outside them")
     fileio.check_writable(out.parent if out.parent != Path("") else Path("."))
     with tempfile.TemporaryDirectory(prefix="labreport-site-") as scratch:
-        checked = check_cache.CheckCache(out, check_cache.secret_key())
+        secret = check_cache.secret_key()  # authenticates both caches: the site's folder may be written by others
+        checked = check_cache.CheckCache(out, secret)
         found = submissions.find(list(paths), Path(scratch), reuse=checked.reuse)
         for run in found:
             if run.record is not None and not run.checked:
@@ -422,15 +425,17 @@ def build(paths: list[str | Path], out: str | Path, assignment: str | Path | Non
         assign_ids(found)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent if str(out.parent) else "."))
         try:
+            # Across runs before rendering: a run whose pages then fail (notes its student broke on
+            # purpose) still counts, so a copy of it is flagged instead of published clean.
+            compared = checks.check_class(found, expected)
             reports = _publish_reports([run for run in found if run.record is not None], out, staging, languages,
-                                       tuple(formats), user_templates, progress)
+                                       tuple(formats), user_templates, progress, secret)
             if not any(run.record is not None for run in found):
                 first = found[0]
                 raise LabreportError(f"no run can be published: {first.source}: "
                                      f"{catalogs[languages[0]].text(f'site.problem.{first.problem}', detail=first.detail)}"
                                      + (f" (and {len(found) - 1} more unreadable)" if len(found) > 1 else "")
                                      + "; the previous site is kept")
-            compared = checks.check_class(found, expected)
             experiment = class_experiment(found)
             models = experiment["models"]
             rows = []

@@ -93,3 +93,60 @@ def test_a_cache_entry_that_is_a_link_is_not_followed(two_runs, tmp_path):
     os.symlink(outside, entry)
     assert len(build([subs], out)) == 1
     assert not any(p.is_symlink() for p in out.rglob("*"))
+
+
+def test_a_well_formed_entry_planted_under_its_own_key_is_not_served(two_runs):
+    """Whoever can write to the site's folder can read an entry's header (its key names everything a
+    page depends on) and plant a page of their own under that very key, with the right size and
+    SHA-256: the site must render the run again, not publish the planted page."""
+    subs, out = two_runs
+    for entry in sorted((out / site_cache.FOLDER).iterdir()):
+        header = json.loads(entry.read_bytes().split(b"\n", 1)[0])
+        body = b"<html><body><p>forged</p><script>alert(1)</script></body></html>"
+        forged = {"key": header["key"], "sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
+                  "rendered_ns": header["rendered_ns"]}
+        entry.write_bytes(json.dumps(forged).encode() + b"\n" + body)
+    assert build([subs], out) == ["2024001", "2024002"]
+    for run_id in ("2024001", "2024002"):
+        page = (out / "runs" / run_id / "report.en.html").read_text(encoding="utf-8")
+        assert f"Student {run_id}" in page and "forged" not in page and "alert(1)" not in page
+
+
+def test_a_cache_folder_that_is_a_link_is_not_followed(two_runs, tmp_path):
+    """A `.cache` replaced by a link to a folder outside the site (here holding the site's own,
+    authentic entries) is not read: every page is rendered again."""
+    subs, out = two_runs
+    outside = tmp_path / "elsewhere"
+    (out / site_cache.FOLDER).rename(outside)
+    os.symlink(outside, out / site_cache.FOLDER)
+    assert build([subs], out) == ["2024001", "2024002"]
+    assert not (out / site_cache.FOLDER).is_symlink() and len(list(outside.iterdir())) == 2
+
+
+def test_without_a_private_key_no_page_is_reused(two_runs, tmp_path, monkeypatch):
+    """The pages are authenticated with the user's own key: one that others can read authenticates
+    nothing, so every build renders every page (and keeps none)."""
+    subs, out = two_runs
+    cache = tmp_path / "readable-cache"
+    (cache / "site").mkdir(parents=True)
+    (cache / "site" / "check-key").write_bytes(bytes(32))
+    (cache / "site" / "check-key").chmod(0o644)
+    monkeypatch.setenv("LABREPORT_CACHE_DIR", str(cache))
+    assert build([subs], out) == ["2024001", "2024002"]
+    assert build([subs], out) == ["2024001", "2024002"]
+    assert not (out / site_cache.FOLDER).exists()
+
+
+@pytest.mark.parametrize("mac", ["é" * 64, "0" * 64, 7])
+def test_a_planted_header_never_stops_the_run(two_runs, mac):
+    """A planted entry with any `mac` (even text that HMAC comparison refuses to compare) before a page
+    near the largest size is turned down: the run is rendered again, not listed as failed."""
+    subs, out = two_runs
+    for entry in sorted((out / site_cache.FOLDER).iterdir()):
+        header = json.loads(entry.read_bytes().split(b"\n", 1)[0])
+        body = b"<p>forged</p>" + b" " * (site_cache.MAX_ENTRY_BYTES - 20)
+        forged = {**header, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body), "mac": mac}
+        entry.write_bytes(json.dumps(forged).encode() + b"\n" + body)
+    assert build([subs], out) == ["2024001", "2024002"]
+    for run_id in ("2024001", "2024002"):
+        assert f"Student {run_id}" in (out / "runs" / run_id / "report.en.html").read_text(encoding="utf-8")

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -281,3 +282,17 @@ def test_render_follows_no_link_in_the_output_folder(record_dir, tmp_path):
     assert CANARY not in (record_dir / "report.en.html").read_text(encoding="utf-8")
     assert not (record_dir / "figures").is_symlink() and not (record_dir / "figures" / "private.txt").exists()
     assert (secret / "private.txt").read_text() == CANARY
+
+
+def test_a_copy_is_flagged_even_when_the_original_cannot_be_rendered(tmp_path, checked_in_record):
+    """A run whose reports cannot be rendered (notes that are not UTF-8, which its student controls)
+    is still compared with the class: a copy of its record handed in by another student is flagged
+    identical and as sharing its ID, not published clean."""
+    original = save(tmp_path / "subs" / "kim", covered(checked_in_record, "2024010"))
+    (original / "notes.en.md").write_bytes(b"# Discussion\n\n\xff\xfe")
+    shutil.copytree(original, tmp_path / "subs" / "lee")
+    (tmp_path / "subs" / "lee" / "notes.en.md").write_text("# Discussion\n\nMy own words.\n", encoding="utf-8")
+    summary = site.build([tmp_path / "subs"], tmp_path / "site", languages=["en"], formats=("html",))
+    rows = {Path(row["source"]).name: row for row in summary["runs"]}
+    assert rows["kim"]["problem"] == "render" and "not UTF-8" in rows["kim"]["detail"]
+    assert {"identical", "same_id"} <= {flag["check"] for flag in rows["lee"]["flags"]}
