@@ -101,7 +101,8 @@ class Run:
     detail: str = ""
     """The reader's own words about the problem (a file name, a field), shown after the message."""
     digest: str = ""
-    """A hash of the record's bytes: an unchanged run is not rendered again."""
+    """The SHA-256 of the record's bytes, whole: it pairs a run's PDFs in two languages and tells an
+    unchanged record (a shortened one could be matched on purpose)."""
     flags: list = field(default_factory=list)
     """A `labreport.site.checks.Flag` for every check the run fails."""
     id: str = ""
@@ -305,7 +306,7 @@ def read(folder: Path, source: str, reuse: Reuse | None = None) -> Run:
     try:
         raw = fileio.read_run_file(folder, record_module.RECORD_FILE, MAX_RECORD_BYTES)
         run.record_sha256 = hashlib.sha256(raw).hexdigest()
-        run.digest = run.record_sha256[:16]
+        run.digest = run.record_sha256
         if reuse is not None and reuse(run):
             return run
         # The record's own reading: its size, JSON, NaN and Infinity named by their path, the schema.
