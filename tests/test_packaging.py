@@ -112,7 +112,7 @@ def test_every_third_party_import_is_a_declared_dependency():
         "tensorflow": "tensorflow", "keras": "keras", "tensorflow_datasets": "tensorflow-datasets", "numpy": "numpy",
         "matplotlib": "matplotlib", "jinja2": "jinja2", "markupsafe": "jinja2", "markdown_it": "markdown-it-py",
         "weasyprint": "weasyprint", "fontTools": "fonttools", "tomli": "tomli", "jsonschema": "jsonschema",
-        "ray": "ray", "docx": "python-docx", "hwpx": "python-hwpx", "pypdf": "pypdf",
+        "ray": "ray", "docx": "python-docx", "hwpx": "python-hwpx", "pypdf": "pypdf", "pydyf": "pydyf", "lxml": "lxml",
     }
     declared = {distribution(r) for r in project()["dependencies"]}
     # labreport sweep's engine imports Ray, the `sweep` extra, inside the command that needs it.

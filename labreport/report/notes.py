@@ -143,26 +143,15 @@ def read_notes(path: str | Path) -> str:
         raise LabreportError(f"cannot read notes file {path}: {error.strerror or error}") from None
 
 
-_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-"""Characters a page would not show as written: control characters (a terminal's escape, DEL) and the
-bidirectional embeddings, overrides and isolates, which reorder the text around them on screen, so
-that what a TA reads is not what the notes say (tab, line breaks and the direction marks LRM/RLM stay)."""
-
-
 def decode_notes(data: bytes, name: str) -> str:
-    """Notes bytes as text; too large, not UTF-8 or holding a hidden character (`_HIDDEN`) is one
-    line naming `name`. A byte-order mark at the start (Windows editors write one) is dropped."""
+    """Notes bytes as text; too large or not UTF-8 is one line naming `name`. A byte-order mark at
+    the start (Windows editors write one) is dropped."""
     if len(data) > MAX_NOTES_BYTES:
         raise LabreportError(f"notes file {name} is larger than {MAX_NOTES_BYTES // 1024} KiB")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise LabreportError(f"notes file {name} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
-    hidden = _HIDDEN.search(text)
-    if hidden:
-        line = text.count("\n", 0, hidden.start()) + 1
-        raise LabreportError(f"notes file {name} holds a control character (U+{ord(hidden.group()):04X}) on line {line}; "
-                             "delete it and save again")
     return text
 
 

@@ -6,7 +6,6 @@ import copy
 
 import pytest
 
-from labreport.core import LabreportError
 from labreport.core import record as record_module
 from labreport.report import notes, templates
 
@@ -74,17 +73,6 @@ def test_a_placeholder_the_schema_lacks_is_refused():
     assert notes._schema_kind(record_module.schema(), "models.mgu.test.f1") is None
 
 
-@pytest.mark.parametrize("hidden, code", [("\x1b[2J", "001B"), ("\u202e", "202E"), ("\x7f", "007F"), ("\u2066", "2066"),
-                                          ("\x0c", "000C")])
-def test_notes_holding_a_character_a_page_would_hide_are_refused_with_its_line(hidden, code):
-    """A terminal escape, DEL, a form feed or a bidirectional override would reach the TA's page as
-    something other than what the notes say (an override reverses the words after it on screen)."""
-    data = f"# 토의\n\nGRU가 더 빨랐다.\n결론: {hidden}LSTM이 낫다.\n".encode("utf-8")
-    with pytest.raises(LabreportError) as caught:
-        notes.decode_notes(data, "notes.ko.md")
-    assert str(caught.value) == f"notes file notes.ko.md holds a control character (U+{code}) on line 4; delete it and save again"
-
-
-def test_notes_keep_tabs_line_breaks_direction_marks_and_lose_a_leading_byte_order_mark():
+def test_notes_lose_a_leading_byte_order_mark_and_keep_the_rest():
     text = "# 토의\r\n\n\tGRU\u200e가 더 빨랐다.\n"
     assert notes.decode_notes(("\ufeff" + text).encode("utf-8"), "notes.ko.md") == text
