@@ -97,29 +97,59 @@ def read_run_file(folder: Path, name: str, limit: int) -> bytes | None:
     return read_at_most(path, limit, name)
 
 
-def read_at_most(path: Path, limit: int, name: str, allowed: str = "allowed") -> bytes:
-    """The bytes of the plain file at `path`, refused unread when over `limit` bytes.
+class NotPlainFile(OSError):
+    """What `open_plain` raises for a path that opened as something other than a plain file."""
 
-    The file is opened without following a link (where the system can say so) and without waiting
-    on a pipe, and measured on the descriptor opened, so a file swapped for a link or a larger file after a check is refused, not
-    read; at most `limit + 1` bytes are ever read, however the size was reported.
+
+def open_plain(path: Path):
+    """The plain file at `path`, open for reading in binary, with its `os.stat_result`.
+
+    The file is opened without following a link (where the system can say so) and without waiting on
+    a pipe, and the kind is taken from the descriptor opened, so a file swapped for a link or a pipe
+    after a check is refused rather than read.
+
+    Raises:
+        NotPlainFile: it opened as a folder, a pipe, a device.
+        OSError: it is a link, or cannot be opened.
+    """
+    import stat
+
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    handle = os.fdopen(descriptor, "rb")
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
+        handle.close()
+        raise NotPlainFile(f"{path} is not a plain file")
+    return handle, status
+
+
+def is_real_folder(path: Path) -> bool:
+    """Whether `path` is a folder and not a link to one (a planted link would send reads elsewhere)."""
+    import stat
+
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def read_at_most(path: Path, limit: int, name: str, allowed: str = "allowed") -> bytes:
+    """The bytes of the plain file at `path` (`open_plain`), refused unread when over `limit` bytes;
+    at most `limit + 1` bytes are ever read, however the size was reported.
 
     Raises:
         LabreportError: "<name> is N bytes, more than the LIMIT <allowed>", or the file is a link or
             not a plain file.
     """
-    import stat
-
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        handle, status = open_plain(path)
+    except NotPlainFile:
+        raise LabreportError(f"{name} is not a plain file") from None
     except OSError as error:
         if path.is_symlink():
             raise LabreportError(f"{name} is a link: a run's files are read from the run itself only") from None
         raise LabreportError(f"{name} cannot be read ({error.strerror})") from None
-    with os.fdopen(descriptor, "rb") as handle:
-        status = os.fstat(handle.fileno())
-        if not stat.S_ISREG(status.st_mode):
-            raise LabreportError(f"{name} is not a plain file")
+    with handle:
         if status.st_size > limit:
             raise LabreportError(f"{name} is {status.st_size:,} bytes, more than the {limit:,} {allowed}")
         data = handle.read(limit + 1)

@@ -28,12 +28,10 @@ import functools
 import hashlib
 import hmac
 import json
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from labreport.core import __version__
+from labreport.core import __version__, fileio
 
 FOLDER = ".cache"
 """The cache's folder inside the site's folder."""
@@ -52,11 +50,18 @@ def renderer_digest(folders: list[Path]) -> str:
 
     digest = hashlib.sha256()
     for folder in [*folders, Path(report.__file__).parent]:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(folder)).encode("utf-8", "surrogateescape") + b"\0")
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
+        update_with_tree(digest, folder)
     return digest.hexdigest()
+
+
+def update_with_tree(digest, folder: Path, suffixes: tuple[str, ...] | None = None) -> None:
+    """Feeds `digest` every plain file under `folder` (those ending in `suffixes`, when given): its
+    path in the folder and its bytes' SHA-256, in a fixed order; links and `__pycache__` left out."""
+    for path in sorted(folder.rglob("*")):
+        if (path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts
+                and (suffixes is None or path.suffix in suffixes)):
+            digest.update(str(path.relative_to(folder)).encode("utf-8", "surrogateescape") + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
 
 
 def text_digest(text: str | None) -> str:
@@ -112,18 +117,12 @@ def read(cache: Path, entry_key: str, secret: bytes | None) -> Entry | None:
         return None
     name = entry_name(entry_key)
     path = cache / name
-    try:
-        if not stat.S_ISDIR(os.lstat(cache).st_mode):  # a `.cache` planted as a link would send reads outside the site
-            return None
-        info = os.lstat(path)
-    except OSError:
-        return None
-    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY_BYTES + MAX_HEADER_BYTES:
+    if not fileio.is_real_folder(cache):  # a `.cache` planted as a link would send reads outside the site
         return None
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(descriptor, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        handle, info = fileio.open_plain(path)
+        with handle:
+            if info.st_size > MAX_ENTRY_BYTES + MAX_HEADER_BYTES:
                 return None
             # The header's HMAC first: a planted entry costs one short line, not a page's read and hash.
             stated = _authentic_header(handle.readline(MAX_HEADER_BYTES + 1), entry_key, secret)

@@ -43,12 +43,12 @@ import hmac
 import json
 import os
 import secrets
-import stat
 from pathlib import Path
 from typing import Any
 
 from labreport.core import LabreportError, __version__, fileio
 from labreport.core import record as record_module
+from labreport.site import cache as site_cache
 from labreport.site import checks
 from labreport.site.submissions import Run
 
@@ -71,10 +71,7 @@ def code_digest() -> str:
 
     digest = hashlib.sha256(f"{__version__}\0{numpy.__version__}\0".encode())
     for folder in (Path(fileio.__file__).parent, Path(__file__).parent):
-        for path in sorted(folder.rglob("*")):
-            if path.suffix in (".py", ".json") and path.is_file() and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(folder)).encode("utf-8", "surrogateescape") + b"\0")
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
+        site_cache.update_with_tree(digest, folder, (".py", ".json"))
     return digest.hexdigest()
 
 
@@ -90,11 +87,9 @@ def secret_key() -> bytes | None:
         else:
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(secrets.token_bytes(KEY_BYTES))
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(descriptor, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if (not stat.S_ISREG(info.st_mode) or info.st_mode & 0o077
-                    or (hasattr(os, "getuid") and info.st_uid != os.getuid())):
+        handle, info = fileio.open_plain(path)
+        with handle:
+            if info.st_mode & 0o077 or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
                 return None  # a key others can read or write authenticates nothing
             key = handle.read(KEY_BYTES + 1)
     except OSError:
@@ -113,7 +108,7 @@ class CheckCache:
     def __init__(self, old: Path, secret: bytes | None) -> None:
         self.secret = secret
         self.code = code_digest() if secret is not None else ""
-        self.folder = old / FOLDER if secret is not None and _real_folder(old / FOLDER) else None
+        self.folder = old / FOLDER if secret is not None and fileio.is_real_folder(old / FOLDER) else None
         self.new: dict[str, bytes] = {}
         """Entries of this build's runs by file name, written into the next site by `write`."""
         self.reused = 0
@@ -132,12 +127,9 @@ class CheckCache:
             return None
         path = self.folder / entry_name(entry_key)
         try:
-            info = os.lstat(path)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY_BYTES:
-                return None
-            descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-            with os.fdopen(descriptor, "rb") as handle:
-                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            handle, info = fileio.open_plain(path)
+            with handle:
+                if info.st_size > MAX_ENTRY_BYTES:
                     return None
                 data = handle.read(MAX_ENTRY_BYTES + 1)
         except OSError:
@@ -206,14 +198,6 @@ class CheckCache:
 
 def entry_name(entry_key: str) -> str:
     return hashlib.sha256(entry_key.encode("utf-8")).hexdigest()
-
-
-def _real_folder(folder: Path) -> bool:
-    """Whether `folder` is a folder and not a link (a planted link would send reads elsewhere)."""
-    try:
-        return stat.S_ISDIR(os.lstat(folder).st_mode)
-    except OSError:
-        return False
 
 
 def read_predictions(folder: Path) -> bytes | None:

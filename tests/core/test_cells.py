@@ -11,6 +11,7 @@ import pytest
 from labreport.core import LabreportError, cells
 from labreport.core import record as record_module
 from labreport.core.settings import MODEL_NAMES, ModelConfig
+from tests.core.test_record_trust import setter
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = [ROOT / "labreport" / "core" / "record.schema.json", ROOT / "labreport" / "sweep" / "sweep.schema.json"]
@@ -53,20 +54,11 @@ def test_labreport_fills_the_schemas_cells_from_the_registry():
     assert summary.schema()["$defs"]["cell_name"]["enum"] == list(cells.NAMES)
 
 
-def _set(path, value):
-    def change(record):
-        target = record
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = value
-    return change
-
-
 UNKNOWN_CELLS = {
-    "setting": (_set(("config", "model", "models", 0), "mgu"), 'config.model.models.0 is "mgu"'),
+    "setting": (setter(("config", "model", "models", 0), "mgu"), 'config.model.models.0 is "mgu"'),
     "key": (lambda r: r["models"].__setitem__("mgu", r["models"]["gru"]), 'models has the key "mgu"'),
-    "name": (_set(("models", "gru", "name"), "mgu"), 'models.gru.name is "mgu"'),
-    "layer": (_set(("models", "gru", "cell"), "ConvLSTM1D"), 'models.gru.cell is "ConvLSTM1D"'),
+    "name": (setter(("models", "gru", "name"), "mgu"), 'models.gru.name is "mgu"'),
+    "layer": (setter(("models", "gru", "cell"), "ConvLSTM1D"), 'models.gru.cell is "ConvLSTM1D"'),
 }
 
 

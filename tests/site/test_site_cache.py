@@ -74,14 +74,17 @@ def test_a_tampered_or_foreign_cache_entry_is_rendered_again(two_runs):
     entry.write_bytes(entry.read_bytes().replace(b"Student 2024001", b"<script>alert(1)</script>"))
     # The other replaced by a well-formed entry of another key (a foreign page under its name).
     entry, header = by_run["2024002"]
-    body = b"<p>forged</p>"
-    other_key = json.dumps(json.loads(header["key"])[:-2] + ["ko", "html"])
-    forged = {"key": other_key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body), "rendered_ns": 0}
-    entry.write_bytes(json.dumps(forged).encode() + b"\n" + body)
+    plant(entry, json.dumps(json.loads(header["key"])[:-2] + ["ko", "html"]), b"<p>forged</p>", rendered_ns=0)
     assert build([subs], out) == ["2024001", "2024002"]
     for run_id in ("2024001", "2024002"):
         page = (out / "runs" / run_id / "report.en.html").read_text(encoding="utf-8")
         assert f"Student {run_id}" in page and "alert(1)" not in page and "forged" not in page
+
+
+def plant(entry, key: str, body: bytes, rendered_ns: int) -> None:
+    """Writes over `entry` a well-formed entry without a MAC: `key`'s header, right size and SHA-256, `body`."""
+    forged = {"key": key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body), "rendered_ns": rendered_ns}
+    entry.write_bytes(json.dumps(forged).encode() + b"\n" + body)
 
 
 def test_a_cache_entry_that_is_a_link_is_not_followed(two_runs, tmp_path):
@@ -102,10 +105,8 @@ def test_a_well_formed_entry_planted_under_its_own_key_is_not_served(two_runs):
     subs, out = two_runs
     for entry in sorted((out / site_cache.FOLDER).iterdir()):
         header = json.loads(entry.read_bytes().split(b"\n", 1)[0])
-        body = b"<html><body><p>forged</p><script>alert(1)</script></body></html>"
-        forged = {"key": header["key"], "sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
-                  "rendered_ns": header["rendered_ns"]}
-        entry.write_bytes(json.dumps(forged).encode() + b"\n" + body)
+        plant(entry, header["key"], b"<html><body><p>forged</p><script>alert(1)</script></body></html>",
+              rendered_ns=header["rendered_ns"])
     assert build([subs], out) == ["2024001", "2024002"]
     for run_id in ("2024001", "2024002"):
         page = (out / "runs" / run_id / "report.en.html").read_text(encoding="utf-8")
